@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine: `python3 bootstrap.py up` or `python3 bootstrap.py test`.
+
+Creates ./.venv with the project and its test extras on first use (and again when
+pyproject.toml changes), then runs `notifier ...` or the test suite inside it.
+Needs nothing but Python 3.11+.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".notifier-installed"
+
+
+def _ensure_venv() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - run by whatever python3 the machine has
+        sys.exit("notifier needs Python 3.11 or newer")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("bootstrap: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("bootstrap: installing notifier and its test tools into .venv", flush=True)
+    subprocess.run(  # noqa: S603 - our own venv's pip
+        [str(BIN / "python"), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"],
+        check=True,
+    )
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0
+    _ensure_venv()
+    os.chdir(ROOT)
+    if argv[0] == "test":
+        cmd = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
+    else:
+        cmd = [str(BIN / "notifier"), *argv]
+    os.execv(cmd[0], cmd)  # noqa: S606 - replaces this process by the venv's tool
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,41 @@
+"""create_app(settings): the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from notifier import __version__
+from notifier.api import errors
+from notifier.api.routes import events, health, notifications, roster
+from notifier.config import Settings
+from notifier.runtime import Runtime, build_runtime
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
+    """The API; it owns (opens and closes) its runtime unless one is handed in."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = runtime is None
+        app.state.runtime = runtime or build_runtime(settings)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.runtime.close()
+
+    app = FastAPI(
+        title="notifier",
+        version=__version__,
+        summary="Journal events in, parent messages out",
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    for module in (health, events, roster, notifications):
+        app.include_router(module.router)
+    return app

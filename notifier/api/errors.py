@@ -1,0 +1,54 @@
+"""Our error tree → HTTP answers with a reason a person can act on."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from notifier.api.deps import Unauthorized
+from notifier.errors import Conflict, Forbidden, InvalidInput, NotFound, NotifierError
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[NotifierError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Unauthorized: 401,
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NotifierError)
+    async def _ours(request: Request, exc: NotifierError) -> JSONResponse:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+        body: dict[str, object] = {"error": exc.reason}
+        if isinstance(exc, InvalidInput) and exc.field:
+            body["field"] = exc.field
+        if status in (401, 403):
+            log.info("api.denied", extra={"path": request.url.path, "status": status})
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body"),
+                "error": err["msg"].removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "error": "invalid request"}
+        return JSONResponse(
+            {
+                "error": f"{first['field']}: {first['error']}",
+                "field": first["field"],
+                "errors": errors,
+            },
+            status_code=422,
+        )

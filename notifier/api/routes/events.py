@@ -1,0 +1,120 @@
+"""POST /v1/events (structured, batch, binary CloudEvents) and the unmatched-event report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.auth import Role
+from notifier.db.models import JournalEvent
+from notifier.errors import InvalidInput
+from notifier.events.schema import (
+    JournalEventIn,
+    Parsed,
+    Rejected,
+    parse_batch,
+    parse_binary,
+    parse_structured,
+)
+from notifier.events.stream import publish
+from notifier.metrics import EVENTS_IN
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        raise InvalidInput(f"request is larger than {MAX_REQUEST_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise InvalidInput(f"request is larger than {MAX_REQUEST_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(request: Request, body: bytes, max_bytes: int) -> list[Parsed]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == STRUCTURED:
+        return parse_structured(body, max_bytes=max_bytes)
+    if media == BATCH:
+        return parse_batch(body, max_bytes=max_bytes)
+    if any(h.lower().startswith("ce-") for h in request.headers):
+        return parse_binary(request.headers, body, max_bytes=max_bytes)
+    raise InvalidInput(
+        f"Content-Type must be {STRUCTURED}, {BATCH}, or binary mode with ce-* headers"
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    summary="Accept journal events (CloudEvents 1.0: structured, batch or binary mode)",
+    responses={400: {"description": "nothing valid"}, 422: {"description": "nothing valid"}},
+)
+async def post_events(
+    request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    principal.require(Role.integration, Role.admin)
+    body = await _read_body(request)
+    try:
+        parsed = _parse(request, body, runtime.settings.max_event_bytes)
+    except InvalidInput as exc:
+        EVENTS_IN.labels("http", "rejected").inc()
+        status = 415 if exc.reason.startswith("Content-Type") else 400
+        return JSONResponse(
+            {"accepted": [], "rejected": [{"id": None, "error": exc.reason}]}, status_code=status
+        )
+    accepted = [p for p in parsed if isinstance(p, JournalEventIn)]
+    rejected = [p for p in parsed if isinstance(p, Rejected)]
+    if accepted:
+        # Durable before we answer: the stream is persisted by Redis (AOF) and read by the group.
+        await publish(runtime.redis, accepted)
+    EVENTS_IN.labels("http", "accepted").inc(len(accepted))
+    EVENTS_IN.labels("http", "rejected").inc(len(rejected))
+    payload = {
+        "accepted": [ev.id for ev in accepted],
+        "rejected": [{"id": r.id, "error": r.error} for r in rejected],
+    }
+    return JSONResponse(payload, status_code=202 if accepted else 422)
+
+
+@router.get("/unmatched", summary="Events whose pupil or class is not on the roster")
+async def unmatched(
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: int = Query(100, ge=1, le=1000),
+    before: int | None = Query(None, description="page: return events older than this pk"),
+) -> dict[str, Any]:
+    principal.require(Role.admin, Role.integration)
+    stmt = select(JournalEvent).where(JournalEvent.status == "unmatched")
+    if before is not None:
+        stmt = stmt.where(JournalEvent.pk < before)
+    rows = list(await session.scalars(stmt.order_by(JournalEvent.pk.desc()).limit(limit)))
+    return {
+        "items": [
+            {
+                "pk": e.pk,
+                "source": e.source,
+                "id": e.event_id,
+                "type": e.type,
+                "time": e.time,
+                "received_at": e.received_at,
+                "reason": e.detail,
+                "student_id": e.data.get("student_id"),
+                "class_id": e.data.get("class_id"),
+            }
+            for e in rows
+        ],
+        "next_before": rows[-1].pk if len(rows) == limit else None,
+    }

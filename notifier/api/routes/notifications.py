@@ -1,0 +1,106 @@
+"""The delivery log: what was sent to whom, by which channel, and every attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.routes.roster import _guardian_admin
+from notifier.auth import Role
+from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
+
+router = APIRouter(prefix="/v1", tags=["delivery log"])
+STATUSES = ("pending", "sent", "failed", "skipped")
+
+
+async def _log(
+    session: AsyncSession,
+    *,
+    guardian_id: str | None,
+    status: str | None,
+    event_id: str | None,
+    limit: int,
+    before: int | None,
+) -> dict[str, Any]:
+    stmt = select(Notification, JournalEvent.source, JournalEvent.event_id, JournalEvent.type).join(
+        JournalEvent, JournalEvent.pk == Notification.event_pk
+    )
+    if guardian_id is not None:
+        stmt = stmt.where(Notification.guardian_id == guardian_id)
+    if status is not None:
+        stmt = stmt.where(Notification.status == status)
+    if event_id is not None:
+        stmt = stmt.where(JournalEvent.event_id == event_id)
+    if before is not None:
+        stmt = stmt.where(Notification.id < before)
+    rows = (await session.execute(stmt.order_by(Notification.id.desc()).limit(limit))).all()
+    ids = [n.id for n, *_ in rows]
+    attempts: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for a in await session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.notification_id.in_(ids))
+            .order_by(DeliveryAttempt.id)
+        ):
+            attempts[a.notification_id].append(
+                {"channel": a.channel, "at": a.at, "outcome": a.outcome, "detail": a.detail}
+            )
+    items = [
+        {
+            "id": n.id,
+            "guardian_id": n.guardian_id,
+            "student_id": n.student_id,
+            "event": {"source": source, "id": ev_id, "type": ev_type},
+            "category": n.category,
+            "status": "scheduled" if n.status == "pending" and n.attempts == 0 else n.status,
+            "state": n.status,
+            "reason": n.reason,
+            "channel": n.channel,
+            "due_at": n.due_at,
+            "sent_at": n.sent_at,
+            "created_at": n.created_at,
+            "attempts": attempts[n.id],
+        }
+        for n, source, ev_id, ev_type in rows
+    ]
+    return {"items": items, "next_before": ids[-1] if len(ids) == limit else None}
+
+
+@router.get("/guardians/{guardian_id}/notifications", summary="A guardian's delivery log")
+async def guardian_notifications(
+    guardian_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    status: str | None = Query(None, pattern="^(pending|sent|failed|skipped)$"),
+    limit: int = Query(100, ge=1, le=1000),
+    before: int | None = None,
+) -> dict[str, Any]:
+    await _guardian_admin(session, principal, guardian_id)
+    return await _log(
+        session, guardian_id=guardian_id, status=status, event_id=None, limit=limit, before=before
+    )
+
+
+@router.get("/notifications", summary="The delivery log, newest first")
+async def notifications(
+    session: SessionDep,
+    principal: PrincipalDep,
+    guardian_id: str | None = None,
+    event_id: str | None = None,
+    status: str | None = Query(None, pattern="^(pending|sent|failed|skipped)$"),
+    limit: int = Query(100, ge=1, le=1000),
+    before: int | None = None,
+) -> dict[str, Any]:
+    principal.require(Role.admin)
+    return await _log(
+        session,
+        guardian_id=guardian_id,
+        status=status,
+        event_id=event_id,
+        limit=limit,
+        before=before,
+    )

@@ -1,0 +1,155 @@
+"""PUT roster records (SPEC §4), consent, and a guardian's effective preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.auth import Principal, Role
+from notifier.db.models import Preference, SchoolClass, Student
+from notifier.roster import service
+from notifier.roster.preferences import effective
+from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
+
+router = APIRouter(prefix="/v1", tags=["roster"])
+WRITERS = (Role.admin, Role.integration)
+
+
+def _writer(principal: Principal, school_id: str) -> None:
+    principal.require(*WRITERS)
+    principal.require_school(school_id)
+
+
+async def _guardian_scope(
+    session: SessionDep, principal: Principal, student_ids: list[str]
+) -> None:
+    if principal.school_id is None:
+        return
+    schools = set(
+        await session.scalars(select(Student.school_id).where(Student.id.in_(student_ids)))
+    )
+    for school_id in schools or {None}:
+        principal.require_school(school_id or "")
+
+
+@router.put("/schools/{school_id}", summary="Create or replace a school")
+async def put_school(
+    school_id: str, body: SchoolIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _writer(principal, school_id)
+    school = await service.put_school(session=session, school_id=school_id, body=body)
+    return {"id": school.id, **body.model_dump(mode="json")}
+
+
+@router.put("/classes/{class_id}", summary="Create or replace a class")
+async def put_class(
+    class_id: str, body: ClassIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _writer(principal, body.school_id)
+    existing = await session.get(SchoolClass, class_id)
+    if existing is not None:
+        principal.require_school(existing.school_id)
+    await service.put_class(session=session, class_id=class_id, body=body)
+    return {"id": class_id, **body.model_dump(mode="json")}
+
+
+@router.put("/students/{student_id}", summary="Create or replace a pupil")
+async def put_student(
+    student_id: str, body: StudentIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _writer(principal, body.school_id)
+    existing = await session.get(Student, student_id)
+    if existing is not None:
+        principal.require_school(existing.school_id)
+    await service.put_student(session=session, student_id=student_id, body=body)
+    return {"id": student_id, **body.model_dump(mode="json")}
+
+
+@router.put("/guardians/{guardian_id}", summary="Create or replace a guardian and their pupils")
+async def put_guardian(
+    guardian_id: str, body: GuardianIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    principal.require(*WRITERS)
+    await _guardian_scope(session, principal, body.student_ids)
+    await service.put_guardian(session=session, guardian_id=guardian_id, body=body)
+    return {"id": guardian_id, **body.model_dump(mode="json")}
+
+
+@router.put("/staff/{staff_id}", summary="Create or replace a staff member")
+async def put_staff(
+    staff_id: str, body: StaffIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    _writer(principal, body.school_id)
+    await service.put_staff(session=session, staff_id=staff_id, body=body)
+    return {"id": staff_id, **body.model_dump(mode="json")}
+
+
+async def _guardian_admin(session: SessionDep, principal: Principal, guardian_id: str) -> None:
+    principal.require(*WRITERS)
+    await service.get_guardian(session=session, guardian_id=guardian_id)
+    students = await service.guardian_student_ids(session=session, guardian_id=guardian_id)
+    await _guardian_scope(session, principal, students)
+
+
+@router.post(
+    "/guardians/{guardian_id}/consent", status_code=201, summary="Record consent to processing"
+)
+async def grant_consent(
+    guardian_id: str, body: ConsentIn, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    await _guardian_admin(session, principal, guardian_id)
+    consent = await service.grant_consent(
+        session=session,
+        guardian_id=guardian_id,
+        document=body.document,
+        by_token=principal.token_id,
+    )
+    return {
+        "guardian_id": guardian_id,
+        "document": consent.document,
+        "granted_at": consent.granted_at,
+    }
+
+
+@router.delete(
+    "/guardians/{guardian_id}/consent", status_code=204, summary="Revoke consent: no more messages"
+)
+async def revoke_consent(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    await _guardian_admin(session, principal, guardian_id)
+    await service.revoke_consent(
+        session=session, guardian_id=guardian_id, by_token=principal.token_id
+    )
+    return Response(status_code=204)
+
+
+@router.get("/guardians/{guardian_id}", summary="A guardian, their pupils and consent")
+async def get_guardian(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    await _guardian_admin(session, principal, guardian_id)
+    guardian = await service.get_guardian(session=session, guardian_id=guardian_id)
+    consent = await service.active_consent(session=session, guardian_id=guardian_id)
+    return {
+        "id": guardian.id,
+        "full_name": guardian.full_name,
+        "phone": guardian.phone,
+        "email": guardian.email,
+        "locale": guardian.locale,
+        "student_ids": await service.guardian_student_ids(session=session, guardian_id=guardian_id),
+        "consent": {"document": consent.document, "granted_at": consent.granted_at}
+        if consent
+        else None,
+    }
+
+
+@router.get("/guardians/{guardian_id}/preferences", summary="Effective preferences")
+async def get_preferences(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    await _guardian_admin(session, principal, guardian_id)
+    return effective(await session.get(Preference, guardian_id)).as_json()

@@ -1,0 +1,1 @@
+"""Channels: how a rendered message leaves us (email, Telegram, SMS, file outbox)."""

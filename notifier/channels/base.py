@@ -1,0 +1,36 @@
+"""What every channel offers the delivery worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Recipient:
+    guardian_id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    telegram_chat_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_id: str | None = None
+    detail: str | None = None
+
+
+class Channel(Protocol):
+    """Sends one message; raises TransientDelivery or PermanentDelivery when it cannot."""
+
+    name: str
+
+    def reachable(self, recipient: Recipient) -> bool: ...
+
+    async def send(
+        self, recipient: Recipient, content: Any, *, ref: str, now: datetime
+    ) -> SendResult: ...
+
+    async def close(self) -> None: ...

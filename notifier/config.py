@@ -1,0 +1,130 @@
+"""Settings: the only reader of the environment (prefix NOTIFIER_, also `.env`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "NOTIFIER_"
+
+
+class SmtpTls(StrEnum):
+    none = "none"
+    starttls = "starttls"
+    tls = "tls"
+
+
+class SmsProvider(StrEnum):
+    file = "file"
+    http = "http"
+    smsru = "smsru"
+    smsc = "smsc"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class ConfigError(Exception):
+    """A bad setting; the message is one line naming the variable."""
+
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./var/notifier.db"
+    redis_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    admin_token: SecretStr | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: SmtpTls = SmtpTls.none
+    smtp_timeout: Seconds = 30.0
+    email_from: str = "notifier@localhost"
+
+    telegram_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr | None = None
+
+    sms_provider: SmsProvider = SmsProvider.file
+    sms_url: str | None = None
+    sms_api_key: SecretStr | None = None
+    sms_sender: str | None = None
+
+    public_url: str = "http://127.0.0.1:8000"
+    coalesce_seconds: float = Field(default=60.0, ge=0)
+
+    data_dir: Path = Path("./var")
+    log_format: LogFormat = LogFormat.text
+    log_level: str = "INFO"
+
+    # Delivery tuning: how many messages a job takes, how a transient error backs off,
+    # and how long a message may keep failing before it is given up.
+    delivery_batch_size: int = Field(default=200, ge=1, le=10_000)
+    delivery_concurrency: int = Field(default=20, ge=1, le=1000)
+    retry_base_seconds: Seconds = 30.0
+    retry_max_seconds: Seconds = 3600.0
+    retry_budget_seconds: Seconds = 24 * 3600.0
+    lease_seconds: Seconds = 120.0
+    stream_batch_size: int = Field(default=500, ge=1, le=10_000)
+    stream_claim_idle_seconds: Seconds = 60.0
+    max_event_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("smtp_host", "smtp_username", "sms_url", "sms_sender", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def smtp_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {first['msg']}") from None

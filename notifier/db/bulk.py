@@ -1,0 +1,18 @@
+"""Bulk writes that ignore rows already there, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+
+def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect."""
+    dialect = session.bind.dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt: Insert = module.insert(table).values(rows).on_conflict_do_nothing()
+    return stmt

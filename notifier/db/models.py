@@ -1,0 +1,179 @@
+"""SQLAlchemy models: the roster, tokens, consent, preferences, events, the outbox and its log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from notifier.db.types import JsonType, UTCDateTime, utcnow
+
+Id = String(64)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JsonType,
+    }
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class School(Timestamped, Base):
+    __tablename__ = "schools"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    quiet_start: Mapped[str] = mapped_column(String(5), default="21:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    digest_time: Mapped[str] = mapped_column(String(5), default="19:00")
+
+
+class SchoolClass(Timestamped, Base):
+    __tablename__ = "classes"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    class_teacher_id: Mapped[str | None] = mapped_column(Id)
+
+
+class Student(Timestamped, Base):
+    __tablename__ = "students"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    class_id: Mapped[str | None] = mapped_column(ForeignKey("classes.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(300))
+
+
+class Guardian(Timestamped, Base):
+    __tablename__ = "guardians"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(10), default="ru")
+
+
+class GuardianStudent(Base):
+    __tablename__ = "guardian_students"
+    guardian_id: Mapped[str] = mapped_column(
+        ForeignKey("guardians.id", ondelete="CASCADE"), primary_key=True
+    )
+    student_id: Mapped[str] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Staff(Timestamped, Base):
+    __tablename__ = "staff"
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(50), default="teacher")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    school_id: Mapped[str | None] = mapped_column(Id)
+    staff_id: Mapped[str | None] = mapped_column(Id)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Consent(Base):
+    """Consent to process personal data; the newest unrevoked row is the one in force."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    guardian_id: Mapped[str] = mapped_column(
+        ForeignKey("guardians.id", ondelete="CASCADE"), index=True
+    )
+    document: Mapped[str] = mapped_column(String(500))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by: Mapped[int | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[int | None]
+
+
+class Preference(Base):
+    """A guardian's own choices; absent fields fall back to the defaults of SPEC §4."""
+
+    __tablename__ = "preferences"
+    guardian_id: Mapped[str] = mapped_column(
+        ForeignKey("guardians.id", ondelete="CASCADE"), primary_key=True
+    )
+    channels: Mapped[dict[str, Any] | None]
+    categories: Mapped[dict[str, Any] | None]
+    per_student: Mapped[dict[str, Any] | None]
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[int | None]
+
+
+class JournalEvent(Base):
+    __tablename__ = "journal_events"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_event_source_id"),)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(500))
+    event_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(100))
+    time: Mapped[datetime | None]
+    data: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # planned | unmatched | ignored (unknown type or nothing to tell)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class Notification(Base):
+    """The outbox: one message to one guardian about one event."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("event_pk", "guardian_id", name="uq_notification_event_guardian"),
+        Index("ix_notifications_due", "status", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("journal_events.pk"), index=True)
+    guardian_id: Mapped[str] = mapped_column(Id, index=True)
+    student_id: Mapped[str | None] = mapped_column(Id)
+    category: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(40))
+    # pending | sent | failed | skipped
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # sent | transient | permanent
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    provider_id: Mapped[str | None] = mapped_column(String(200))

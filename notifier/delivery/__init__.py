@@ -1,0 +1,1 @@
+"""Delivery: planning the outbox, sending what is due, recording every attempt."""

@@ -1,0 +1,1 @@
+"""Journal events: CloudEvents parsing and validation, ingest, the stream consumer."""

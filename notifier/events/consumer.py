@@ -1,0 +1,158 @@
+"""The stream consumer: reads `notifier:events` in batches, stores, plans, acknowledges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from notifier.db.engine import SessionFactory
+from notifier.errors import InvalidInput
+from notifier.events.schema import JournalEventIn, parse_stream_entry
+from notifier.events.store import store_and_plan
+from notifier.events.stream import DEAD_STREAM, GROUP, STREAM, dead_letter, ensure_group
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Database trouble is the database's, not the entry's: such a batch is retried, never parked.
+TRANSIENT = (OperationalError, RedisConnectionError, OSError, asyncio.TimeoutError)
+
+
+class StreamConsumer:
+    """One member of the consumer group; several may run in several processes."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        sessions: SessionFactory,
+        clock: Clock,
+        name: str,
+        batch_size: int = 500,
+        max_event_bytes: int = 64 * 1024,
+        claim_idle_ms: int = 60_000,
+        on_planned: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.sessions = sessions
+        self.clock = clock
+        self.name = name
+        self.batch_size = batch_size
+        self.max_event_bytes = max_event_bytes
+        self.claim_idle_ms = claim_idle_ms
+        self.on_planned = on_planned
+        self._group_ready = False
+
+    async def run_once(self, block_ms: int | None = None) -> int:
+        """Process one batch (reclaimed stale entries first, then new ones); returns its size."""
+        if not self._group_ready:
+            await ensure_group(self.redis)
+            self._group_ready = True
+        entries = await self._reclaim()
+        if not entries:
+            reply = await self.redis.xreadgroup(
+                GROUP, self.name, {STREAM: ">"}, count=self.batch_size, block=block_ms
+            )
+            entries = reply[0][1] if reply else []
+        if entries:
+            await self._process(entries)
+        return len(entries)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; transient failures back off and retry."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await self.run_once(block_ms=1000)
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "consumer.retry",
+                    extra={"error": type(exc).__name__, "delay": delay},
+                    exc_info=not isinstance(exc, TRANSIENT),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    async def _reclaim(self) -> list[Any]:
+        # Entries a crashed consumer read but never acknowledged come back after claim_idle_ms.
+        reply = await self.redis.xautoclaim(
+            STREAM,
+            GROUP,
+            self.name,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=self.batch_size,
+        )
+        return list(reply[1]) if reply else []
+
+    async def _process(self, entries: list[Any]) -> None:
+        valid: list[tuple[str, JournalEventIn]] = []
+        done: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            if fields is None:  # deleted from the stream while pending
+                done.append(entry_id)
+                continue
+            try:
+                valid.append((entry_id, parse_stream_entry(fields, max_bytes=self.max_event_bytes)))
+            except InvalidInput as exc:
+                await dead_letter(
+                    self.redis, entry_id=entry_id, reason=exc.reason, payload=fields.get(b"event")
+                )
+                log.warning("event.dead_letter", extra={"entry_id": entry_id, "reason": exc.reason})
+                done.append(entry_id)
+        if valid:
+            await self._store(valid, done)
+        if done:
+            await self.redis.xack(STREAM, GROUP, *done)
+
+    async def _store(self, valid: list[tuple[str, JournalEventIn]], done: list[str]) -> None:
+        try:
+            await self._store_batch([ev for _, ev in valid])
+            done.extend(entry_id for entry_id, _ in valid)
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                raise
+            # One bad event must not hold back the others: store them one by one.
+            log.warning("consumer.batch_failed", extra={"error": type(exc).__name__})
+            for entry_id, ev in valid:
+                try:
+                    await self._store_batch([ev])
+                except TRANSIENT:
+                    raise
+                except Exception as one_exc:
+                    reason = f"could not be stored: {type(one_exc).__name__}"
+                    await dead_letter(
+                        self.redis, entry_id=entry_id, reason=reason, payload=ev.to_json().encode()
+                    )
+                    log.error("event.dead_letter", extra={"entry_id": entry_id, "reason": reason})
+                done.append(entry_id)
+
+    async def _store_batch(self, events: list[JournalEventIn]) -> None:
+        async with self.sessions() as session:
+            result = await store_and_plan(session=session, events=events, now=self.clock())
+        log.info(
+            "events.stored",
+            extra={
+                "new": result.new,
+                "duplicates": result.duplicates,
+                "notifications": result.notifications,
+            },
+        )
+        if result.notifications and self.on_planned is not None:
+            await self.on_planned()
+
+
+__all__ = ["DEAD_STREAM", "STREAM", "StreamConsumer"]

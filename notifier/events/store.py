@@ -1,0 +1,56 @@
+"""Store a batch of journal events once each and plan their messages, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.db.bulk import insert_ignore
+from notifier.db.models import JournalEvent, Notification
+from notifier.delivery.planner import load_roster, notification_rows, plan_event
+from notifier.events.schema import JournalEventIn
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    new: int
+    duplicates: int
+    notifications: int
+
+
+async def store_and_plan(
+    *, session: AsyncSession, events: list[JournalEventIn], now: datetime
+) -> StoreResult:
+    """Insert the events not seen before (by source+id) and their outbox rows; commit."""
+    unique = list({(ev.source, ev.id): ev for ev in events}.values())
+    if not unique:
+        return StoreResult(0, len(events), 0)
+    roster = await load_roster(session=session, events=unique)
+    plans = {(ev.source, ev.id): plan_event(ev, roster) for ev in unique}
+    rows = [
+        {
+            "source": ev.source,
+            "event_id": ev.id,
+            "type": ev.type,
+            "time": ev.time,
+            "data": ev.data,
+            "received_at": now,
+            "status": plans[(ev.source, ev.id)].status,
+            "detail": plans[(ev.source, ev.id)].detail,
+        }
+        for ev in unique
+    ]
+    table = JournalEvent.__table__
+    stmt = insert_ignore(session, table, rows).returning(  # type: ignore[arg-type]
+        table.c.pk, table.c.source, table.c.event_id
+    )
+    inserted = (await session.execute(stmt)).all()
+    outbox = []
+    for pk, source, event_id in inserted:
+        outbox.extend(notification_rows(pk, plans[(source, event_id)], now))
+    if outbox:
+        await session.execute(insert_ignore(session, Notification.__table__, outbox))  # type: ignore[arg-type]
+    await session.commit()
+    return StoreResult(len(inserted), len(events) - len(inserted), len(outbox))

@@ -1,0 +1,63 @@
+"""Structured logging, configured once per process; records carry ids, never personal data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from notifier.config import LogFormat, Settings
+
+_RESERVED = set(vars(logging.makeLogRecord({})))
+
+
+class _KeyValueFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record)
+        parts = [f"{k}={_kv(v)}" for k, v in fields.items()]
+        line = f"{self.formatTime(record)} {record.levelname} {record.name} {record.getMessage()}"
+        if parts:
+            line += " " + " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+            **_fields(record),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
+
+
+def _kv(value: object) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+
+
+def setup_logging(settings: Settings) -> None:
+    """Send our logs to stderr in the configured format; call once from an entry point."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter: logging.Formatter = (
+        _JsonFormatter() if settings.log_format is LogFormat.json else _KeyValueFormatter()
+    )
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # Third-party loggers that would print message bodies or addresses at DEBUG stay quiet.
+    for noisy in ("aiosmtplib", "aiogram.event", "httpx", "uvicorn.access", "arq.jobs"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,100 @@
+"""Jinja environments over templates/: email HTML (autoescaped), email text, subjects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+ATTENDANCE = {
+    "absent": "отсутствовал(а)",
+    "late": "опоздал(а)",
+    "excused": "отсутствовал(а) по уважительной причине",
+    "present": "присутствовал(а)",
+}
+SCHEDULE = {
+    "cancelled": "отменён",
+    "replaced": "замена",
+    "moved": "перенесён",
+    "room_changed": "смена кабинета",
+}
+
+
+def ru_date(value: str | date | datetime | None, locale: str = "ru") -> str:
+    """'2026-03-12' → '12 марта'."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, "d MMMM", locale=locale)
+
+
+def ru_plural(n: int, one: str, few: str, many: str) -> str:
+    """The Russian form of a word for n, by CLDR plural rules (1 оценка, 3 оценки, 5 оценок)."""
+    form = Locale("ru").plural_form(abs(n))
+    return {"one": one, "few": few}.get(form, many)
+
+
+def _single_line(value: str) -> str:
+    return " ".join(str(value).split())
+
+
+def _environment(*, html: bool, templates: Path) -> Environment:
+    # Text and subjects are not HTML; HTML templates are always escaped.
+    escape = select_autoescape(enabled_extensions=("html.j2",), default=False) if html else False
+    env = Environment(
+        loader=FileSystemLoader(templates),
+        autoescape=escape,  # noqa: S701 - on for every HTML template
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    env.filters.update(
+        ru_date=ru_date,
+        ru_plural=ru_plural,
+        attendance_status=lambda s: ATTENDANCE.get(s, s),
+        schedule_change=lambda s: SCHEDULE.get(s, s),
+        single_line=_single_line,
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """Renders a message kind for a channel; environments are built once per process."""
+
+    def __init__(self, templates: Path = TEMPLATES_DIR) -> None:
+        self.templates = templates
+        self._html = _environment(html=True, templates=templates)
+        self._text = _environment(html=False, templates=templates)
+
+    def email(self, kind: str, context: dict[str, Any]) -> RenderedEmail:
+        subject = self._text.get_template(f"{kind}/subject.txt.j2").render(context)
+        return RenderedEmail(
+            # A header is one line whatever the data held: no header can be smuggled in.
+            subject=_single_line(subject)[:200],
+            text=self._text.get_template(f"{kind}/email.txt.j2").render(context).strip() + "\n",
+            html=self._html.get_template(f"{kind}/email.html.j2").render(context),
+        )
+
+    def text(self, kind: str, name: str, context: dict[str, Any]) -> str:
+        return self._text.get_template(f"{kind}/{name}").render(context).strip()

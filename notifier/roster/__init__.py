@@ -1,0 +1,1 @@
+"""The roster: schools, classes, pupils, guardians, staff, consent and preferences."""

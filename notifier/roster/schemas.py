@@ -1,0 +1,104 @@
+"""Roster payloads (SPEC §4): validated at the edge, normalised for storage."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(min_length=1, max_length=300)]
+Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s/]+$")]
+
+
+def _hhmm(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a time of day as HH:MM, 00:00 to 23:59")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
+    if value not in available_timezones():
+        raise ValueError("must be an IANA time zone such as Europe/Moscow")
+    return value
+
+
+def normalise_phone(value: str) -> str:
+    """E.164 (+79161234567); Russian numbers written locally (8 916 ...) are understood."""
+    try:
+        number = phonenumbers.parse(value, "RU")
+    except phonenumbers.NumberParseException:
+        raise ValueError("is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid email address ({exc})") from None
+
+
+HHMM = Annotated[str, AfterValidator(_hhmm)]
+Phone = Annotated[str, AfterValidator(normalise_phone)]
+Email = Annotated[str, AfterValidator(normalise_email)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class QuietHours(_In):
+    start: HHMM
+    end: HHMM
+
+
+class SchoolIn(_In):
+    name: Name
+    timezone: TimeZoneName = "Europe/Moscow"
+    quiet_hours: QuietHours = QuietHours(start="21:00", end="08:00")
+    digest_time: HHMM = "19:00"
+
+
+class ClassIn(_In):
+    school_id: Ref
+    name: Annotated[str, Field(min_length=1, max_length=50)]
+    class_teacher_id: Ref | None = None
+
+
+class StudentIn(_In):
+    school_id: Ref
+    class_id: Ref | None = None
+    full_name: Name
+
+
+class GuardianIn(_In):
+    full_name: Name
+    phone: Phone | None = None
+    email: Email | None = None
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "ru"
+    student_ids: list[Ref] = Field(default_factory=list, max_length=50)
+
+
+class StaffIn(_In):
+    school_id: Ref
+    full_name: Name
+    role: Annotated[str, Field(min_length=1, max_length=50)] = "teacher"
+
+
+class ConsentIn(_In):
+    document: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")

@@ -1,0 +1,103 @@
+"""The runtime objects of a process, built from Settings in one place and closed in one place."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notifier.channels.base import Channel
+from notifier.channels.email import EmailChannel
+from notifier.config import Settings
+from notifier.db.engine import SessionFactory, create_engine, session_factory
+from notifier.delivery.dispatch import Dispatcher
+from notifier.events.consumer import StreamConsumer
+from notifier.rendering import Renderer
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: Redis
+    renderer: Renderer
+    clock: Clock
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(
+            sessions=self.sessions,
+            channels=self.channels,
+            renderer=self.renderer,
+            settings=self.settings,
+            clock=self.clock,
+        )
+
+    def consumer(self, *, name: str | None = None, on_planned=None) -> StreamConsumer:  # type: ignore[no-untyped-def]
+        s = self.settings
+        return StreamConsumer(
+            redis=self.redis,
+            sessions=self.sessions,
+            clock=self.clock,
+            name=name or consumer_name(),
+            batch_size=s.stream_batch_size,
+            max_event_bytes=s.max_event_bytes,
+            claim_idle_ms=int(s.stream_claim_idle_seconds * 1000),
+            on_planned=on_planned,
+        )
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The channels this configuration can use, in no particular order."""
+    return {"email": EmailChannel(settings, pool_size=min(4, settings.delivery_concurrency))}
+
+
+def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime:
+    """Everything a process needs; call `close()` when it ends."""
+    if not settings.redis_url:
+        raise RuntimeError("NOTIFIER_REDIS_URL is not set (notifier up starts an embedded Redis)")
+    engine = create_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        redis=Redis.from_url(settings.redis_url),
+        renderer=Renderer(),
+        clock=clock,
+        channels=build_channels(settings),
+    )
+
+
+async def run_until_idle(
+    runtime: Runtime, *, consumer: StreamConsumer | None = None, rounds: int = 1000
+) -> None:
+    """Consume the stream and deliver until nothing is left to do now (demo, tests, tools)."""
+    consumer = consumer or runtime.consumer(name="drain")
+    dispatcher = runtime.dispatcher()
+    for _ in range(rounds):
+        consumed = await consumer.run_once(block_ms=None)
+        stats = await dispatcher.run()
+        if not consumed and not stats.claimed:
+            return

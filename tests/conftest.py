@@ -1,0 +1,159 @@
+"""Fixtures over real servers: Redis, PostgreSQL (and SQLite files), an SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis as SyncRedis
+from sqlalchemy import text
+
+from notifier.api.app import create_app
+from notifier.config import Settings
+from notifier.db.engine import create_engine
+from notifier.db.migrate import upgrade
+from notifier.db.models import Base
+from notifier.runtime import Runtime, build_runtime, run_until_idle
+from tests.servers.postgres_server import PostgresServer
+from tests.servers.redis_server import start_redis
+from tests.servers.smtp_server import SmtpServer
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+class FakeClock:
+    """An injectable clock: tests move time instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url, server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    server = PostgresServer()
+    url = server.start()
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that asks for the database runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        target = tmp_path / "notifier.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite+aiosqlite:///{target}"
+    url: str = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+async def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def redis_clean(redis_url: str) -> str:
+    client = SyncRedis.from_url(redis_url)
+    client.flushall()
+    client.close()
+    return redis_url
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_clean: str, smtp: SmtpServer, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_clean,
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        data_dir=tmp_path / "var",
+        admin_token=ADMIN_TOKEN,
+        email_from="school@notifier.test",
+        retry_base_seconds=5,
+        lease_seconds=30,
+        stream_claim_idle_seconds=5,
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings, clock: FakeClock) -> AsyncIterator[Runtime]:
+    rt = build_runtime(settings, clock=clock)
+    try:
+        yield rt
+    finally:
+        await rt.close()
+
+
+@pytest.fixture
+async def api(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://notifier.test",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def pump(runtime: Runtime) -> Any:
+    """Run the consumer and the delivery until nothing is left to do at the clock's now."""
+
+    async def run() -> None:
+        await run_until_idle(runtime)
+
+    return run

@@ -1,0 +1,115 @@
+"""Building blocks for tests: a roster through the API and CloudEvents as a journal sends them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import httpx
+
+_ids = itertools.count(1)
+SOURCE = "/journal/school-17"
+
+
+def cloud_event(
+    type_: str, data: dict[str, Any], *, id_: str | None = None, source: str = SOURCE
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": id_ or f"ev-{next(_ids)}",
+        "source": source,
+        "type": type_,
+        "time": "2026-11-23T09:15:00+03:00",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def mark(
+    student_id: str,
+    *,
+    value: str = "5",
+    subject: str = "Алгебра",
+    mark_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return cloud_event(
+        "journal.mark.created",
+        {
+            "mark_id": mark_id or f"m-{next(_ids)}",
+            "student_id": student_id,
+            "subject": subject,
+            "value": value,
+            "lesson_date": "2026-11-23",
+            **extra,
+        },
+    )
+
+
+async def put(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
+    response = await api.put(path, json=body)
+    assert response.status_code == 200, response.text
+
+
+async def school_with_class(
+    api: httpx.AsyncClient, *, school: str = "s17", klass: str = "7b"
+) -> None:
+    await put(api, f"/v1/schools/{school}", {"name": "Школа № 17", "timezone": "Europe/Moscow"})
+    await put(api, f"/v1/classes/{klass}", {"school_id": school, "name": "7Б"})
+
+
+async def pupil_with_guardian(
+    api: httpx.AsyncClient,
+    student: str,
+    guardian: str,
+    *,
+    email: str | None = None,
+    consent: bool = True,
+    klass: str = "7b",
+    school: str = "s17",
+    full_name: str = "Петров Иван Сергеевич",
+    guardian_name: str = "Петрова Анна",
+    extra_students: tuple[str, ...] = (),
+) -> None:
+    await put(
+        api,
+        f"/v1/students/{student}",
+        {"school_id": school, "class_id": klass, "full_name": full_name},
+    )
+    await put(
+        api,
+        f"/v1/guardians/{guardian}",
+        {
+            "full_name": guardian_name,
+            "email": email or f"{guardian}@parents.example.org",
+            "student_ids": [student, *extra_students],
+        },
+    )
+    if consent:
+        response = await api.post(
+            f"/v1/guardians/{guardian}/consent", json={"document": "Заявление № 1 от 01.09.2026"}
+        )
+        assert response.status_code == 201, response.text
+
+
+async def post_structured(api: httpx.AsyncClient, event: dict[str, Any]) -> httpx.Response:
+    return await api.post(
+        "/v1/events",
+        content=json.dumps(event),
+        headers={"Content-Type": "application/cloudevents+json"},
+    )
+
+
+async def post_batch(api: httpx.AsyncClient, events: list[Any]) -> httpx.Response:
+    return await api.post(
+        "/v1/events",
+        content=json.dumps(events),
+        headers={"Content-Type": "application/cloudevents-batch+json"},
+    )
+
+
+async def post_binary(api: httpx.AsyncClient, event: dict[str, Any]) -> httpx.Response:
+    headers = {f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")}
+    headers["Content-Type"] = "application/json"
+    return await api.post("/v1/events", content=json.dumps(event["data"]), headers=headers)

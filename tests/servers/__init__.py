@@ -1,0 +1,1 @@
+"""Real local servers the tests talk to: Redis, PostgreSQL, SMTP."""

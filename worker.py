@@ -1,0 +1,94 @@
+"""arq worker settings: `arq worker.WorkerSettings` runs the delivery jobs, the stream
+consumer and the cron that picks up retries. Settings are read when arq asks for them,
+not at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from arq import cron, func
+from arq.connections import RedisSettings
+
+from notifier.config import Settings, load_settings
+from notifier.logs import setup_logging
+from notifier.runtime import Runtime, build_runtime
+
+DELIVER_JOB = "deliver_due"
+KICK_JOB_ID = "deliver_due:kick"
+
+
+async def deliver_due(ctx: dict[str, Any]) -> dict[str, int]:
+    """Send every message that is due now (in batches, for at most one time slice)."""
+    stats = await ctx["dispatcher"].run()
+    return vars(stats)
+
+
+async def deliver_due_tick(ctx: dict[str, Any]) -> None:
+    """Every second: pick up retries and deferred messages whose time has come."""
+    await ctx["dispatcher"].run()
+
+
+async def kick_delivery(ctx: dict[str, Any]) -> None:
+    """Ask for a delivery run now (after new messages were planned)."""
+    await ctx["redis"].enqueue_job(DELIVER_JOB, _job_id=KICK_JOB_ID)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or load_settings()
+    ctx["settings"] = settings
+    if not ctx.get("logging_ready"):
+        setup_logging(settings)
+    runtime: Runtime = ctx.get("runtime") or build_runtime(settings)
+    ctx["runtime"] = runtime
+    ctx["dispatcher"] = runtime.dispatcher()
+    if ctx.get("run_consumer", True):
+        stop = asyncio.Event()
+
+        async def on_planned() -> None:
+            await kick_delivery(ctx)
+
+        consumer = runtime.consumer(on_planned=on_planned)
+        ctx["consumer_stop"] = stop
+        ctx["consumer_task"] = asyncio.create_task(consumer.run_forever(stop))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if task := ctx.get("consumer_task"):
+        ctx["consumer_stop"].set()
+        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+            await asyncio.wait_for(task, timeout=5)
+    if ctx.get("owns_runtime", True) and (runtime := ctx.get("runtime")):
+        await runtime.close()
+
+
+FUNCTIONS = [func(deliver_due, name=DELIVER_JOB, keep_result=0, max_tries=3)]
+CRON_JOBS = [cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True)]
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """arq Worker keyword arguments for these settings (also used by `notifier up`)."""
+    assert settings.redis_url, "the Redis URL is known before the worker starts"
+    return {
+        "functions": FUNCTIONS,
+        "cron_jobs": CRON_JOBS,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "max_jobs": 10,
+        "job_timeout": 300,
+        "keep_result": 0,
+    }
+
+
+def __getattr__(name: str) -> Any:
+    # `arq worker.WorkerSettings` resolves this lazily, so importing the module reads nothing.
+    if name != "WorkerSettings":
+        raise AttributeError(name)
+    settings = load_settings()
+    if not settings.redis_url:
+        raise SystemExit("NOTIFIER_REDIS_URL must be set for `arq worker.WorkerSettings`")
+    options = worker_options(settings)
+    options["ctx"] = {"settings": settings}
+    return type("WorkerSettings", (), options)
