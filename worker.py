@@ -22,7 +22,7 @@ KICK_JOB_ID = "deliver_due:kick"
 async def deliver_due(ctx: dict[str, Any]) -> dict[str, int]:
     """Send every message that is due now (in batches, for at most one time slice)."""
     stats = await ctx["dispatcher"].run()
-    return vars(stats)
+    return dict(vars(stats))
 
 
 async def deliver_due_tick(ctx: dict[str, Any]) -> None:

@@ -107,7 +107,8 @@ class EmbeddedRedis:
     """A private redis-server under `data_dir/redis`, bound to 127.0.0.1 on a free port."""
 
     def __init__(self, data_dir: Path, *, persistent: bool = True) -> None:
-        self.data_dir = Path(data_dir)
+        # Absolute: redis-server changes into its --dir before opening the log file.
+        self.data_dir = Path(data_dir).resolve()
         self.persistent = persistent
         self.dir = self.data_dir / "redis"
         self.pidfile = self.dir / "embedded.pid"

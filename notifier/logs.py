@@ -59,5 +59,14 @@ def setup_logging(settings: Settings) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # Third-party loggers that would print message bodies or addresses at DEBUG stay quiet.
-    for noisy in ("aiosmtplib", "aiogram.event", "httpx", "uvicorn.access", "arq.jobs"):
+    for noisy in (
+        "aiosmtplib",
+        "aiogram.event",
+        "httpx",
+        "uvicorn.access",
+        "arq.jobs",
+        "aiosqlite",
+        "sqlalchemy.engine",
+        "asyncpg",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)

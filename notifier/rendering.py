@@ -35,7 +35,7 @@ def ru_date(value: str | date | datetime | None, locale: str = "ru") -> str:
         try:
             value = date.fromisoformat(value[:10])
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         value = value.date()
     return format_date(value, "d MMMM", locale=locale)

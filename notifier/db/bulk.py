@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import Insert
 
 def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING for the session's dialect."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     stmt: Insert = module.insert(table).values(rows).on_conflict_do_nothing()
     return stmt

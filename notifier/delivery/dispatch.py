@@ -71,7 +71,7 @@ def _due(now: datetime) -> Any:
 async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
     """Lease up to `limit` due messages to this worker; others skip them until the lease ends."""
     pick = select(Notification.id).where(_due(now)).order_by(Notification.due_at).limit(limit)
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (
         update(Notification)
@@ -186,6 +186,7 @@ class Dispatcher:
             )
         }
         schools, classes = await load_places(session=session, students=list(students.values()))
+        jobs: list[tuple[Notification, dict[str, Any] | None, Recipient | None, tuple[str, ...]]]
         jobs = []
         for note in notes:
             guardian = guardians.get(note.guardian_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -114,7 +115,7 @@ class EventKind:
     """How one CloudEvent type becomes messages: its data schema, category and template."""
 
     type: str
-    schema: type[_Data]
+    schema: builtins.type[_Data]
     category: str
     template: str
 

@@ -19,9 +19,12 @@ from notifier.errors import InvalidInput, NotFound
 from notifier.roster.schemas import ClassIn, GuardianIn, SchoolIn, StaffIn, StudentIn
 
 
-async def _require(session: AsyncSession, model: type, ident: str, field: str) -> None:
+async def _require(
+    session: AsyncSession, model: type[School | SchoolClass], ident: str, field: str
+) -> None:
     if await session.get(model, ident) is None:
-        raise InvalidInput(f"{field}: no such {model.__tablename__[:-1]} {ident!r}", field=field)
+        noun = "school" if model is School else "class"
+        raise InvalidInput(f"{field}: no such {noun} {ident!r}", field=field)
 
 
 async def put_school(*, session: AsyncSession, school_id: str, body: SchoolIn) -> School:

@@ -31,8 +31,9 @@ async def _guardian_scope(
     schools = set(
         await session.scalars(select(Student.school_id).where(Student.id.in_(student_ids)))
     )
-    for school_id in schools or {None}:
-        principal.require_school(school_id or "")
+    # A school-bound admin may touch a guardian only through pupils of their own school.
+    for school_id in schools or {""}:
+        principal.require_school(school_id)
 
 
 @router.put("/schools/{school_id}", summary="Create or replace a school")

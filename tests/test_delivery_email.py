@@ -1,0 +1,245 @@
+"""Email delivery: retries, permanent failures, headers, and what a restart must not lose."""
+
+from __future__ import annotations
+
+import email.policy
+import json
+import logging
+from email import message_from_bytes
+
+import httpx
+import pytest
+from arq.worker import Worker
+
+from notifier.runtime import Runtime
+from tests.conftest import FakeClock
+from tests.factories import mark, post_structured, pupil_with_guardian, school_with_class
+from tests.servers.smtp_server import SmtpServer
+from worker import DELIVER_JOB, worker_options
+
+
+async def _one_parent(api: httpx.AsyncClient, **kw) -> None:  # type: ignore[no-untyped-def]
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1", email="parent@parents.example.org", **kw)
+
+
+async def _log(api: httpx.AsyncClient) -> list[dict]:  # type: ignore[type-arg]
+    return (await api.get("/v1/notifications")).json()["items"]
+
+
+async def test_smtp_451_three_times_still_delivers_exactly_once(
+    api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    await _one_parent(api)
+    smtp.fail_next(451, times=3, text="4.3.0 Try again later")
+    await post_structured(api, mark("st-1"))
+    for _ in range(4):
+        await pump()
+        clock.advance(3600)  # past any backoff; the budget (24 h) is not spent
+    await pump()
+    assert len(smtp.messages) == 1
+    [entry] = await _log(api)
+    assert entry["status"] == "sent"
+    assert [a["outcome"] for a in entry["attempts"]] == ["transient"] * 3 + ["sent"]
+    assert "451" in entry["attempts"][0]["detail"]
+
+
+async def test_transient_failure_waits_for_its_backoff(
+    api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    await _one_parent(api)
+    smtp.fail_next(451, times=1)
+    await post_structured(api, mark("st-1"))
+    await pump()
+    await pump()
+    assert smtp.messages == []  # the retry is not due yet: no hammering of a busy relay
+    [entry] = await _log(api)
+    assert entry["state"] == "pending" and entry["due_at"] > entry["created_at"]
+    clock.advance(60)
+    await pump()
+    assert len(smtp.messages) == 1
+
+
+async def test_lost_connection_is_retried(
+    api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    await _one_parent(api)
+    smtp.drop_connection_next(1)
+    await post_structured(api, mark("st-1"))
+    await pump()
+    clock.advance(120)
+    await pump()
+    assert len(smtp.messages) == 1
+
+
+async def test_smtp_550_is_recorded_as_failed_with_its_reason(
+    api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    await _one_parent(api)
+    smtp.reject_recipient("parent@parents.example.org", 550, "5.1.1 Mailbox unavailable")
+    await post_structured(api, mark("st-1"))
+    await pump()
+    clock.advance(24 * 3600)
+    await pump()
+    assert smtp.messages == []
+    [entry] = await _log(api)
+    assert entry["status"] == "failed"
+    assert "550" in entry["reason"] and "Mailbox unavailable" in entry["reason"]
+    assert "parent@" not in entry["reason"]
+    assert [a["outcome"] for a in entry["attempts"]] == ["permanent"]
+
+
+async def test_retry_budget_ends_in_failed(
+    api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    await _one_parent(api)
+    smtp.fail_next(451, times=1000)
+    await post_structured(api, mark("st-1"))
+    for _ in range(40):
+        await pump()
+        clock.advance(3600)
+    [entry] = await _log(api)
+    assert entry["status"] == "failed"
+    assert entry["reason"].startswith("gave up after")
+    assert len(entry["attempts"]) < 40
+
+
+async def test_headers_and_no_header_injection(
+    api: httpx.AsyncClient, smtp: SmtpServer, pump
+) -> None:
+    await school_with_class(api)
+    await pupil_with_guardian(
+        api,
+        "st-1",
+        "g-1",
+        email="parent@parents.example.org",
+        full_name="Иванов\r\nBcc: thief@evil.example.org Пётр",
+        guardian_name="Мама\nCc: x@y.org",
+    )
+    evil = mark(
+        "st-1",
+        subject="Алгебра\r\nBcc: thief@evil.example.org\r\n\r\nbody",
+        value="5\nX-Injected: 1",
+        teacher="<script>alert(1)</script>",
+    )
+    assert (await post_structured(api, evil)).status_code == 202
+    await pump()
+    [mail] = smtp.messages
+    assert mail.rcpt_tos == ["parent@parents.example.org"]
+    msg = message_from_bytes(mail.data, policy=email.policy.default)
+    assert msg["Bcc"] is None and msg["Cc"] is None and msg["X-Injected"] is None
+    assert (
+        msg["Message-ID"].startswith("<notifier-")
+        and msg["Message-ID"].endswith("@notifier.example.org>") is False
+    )  # domain of NOTIFIER_EMAIL_FROM
+    assert msg["Message-ID"].endswith("@notifier.test>")
+    assert msg["Date"] is not None
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert "Алгебра" in msg["Subject"] and "\n" not in msg["Subject"]
+    assert b"=?utf-8?" in mail.data.split(b"\r\n\r\n")[0]  # RFC 2047 encoded UTF-8 subject
+    html = msg.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+async def test_consent_revoked_after_planning_stops_the_message(
+    api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, pump
+) -> None:
+    await _one_parent(api)
+    await post_structured(api, mark("st-1"))
+    consumer = runtime.consumer(name="test")
+    await consumer.run_once()
+    assert (await api.delete("/v1/guardians/g-1/consent")).status_code == 204
+    await pump()
+    assert smtp.messages == []
+    [entry] = await _log(api)
+    assert (entry["status"], entry["reason"]) == ("skipped", "no_consent")
+
+
+async def test_a_crashed_delivery_is_picked_up_after_its_lease(
+    api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    """A worker that claimed messages and died holds them only until its lease ends."""
+    from datetime import timedelta
+
+    from notifier.delivery.dispatch import claim
+
+    await _one_parent(api)
+    await post_structured(api, mark("st-1"))
+    await runtime.consumer(name="test").run_once()
+    async with runtime.sessions() as session:
+        assert await claim(session=session, now=clock(), limit=10, lease=timedelta(seconds=30))
+    await pump()
+    assert smtp.messages == []  # still leased to the dead worker
+    clock.advance(31)
+    await pump()
+    assert len(smtp.messages) == 1
+
+
+async def test_the_arq_worker_delivers(
+    api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, settings
+) -> None:
+    """The real arq worker in burst mode runs the job the consumer kicks."""
+    await _one_parent(api)
+    await post_structured(api, mark("st-1"))
+    options = worker_options(settings)
+    options["cron_jobs"] = []
+    worker = Worker(
+        **options,
+        ctx={
+            "settings": settings,
+            "runtime": runtime,
+            "owns_runtime": False,
+            "logging_ready": True,
+            "run_consumer": False,
+        },
+        burst=True,
+        handle_signals=False,
+        poll_delay=0.05,
+    )
+    await runtime.consumer(name="test", on_planned=None).run_once()
+    from arq.connections import create_pool
+
+    pool = await create_pool(options["redis_settings"])
+    await pool.enqueue_job(DELIVER_JOB)
+    await pool.aclose()
+    await worker.main()
+    await worker.close()
+    assert len(smtp.messages) == 1
+
+
+async def test_logs_carry_ids_never_personal_data(
+    api: httpx.AsyncClient,
+    runtime: Runtime,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    pump,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What the service emits at its default level, and everything of ours at DEBUG.
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="notifier")
+    await school_with_class(api)
+    await pupil_with_guardian(
+        api,
+        "st-1",
+        "g-1",
+        email="olga.secret@parents.example.org",
+        full_name="Секретов Тимофей Игоревич",
+        guardian_name="Секретова Ольга",
+    )
+    smtp.fail_next(451, times=1)
+    event = mark("st-1", comment="Тайный комментарий учителя", subject="Химия")
+    await post_structured(api, event)
+    await runtime.redis.xadd("notifier:events", {"event": json.dumps({"text": "Тайный мусор"})})
+    await pump()
+    clock.advance(3600)
+    await pump()
+    assert len(smtp.messages) == 1
+    text = "\n".join(
+        f"{r.getMessage()} {vars(r)}"
+        for r in caplog.records
+        if not r.name.startswith("mail.log")  # the test SMTP server's own log, not ours
+    )
+    assert "delivery.sent" in text
+    for secret in ("olga.secret", "Секрет", "Тимофей", "Тайный", "Химия"):
+        assert secret not in text, secret
