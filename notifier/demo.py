@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import select
 
@@ -168,7 +169,7 @@ async def run_demo(settings: Settings, *, echo: Callable[[str], Any] = print) ->
     """Load the roster, replay the day through the stream, deliver, and report."""
     await load_demo_roster(settings)
     now = datetime.now(UTC)
-    run = now.strftime("%Y%m%dT%H%M%S")
+    run = f"{now:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"  # each replay is a new school day
     events = [
         JournalEventIn(
             source=SOURCE,
@@ -196,8 +197,8 @@ async def run_demo(settings: Settings, *, echo: Callable[[str], Any] = print) ->
     echo(f"Replayed {len(events)} journal events (+2 re-sent duplicates) for {SCHOOL}.")
     counts: Counter[str] = Counter()
     for n in rows:
-        if n.created_at < now - timedelta(seconds=1):
-            continue
+        if n.created_at < now:
+            continue  # an earlier replay's
         label = (
             f"{n.status}"
             + (f" by {n.channel}" if n.channel else "")

@@ -1,0 +1,1 @@
+"""The Telegram bot: build_dispatcher(settings), handlers, middlewares, webhook (see DESIGN.md)."""
