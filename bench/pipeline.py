@@ -5,8 +5,8 @@
 A school of 900 pupils (30 classes) with 2 consenting guardians each; every run XADDs
 `--events` mark events in one pipeline, then times (a) the consumer draining the stream into
 events + outbox rows, (b) delivery of every planned email to a real SMTP server (aiosmtpd's
-Sink, in its own process on loopback, so its CPU is not ours). Prints the median of the runs and each run's figures. SQLite (a file, as `notifier
-up` uses) unless --postgres is given.
+Sink, in its own process on loopback, so its CPU is not ours). Prints the median of the runs
+and each run's figures. SQLite (a file, as `notifier up` uses) unless --postgres is given.
 """
 
 from __future__ import annotations
@@ -127,35 +127,16 @@ async def one_run(settings: Settings, pupils: list[str], n: int, run: int) -> di
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL of an empty database")
-    args = parser.parse_args()
+async def bench(args: argparse.Namespace, smtp_port: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="notifier-bench-"))
     db_url = args.postgres or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     await asyncio.to_thread(upgrade, db_url)
-    port = free_port()
-    smtp = subprocess.Popen(  # noqa: S603 - aiosmtpd's own command line
-        [
-            sys.executable,
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            f"127.0.0.1:{port}",
-            "-c",
-            "aiosmtpd.handlers.Sink",
-        ]
-    )
-    time.sleep(1.0)
     with EmbeddedRedis(tmp) as redis:
         settings = Settings(
             database_url=db_url,
             redis_url=redis.url,
             smtp_host="127.0.0.1",
-            smtp_port=port,
+            smtp_port=smtp_port,
             data_dir=tmp,
             email_from="bench@bench.example.org",
         )
@@ -171,7 +152,6 @@ async def main() -> None:
             assert r["sent"] == r["planned"] == 2 * args.events, r
             results.append(r)
             print(f"run {run + 1}: " + ", ".join(f"{k}={v:,.0f}" for k, v in r.items()))
-    smtp.terminate()
     print(
         f"median of {args.runs} runs, {args.events} events each, database "
         f"{'postgresql' if args.postgres else 'sqlite'}:"
@@ -180,5 +160,31 @@ async def main() -> None:
         print(f"  {key:22s} {statistics.median(r[key] for r in results):>10,.0f}")
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL of an empty database")
+    args = parser.parse_args()
+    port = free_port()
+    sink = [
+        sys.executable,
+        "-m",
+        "aiosmtpd",
+        "-n",
+        "-l",
+        f"127.0.0.1:{port}",
+        "-c",
+        "aiosmtpd.handlers.Sink",
+    ]
+    smtp = subprocess.Popen(sink)
+    try:
+        time.sleep(1.0)  # aiosmtpd binds its port
+        asyncio.run(bench(args, port))
+    finally:
+        smtp.terminate()
+        smtp.wait()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
