@@ -10,6 +10,7 @@ from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
+from arq.worker import Worker
 
 from notifier.config import Settings, load_settings
 from notifier.logs import setup_logging
@@ -80,6 +81,21 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "job_timeout": 300,
         "keep_result": 0,
     }
+
+
+def in_process_worker(
+    settings: Settings, runtime: Runtime, *, run_consumer: bool = True, **overrides: Any
+) -> Worker:
+    """An arq Worker sharing a runtime the caller owns (`notifier up`, tests)."""
+    options = {**worker_options(settings), "handle_signals": False, **overrides}
+    ctx = {
+        "settings": settings,
+        "runtime": runtime,
+        "owns_runtime": False,
+        "logging_ready": True,
+        "run_consumer": run_consumer,
+    }
+    return Worker(**options, ctx=ctx)
 
 
 def __getattr__(name: str) -> Any:

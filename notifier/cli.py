@@ -85,11 +85,10 @@ def _banner(settings: Settings) -> None:
 
 async def _up(settings: Settings) -> None:
     import uvicorn
-    from arq.worker import Worker
 
     from notifier.api.app import create_app
     from notifier.runtime import build_runtime
-    from worker import worker_options
+    from worker import in_process_worker
 
     runtime = build_runtime(settings)
     server = uvicorn.Server(
@@ -101,16 +100,7 @@ async def _up(settings: Settings) -> None:
             access_log=False,
         )
     )
-    worker = Worker(
-        **worker_options(settings),
-        ctx={
-            "settings": settings,
-            "runtime": runtime,
-            "owns_runtime": False,
-            "logging_ready": True,
-        },
-        handle_signals=False,
-    )
+    worker = in_process_worker(settings, runtime)
     worker_task = asyncio.create_task(worker.async_run())
     try:
         await server.serve()

@@ -9,13 +9,12 @@ from email import message_from_bytes
 
 import httpx
 import pytest
-from arq.worker import Worker
 
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import mark, post_structured, pupil_with_guardian, school_with_class
 from tests.servers.smtp_server import SmtpServer
-from worker import DELIVER_JOB, worker_options
+from worker import DELIVER_JOB, in_process_worker, worker_options
 
 
 async def _one_parent(api: httpx.AsyncClient, **kw) -> None:  # type: ignore[no-untyped-def]
@@ -181,21 +180,10 @@ async def test_the_arq_worker_delivers(
     """The real arq worker in burst mode runs the job the consumer kicks."""
     await _one_parent(api)
     await post_structured(api, mark("st-1"))
-    options = worker_options(settings)
-    options["cron_jobs"] = []
-    worker = Worker(
-        **options,
-        ctx={
-            "settings": settings,
-            "runtime": runtime,
-            "owns_runtime": False,
-            "logging_ready": True,
-            "run_consumer": False,
-        },
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.05,
+    worker = in_process_worker(
+        settings, runtime, run_consumer=False, cron_jobs=[], burst=True, poll_delay=0.05
     )
+    options = worker_options(settings)
     await runtime.consumer(name="test", on_planned=None).run_once()
     from arq.connections import create_pool
 
