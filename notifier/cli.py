@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from notifier.auth import Role
 from notifier.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from notifier.runtime import Runtime
 
 app = typer.Typer(
     help="notifier: tells parents what happens at school.",
@@ -91,9 +96,11 @@ async def _up(settings: Settings) -> None:
     from worker import in_process_worker
 
     runtime = build_runtime(settings)
+    app = create_app(settings, runtime=runtime)
+    stop_bot = await _start_bot(settings, runtime, app)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, runtime=runtime),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -105,6 +112,7 @@ async def _up(settings: Settings) -> None:
     try:
         await server.serve()
     finally:
+        await stop_bot()
         worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker_task
@@ -112,12 +120,79 @@ async def _up(settings: Settings) -> None:
         await runtime.close()
 
 
+async def _start_bot(
+    settings: Settings, runtime: Runtime, app: FastAPI | None
+) -> Callable[[], Awaitable[None]]:
+    """The Telegram bot beside the API: by webhook when a secret is set, else long polling.
+    Returns how to stop it."""
+    from bots.dispatcher import build_dispatcher
+    from bots.webhook import mount, register
+
+    async def nothing() -> None:
+        return None
+
+    telegram = runtime.telegram
+    if telegram is None:
+        return nothing
+    dp = build_dispatcher(settings)
+    bot = telegram.default_bot
+    if settings.telegram_webhook_secret is not None:
+        secret = settings.telegram_webhook_secret.get_secret_value()
+        if app is not None:
+            mount(app, dispatcher=dp, bot=bot, runtime=runtime, secret=secret)
+            await register(bot, public_url=settings.public_url, secret=secret)
+        return nothing
+    await bot.delete_webhook(drop_pending_updates=False)
+    task = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, close_bot_session=False, runtime=runtime)
+    )
+
+    async def stop() -> None:
+        with contextlib.suppress(RuntimeError):
+            await dp.stop_polling()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop
+
+
+@app.command()
+def bot() -> None:
+    """The Telegram bot by long polling (webhook mode is served by the API)."""
+    from notifier.logs import setup_logging
+    from notifier.runtime import build_runtime
+
+    settings = _settings()
+    if not settings.telegram_enabled:
+        typer.echo(
+            "configuration error: NOTIFIER_TELEGRAM_TOKEN: required for `notifier bot`", err=True
+        )
+        raise typer.Exit(2)
+    setup_logging(settings)
+    _upgrade(settings)
+
+    async def run(ready: Settings) -> None:
+        runtime = build_runtime(ready)
+        try:
+            stop = await _start_bot(
+                ready.model_copy(update={"telegram_webhook_secret": None}), runtime, None
+            )
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await stop()
+        finally:
+            await runtime.close()
+
+    with _with_redis(settings, folder="bot") as ready, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(ready))
+
+
 @app.command()
 def serve() -> None:
     """The HTTP API only (needs NOTIFIER_REDIS_URL)."""
     import uvicorn
 
-    from notifier.api.app import create_app
     from notifier.logs import setup_logging
 
     settings = _settings()
@@ -130,12 +205,39 @@ def serve() -> None:
         raise typer.Exit(2)
     setup_logging(settings)
     uvicorn.run(
-        create_app(settings),
+        _serve_app(settings),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=False,
     )
+
+
+def _serve_app(settings: Settings) -> FastAPI:
+    """The API, with the bot's webhook when Telegram and a webhook secret are configured."""
+    from contextlib import asynccontextmanager
+
+    from notifier.api.app import create_app
+    from notifier.runtime import build_runtime
+
+    if not (settings.telegram_enabled and settings.telegram_webhook_secret):
+        return create_app(settings)
+    runtime = build_runtime(settings)
+    app = create_app(settings, runtime=runtime)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        # Registering the webhook needs the event loop uvicorn runs.
+        async with inner(app_):
+            await _start_bot(settings, runtime, app_)
+            try:
+                yield
+            finally:
+                await runtime.close()
+
+    app.router.lifespan_context = lifespan
+    return app
 
 
 @db_app.command("upgrade")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "NOTIFIER_"
@@ -65,6 +66,16 @@ class Settings(BaseSettings):
     sms_api_key: SecretStr | None = None
     sms_sender: str | None = None
 
+    telegram_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
+    telegram_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    link_code_ttl_days: float = Field(default=14.0, gt=0)
+    link_code_max_failures: int = Field(default=5, ge=1)
+
+    sms_max_segments: int = Field(default=2, ge=1, le=10)
+    sms_rate_per_second: float = Field(default=20.0, gt=0)
+    sms_timeout: Seconds = 15.0
+    smtp_rate_per_second: float = Field(default=50.0, gt=0)
+
     public_url: str = "http://127.0.0.1:8000"
     coalesce_seconds: float = Field(default=60.0, ge=0)
 
@@ -98,6 +109,27 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @field_validator("telegram_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", value.get_secret_value()):
+            raise ValueError("must look like 123456:ABC-token (from @BotFather)")
+        return value
+
+    @model_validator(mode="after")
+    def _providers_complete(self) -> Settings:
+        if self.sms_provider in (SmsProvider.http, SmsProvider.smsru) and not self.sms_url:
+            raise ValueError(f"sms_url: required when NOTIFIER_SMS_PROVIDER={self.sms_provider}")
+        if self.sms_provider in (SmsProvider.http, SmsProvider.smsru) and not self.sms_api_key:
+            raise ValueError(
+                f"sms_api_key: required when NOTIFIER_SMS_PROVIDER={self.sms_provider}"
+            )
+        if self.sms_provider is SmsProvider.smsc:
+            raise ValueError("sms_provider: smsc is not supported yet; use http, smsru or file")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -119,6 +151,10 @@ class Settings(BaseSettings):
     def smtp_enabled(self) -> bool:
         return bool(self.smtp_host)
 
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build Settings from the environment; a bad value raises ConfigError naming the variable."""
@@ -126,5 +162,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        if first["loc"]:
+            field = str(first["loc"][0])
+        else:  # a check across fields names its variable first: "sms_url: required when ..."
+            field, _, message = message.partition(": ")
+        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {message}") from None

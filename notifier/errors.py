@@ -44,4 +44,11 @@ class TransientDelivery(DeliveryError):
 
 
 class PermanentDelivery(DeliveryError):
-    """This channel will not deliver to this address; do not retry it."""
+    """This channel will not deliver this message; do not retry it.
+
+    `unusable` says the address itself is dead (bot blocked, no such mailbox or number): the
+    channel is then skipped for this guardian until they fix it."""
+
+    def __init__(self, reason: str, *, unusable: bool = False) -> None:
+        super().__init__(reason)
+        self.unusable = unusable

@@ -96,5 +96,9 @@ class Renderer:
             html=self._html.get_template(f"{kind}/email.html.j2").render(context),
         )
 
+    def telegram(self, kind: str, context: dict[str, Any]) -> str:
+        """Telegram HTML: autoescaped, so user text can never become markup."""
+        return self._html.get_template(f"{kind}/telegram.html.j2").render(context).strip()
+
     def text(self, kind: str, name: str, context: dict[str, Any]) -> str:
         return self._text.get_template(f"{kind}/{name}").render(context).strip()

@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.channels.base import Channel
 from notifier.channels.email import EmailChannel
+from notifier.channels.sms import SmsChannel
+from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
 from notifier.db.engine import SessionFactory, create_engine, session_factory
 from notifier.delivery.dispatch import Dispatcher
+from notifier.delivery.ratelimit import RateLimiter
 from notifier.events.consumer import StreamConsumer
 from notifier.rendering import Renderer
 
@@ -39,6 +42,11 @@ class Runtime:
     renderer: Renderer
     clock: Clock
     channels: dict[str, Channel] = field(default_factory=dict)
+
+    @property
+    def telegram(self) -> TelegramChannel | None:
+        channel = self.channels.get("telegram")
+        return channel if isinstance(channel, TelegramChannel) else None
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(
@@ -69,9 +77,18 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
+def build_channels(settings: Settings, redis: Redis) -> dict[str, Channel]:
     """The channels this configuration can use, in no particular order."""
-    return {"email": EmailChannel(settings, pool_size=min(4, settings.delivery_concurrency))}
+    limiter = RateLimiter(redis)
+    channels: dict[str, Channel] = {
+        "email": EmailChannel(
+            settings, limiter=limiter, pool_size=min(4, settings.delivery_concurrency)
+        ),
+        "sms": SmsChannel(settings, limiter),
+    }
+    if settings.telegram_enabled:
+        channels["telegram"] = TelegramChannel(settings, limiter)
+    return channels
 
 
 def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime:
@@ -79,14 +96,15 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
     if not settings.redis_url:
         raise RuntimeError("NOTIFIER_REDIS_URL is not set (notifier up starts an embedded Redis)")
     engine = create_engine(settings.database_url)
+    redis = Redis.from_url(settings.redis_url)
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        redis=Redis.from_url(settings.redis_url),
+        redis=redis,
         renderer=Renderer(),
         clock=clock,
-        channels=build_channels(settings),
+        channels=build_channels(settings, redis),
     )
 
 

@@ -14,12 +14,14 @@ class Recipient:
     email: str | None = None
     phone: str | None = None
     telegram_chat_id: str | None = None
+    telegram_bot_id: str | None = None
 
 
 @dataclass(frozen=True)
 class SendResult:
     provider_id: str | None = None
     detail: str | None = None
+    segments: int | None = None
 
 
 class Channel(Protocol):

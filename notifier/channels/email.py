@@ -16,6 +16,7 @@ import aiosmtplib
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import write_atomic
 from notifier.config import Settings, SmtpTls
+from notifier.delivery.ratelimit import RateLimiter
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.rendering import RenderedEmail
 
@@ -63,7 +64,10 @@ def _classify(exc: Exception) -> Exception:
         text = "; ".join(redact(r.message) for r in exc.recipients)
         code = min(codes)
         reason = f"smtp {code} {text}".strip()
-        return PermanentDelivery(reason) if code >= 500 else TransientDelivery(reason)
+        # The relay refused this recipient for good: the mailbox is gone.
+        return (
+            PermanentDelivery(reason, unusable=True) if code >= 500 else TransientDelivery(reason)
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(
         exc, aiosmtplib.SMTPServerDisconnected
     ):
@@ -122,8 +126,13 @@ class SmtpPool:
 class EmailChannel:
     name = "email"
 
-    def __init__(self, settings: Settings, *, pool_size: int = 4) -> None:
+    def __init__(
+        self, settings: Settings, *, limiter: RateLimiter | None = None, pool_size: int = 4
+    ) -> None:
         self.sender = settings.email_from
+        self.limiter = limiter
+        self.rate = settings.smtp_rate_per_second
+        self.bucket = f"smtp:{settings.smtp_host}:{settings.smtp_port}"
         self.pool = SmtpPool(settings, pool_size) if settings.smtp_enabled else None
         self.outbox = settings.outbox_dir / "email"
 
@@ -139,6 +148,8 @@ class EmailChannel:
         if self.pool is None:
             path = await asyncio.to_thread(write_atomic, self.outbox, f"{ref}.eml", bytes(msg))
             return SendResult(provider_id=path.name)
+        if self.limiter is not None:
+            await self.limiter.acquire(self.bucket, self.rate)
         await self.pool.send(msg)
         return SendResult(provider_id=msg["Message-ID"])
 

@@ -39,6 +39,9 @@ class School(Timestamped, Base):
     quiet_start: Mapped[str] = mapped_column(String(5), default="21:00")
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
     digest_time: Mapped[str] = mapped_column(String(5), default="19:00")
+    # A second bot for a large school or municipality; its own rate bucket. A secret: never
+    # returned by the API.
+    telegram_token: Mapped[str | None] = mapped_column(String(100))
 
 
 class SchoolClass(Timestamped, Base):
@@ -64,6 +67,10 @@ class Guardian(Timestamped, Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(320))
     locale: Mapped[str] = mapped_column(String(10), default="ru")
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # The numeric id of the bot the chat was linked through: only that bot may write to it.
+    telegram_bot_id: Mapped[str | None] = mapped_column(String(32))
+    telegram_linked_at: Mapped[datetime | None]
 
 
 class GuardianStudent(Base):
@@ -74,6 +81,34 @@ class GuardianStudent(Base):
     student_id: Mapped[str] = mapped_column(
         ForeignKey("students.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class ChannelBlock(Base):
+    """A channel that failed for good for a guardian (bot blocked, mailbox gone, bad number);
+    skipped until the guardian fixes it (relinks Telegram, a new email or phone)."""
+
+    __tablename__ = "channel_blocks"
+    guardian_id: Mapped[str] = mapped_column(
+        ForeignKey("guardians.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkCode(Base):
+    """A single-use code that links a Telegram chat to a guardian (or a staff member)."""
+
+    __tablename__ = "link_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject_type: Mapped[str] = mapped_column(String(20), default="guardian")
+    subject_id: Mapped[str] = mapped_column(Id, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_chat: Mapped[str | None] = mapped_column(String(32))
 
 
 class Staff(Timestamped, Base):
@@ -163,6 +198,8 @@ class Notification(Base):
     due_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+    # SMS parts billed for this message, so cost can be reported.
+    segments: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,6 +86,9 @@ def template_context(
     previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
     event_time: datetime | None = event.time
+    if event_time is not None and school is not None:
+        # Dates in messages are the school's calendar dates, not UTC ones.
+        event_time = event_time.astimezone(ZoneInfo(school.timezone))
     return {
         "student": PupilView(student.id, student.full_name) if student else PupilView("", ""),
         "guardian": guardian,

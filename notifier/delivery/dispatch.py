@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Channel, Recipient
 from notifier.config import Settings
+from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
 from notifier.db.models import (
+    ChannelBlock,
     Consent,
     DeliveryAttempt,
     Guardian,
@@ -58,6 +60,7 @@ class DeliveryStats:
 class _Outcome:
     values: dict[str, Any]
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _due(now: datetime) -> Any:
@@ -132,9 +135,11 @@ class Dispatcher:
         async with self.sessions() as session:
             updates = []
             attempts = []
+            blocks = []
             for outcome in outcomes:
                 updates.append(outcome.values)
                 attempts.extend(outcome.attempts)
+                blocks.extend(outcome.blocks)
                 status = outcome.values["status"]
                 if status == "sent":
                     stats.sent += 1
@@ -147,6 +152,8 @@ class Dispatcher:
             await session.execute(update(Notification), updates)
             if attempts:
                 session.add_all(DeliveryAttempt(**a) for a in attempts)
+            if blocks:
+                await session.execute(insert_ignore(session, ChannelBlock.__table__, blocks))  # type: ignore[arg-type]
             await session.commit()
         log.info("delivery.batch", extra=vars(stats))
         return stats
@@ -185,6 +192,13 @@ class Dispatcher:
                 select(Preference).where(Preference.guardian_id.in_(guardian_ids))
             )
         }
+        blocked: dict[str, set[str]] = {}
+        for guardian_id, channel in await session.execute(
+            select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
+                ChannelBlock.guardian_id.in_(guardian_ids)
+            )
+        ):
+            blocked.setdefault(guardian_id, set()).add(channel)
         schools, classes = await load_places(session=session, students=list(students.values()))
         jobs: list[tuple[Notification, dict[str, Any] | None, Recipient | None, tuple[str, ...]]]
         jobs = []
@@ -197,7 +211,7 @@ class Dispatcher:
             student = students.get(note.student_id or "")
             previous = (
                 await previous_mark(session=session, event=event)
-                if event.type == "journal.mark.deleted"
+                if event.type in ("journal.mark.deleted", "journal.mark.updated")
                 else None
             )
             context = template_context(
@@ -213,14 +227,21 @@ class Dispatcher:
                 name=guardian.full_name,
                 email=guardian.email,
                 phone=guardian.phone,
+                telegram_chat_id=guardian.telegram_chat_id,
+                telegram_bot_id=guardian.telegram_bot_id,
             )
-            order = prefs.get(guardian.id, effective(None)).channels
+            dead = blocked.get(guardian.id, set())
+            order = tuple(
+                c for c in prefs.get(guardian.id, effective(None)).channels if c not in dead
+            )
             jobs.append((note, context, recipient, order))
         return jobs
 
     def _render(self, channel: str, kind: str, context: dict[str, Any]) -> Any:
         if channel == "email":
             return self.renderer.email(kind, context)
+        if channel == "telegram":
+            return self.renderer.telegram(kind, context)
         return self.renderer.text(kind, f"{channel}.txt.j2", context)
 
     async def _deliver(
@@ -238,6 +259,7 @@ class Dispatcher:
             "due_at": note.due_at,
             "channel": note.channel,
             "sent_at": None,
+            "segments": note.segments,
         }
         if context is None or recipient is None:
             return _Outcome({**base, "status": "skipped", "reason": "no_consent"})
@@ -248,8 +270,9 @@ class Dispatcher:
         ]
         if not candidates:
             return _Outcome({**base, "status": "skipped", "reason": "no_channel"})
-        attempts: list[dict[str, Any]] = []
+        outcome = _Outcome(base)
         reasons = []
+        # The first reachable channel only; the next one only when this one failed for good.
         for name in candidates:
             channel = self.channels[name]
             try:
@@ -259,79 +282,79 @@ class Dispatcher:
                         recipient, content, ref=f"notifier-{note.id}", now=now
                     )
             except TransientDelivery as exc:
-                attempts.append(self._attempt(note, name, now, "transient", exc.reason))
-                return self._retry(base, note, now, exc, attempts)
+                outcome.attempts.append(self._attempt(note, name, now, "transient", exc.reason))
+                outcome.values = self._retry(base, note, now, exc)
+                return outcome
             except PermanentDelivery as exc:
-                attempts.append(self._attempt(note, name, now, "permanent", exc.reason))
+                outcome.attempts.append(self._attempt(note, name, now, "permanent", exc.reason))
                 reasons.append(f"{name}: {exc.reason}")
-                log.info("delivery.permanent", extra={"notification_id": note.id, "channel": name})
+                if exc.unusable:
+                    outcome.blocks.append(
+                        {
+                            "guardian_id": note.guardian_id,
+                            "channel": name,
+                            "reason": exc.reason[:500],
+                            "at": now,
+                        }
+                    )
+                log.info(
+                    "delivery.permanent",
+                    extra={"notification_id": note.id, "channel": name, "unusable": exc.unusable},
+                )
                 continue
-            attempts.append(
+            outcome.attempts.append(
                 self._attempt(note, name, now, "sent", result.detail, result.provider_id)
             )
             log.info("delivery.sent", extra={"notification_id": note.id, "channel": name})
-            return _Outcome(
-                {
-                    **base,
-                    "status": "sent",
-                    "reason": None,
-                    "channel": name,
-                    "sent_at": now,
-                    "attempts": note.attempts + 1,
-                },
-                attempts,
-            )
-        return _Outcome(
-            {
+            outcome.values = {
                 **base,
-                "status": "failed",
-                "reason": "; ".join(reasons)[:500],
+                "status": "sent",
+                "reason": None,
+                "channel": name,
+                "sent_at": now,
                 "attempts": note.attempts + 1,
-            },
-            attempts,
-        )
+                "segments": result.segments,
+            }
+            return outcome
+        outcome.values = {
+            **base,
+            "status": "failed",
+            "reason": "; ".join(reasons)[:500],
+            "attempts": note.attempts + 1,
+        }
+        return outcome
 
     def _retry(
-        self,
-        base: dict[str, Any],
-        note: Notification,
-        now: datetime,
-        exc: TransientDelivery,
-        attempts: list[dict[str, Any]],
-    ) -> _Outcome:
+        self, base: dict[str, Any], note: Notification, now: datetime, exc: TransientDelivery
+    ) -> dict[str, Any]:
+        """Pending again after a backoff (or the channel's own retry_after), or failed."""
         tries = note.attempts + 1
         s = self.settings
         if exc.retry_after is not None:
-            delay = exc.retry_after
+            delay = float(exc.retry_after)
         else:
             delay = min(s.retry_max_seconds, s.retry_base_seconds * 2 ** (tries - 1))
             delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
         due = now + timedelta(seconds=delay)
         if (due - note.created_at).total_seconds() > s.retry_budget_seconds:
             log.info("delivery.gave_up", extra={"notification_id": note.id, "tries": tries})
-            return _Outcome(
-                {
-                    **base,
-                    "status": "failed",
-                    "attempts": tries,
-                    "reason": f"gave up after {tries} tries: {exc.reason}"[:500],
-                },
-                attempts,
-            )
+            return {
+                **base,
+                "status": "failed",
+                "attempts": tries,
+                "reason": f"gave up after {tries} tries: {exc.reason}"[:500],
+            }
         log.info(
             "delivery.retry",
             extra={"notification_id": note.id, "tries": tries, "delay": round(delay, 1)},
         )
-        return _Outcome(
-            {
-                **base,
-                "status": "pending",
-                "attempts": tries,
-                "due_at": due,
-                "reason": exc.reason[:500],
-            },
-            attempts,
-        )
+        return {
+            **base,
+            "status": "pending",
+            "attempts": tries,
+            "due_at": due,
+            "reason": exc.reason[:500],
+        }
 
     @staticmethod
     def _attempt(

@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import (
+    ChannelBlock,
     Consent,
     Guardian,
     GuardianStudent,
@@ -79,6 +80,18 @@ async def put_guardian(*, session: AsyncSession, guardian_id: str, body: Guardia
         if missing := sorted(wanted - found):
             raise InvalidInput(f"student_ids: unknown pupil(s) {missing}", field="student_ids")
     item = await session.get(Guardian, guardian_id) or Guardian(id=guardian_id)
+    # A new address is the guardian fixing it: that channel may be tried again.
+    fixed = [
+        c
+        for c, old, new in (("email", item.email, body.email), ("sms", item.phone, body.phone))
+        if old != new
+    ]
+    if fixed and item.created_at is not None:
+        await session.execute(
+            delete(ChannelBlock).where(
+                ChannelBlock.guardian_id == guardian_id, ChannelBlock.channel.in_(fixed)
+            )
+        )
     item.full_name, item.phone, item.email, item.locale = (
         body.full_name,
         body.phone,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
-from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Principal, Role
 from notifier.db.models import Preference, SchoolClass, Student
+from notifier.errors import Conflict
 from notifier.roster import service
 from notifier.roster.preferences import effective
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
+from notifier.roster.telegram_link import create_link_code
 
 router = APIRouter(prefix="/v1", tags=["roster"])
 WRITERS = (Role.admin, Role.integration)
@@ -154,3 +157,26 @@ async def get_preferences(
 ) -> dict[str, Any]:
     await _guardian_admin(session, principal, guardian_id)
     return effective(await session.get(Preference, guardian_id)).as_json()
+
+
+@router.post(
+    "/guardians/{guardian_id}/telegram-link",
+    status_code=201,
+    summary="A single-use, expiring code and deep link that connects the guardian's Telegram",
+)
+async def telegram_link(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    await _guardian_admin(session, principal, guardian_id)
+    telegram = runtime.telegram
+    if telegram is None:
+        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
+    me = await telegram.default_bot.me()
+    code, expires = await create_link_code(
+        session=session,
+        guardian_id=guardian_id,
+        ttl=timedelta(days=runtime.settings.link_code_ttl_days),
+        now=runtime.clock(),
+        by_token=principal.token_id,
+    )
+    return {"code": code, "url": f"https://t.me/{me.username}?start={code}", "expires_at": expires}

@@ -1,0 +1,47 @@
+"""Webhook mode: POST /telegram/webhook, checked against NOTIFIER_TELEGRAM_WEBHOOK_SECRET."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from notifier.runtime import Runtime
+
+log = logging.getLogger(__name__)
+PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, secret: str) -> None:
+    """Serve the bot's webhook on the API app."""
+
+    @app.post(PATH, include_in_schema=False)
+    async def telegram_webhook(request: Request) -> JSONResponse:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("bot.webhook_denied", extra={"path": PATH})
+            return JSONResponse({"error": "wrong or missing secret token"}, status_code=401)
+        try:
+            update: Any = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        if not isinstance(update, dict) or "update_id" not in update:
+            return JSONResponse({"error": "not a Telegram update"}, status_code=400)
+        try:
+            await dispatcher.feed_webhook_update(bot, update, runtime=runtime)
+        except Exception:
+            log.exception("bot.update_failed", extra={"update_id": update.get("update_id")})
+        return JSONResponse({})
+
+
+async def register(bot: Bot, *, public_url: str, secret: str) -> None:
+    """Tell Telegram where the webhook is."""
+    await bot.set_webhook(
+        public_url.rstrip("/") + PATH, secret_token=secret, drop_pending_updates=False
+    )

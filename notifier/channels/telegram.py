@@ -1,0 +1,128 @@
+"""Telegram: aiogram's Bot as a client of the Bot API (HTML parse mode), rate-limited in Redis."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+
+from notifier.channels.base import Recipient, SendResult
+from notifier.config import Settings
+from notifier.delivery.ratelimit import RateLimiter
+from notifier.errors import PermanentDelivery, TransientDelivery
+
+# Telegram's answers that mean the chat is gone for us, whatever we send.
+DEAD_CHAT = (
+    "chat not found",
+    "user is deactivated",
+    "bot was blocked",
+    "bot was kicked",
+    "have no rights to send",
+    "user not found",
+    "chat_id is empty",
+)
+
+
+def bot_id(token: str) -> str:
+    """The public numeric part of a bot token."""
+    return token.split(":", 1)[0]
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    return Bot(
+        token=token,
+        session=session,
+        default=DefaultBotProperties(
+            parse_mode=ParseMode.HTML,
+            link_preview_is_disabled=True,
+        ),
+    )
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+        assert settings.telegram_token is not None
+        self.settings = settings
+        self.limiter = limiter
+        default = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_base)
+        self.default_bot_id = str(default.id)
+        self.bots: dict[str, Bot] = {self.default_bot_id: default}
+
+    @property
+    def default_bot(self) -> Bot:
+        return self.bots[self.default_bot_id]
+
+    def add_bot(self, token: str) -> Bot:
+        """A school's own bot (a larger region is served by several, each with its own rate)."""
+        key = bot_id(token)
+        if key not in self.bots:
+            self.bots[key] = make_bot(token, self.settings.telegram_api_base)
+        return self.bots[key]
+
+    def reachable(self, recipient: Recipient) -> bool:
+        return bool(recipient.telegram_chat_id) and (
+            (recipient.telegram_bot_id or self.default_bot_id) in self.bots
+        )
+
+    async def send(
+        self, recipient: Recipient, content: str, *, ref: str, now: datetime
+    ) -> SendResult:
+        if not recipient.telegram_chat_id:
+            raise PermanentDelivery("guardian has no linked Telegram chat")
+        bot = self.bots.get(recipient.telegram_bot_id or self.default_bot_id)
+        if bot is None:
+            raise PermanentDelivery("the bot this chat was linked through is not configured")
+        bucket = f"tg:bot:{bot.id}"
+        chat_interval = self.settings.telegram_chat_interval_seconds
+        if chat_interval > 0:
+            await self.limiter.acquire(
+                f"tg:chat:{bot.id}:{recipient.telegram_chat_id}", 1 / chat_interval
+            )
+        await self.limiter.acquire(bucket, self.settings.telegram_rate_per_second)
+        try:
+            message = await bot.send_message(
+                chat_id=int(recipient.telegram_chat_id), text=content
+            )
+        except TelegramRetryAfter as exc:
+            # Telegram slows the whole bot down, not one chat: every worker waits.
+            await self.limiter.pause(bucket, exc.retry_after)
+            raise TransientDelivery(
+                "telegram 429 flood control", retry_after=exc.retry_after
+            ) from None
+        except TelegramForbiddenError as exc:
+            raise PermanentDelivery(f"telegram 403 {_short(exc)}", unusable=True) from None
+        except TelegramBadRequest as exc:
+            text = _short(exc)
+            dead = any(marker in text.lower() for marker in DEAD_CHAT)
+            raise PermanentDelivery(f"telegram 400 {text}", unusable=dead) from None
+        except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
+            raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
+        except TelegramAPIError as exc:
+            raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
+        return SendResult(provider_id=str(message.message_id))
+
+    async def close(self) -> None:
+        for bot in self.bots.values():
+            with contextlib.suppress(Exception):
+                await bot.session.close()
+
+
+def _short(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return " ".join(str(message).split())[:200]

@@ -1,0 +1,138 @@
+"""Linking a Telegram chat to a guardian: single-use, expiring codes, stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.db.models import ChannelBlock, Guardian, GuardianStudent, LinkCode, Student
+from notifier.delivery.context import PupilView
+from notifier.errors import InvalidInput
+from notifier.roster.service import get_guardian
+
+
+class LinkRefused(InvalidInput):
+    """A code that links nothing; `kind` is unknown, used or expired."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason, field="code")
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Linked:
+    guardian_id: str
+    children: tuple[str, ...]  # first names, for the confirmation
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.strip().encode()).hexdigest()
+
+
+async def create_link_code(
+    *,
+    session: AsyncSession,
+    guardian_id: str,
+    ttl: timedelta,
+    now: datetime,
+    by_token: int | None,
+) -> tuple[str, datetime]:
+    """A new code for this guardian (Telegram's deep-link alphabet, 128 bits); shown once."""
+    await get_guardian(session=session, guardian_id=guardian_id)
+    code = secrets.token_urlsafe(16)
+    expires = now + ttl
+    session.add(
+        LinkCode(
+            code_hash=_hash(code),
+            subject_type="guardian",
+            subject_id=guardian_id,
+            created_at=now,
+            created_by=by_token,
+            expires_at=expires,
+        )
+    )
+    await session.commit()
+    return code, expires
+
+
+async def link_chat(
+    *, session: AsyncSession, code: str, chat_id: str, bot_id: str, now: datetime
+) -> Linked:
+    """Spend a code: the chat now receives this guardian's messages."""
+    row = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(code)))
+    if row is None or row.subject_type != "guardian":
+        raise LinkRefused("unknown", "no such code")
+    if row.used_at is not None:
+        raise LinkRefused("used", "this code was already used")
+    if row.expires_at <= now:
+        raise LinkRefused("expired", "this code has expired")
+    # Spend it in the same statement that checks it, so two chats cannot both win.
+    spent = await session.execute(
+        update(LinkCode)
+        .where(LinkCode.id == row.id, LinkCode.used_at.is_(None))
+        .values(used_at=now, used_by_chat=chat_id)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise LinkRefused("used", "this code was already used")
+    guardian = await session.get(Guardian, row.subject_id)
+    if guardian is None:
+        raise LinkRefused("unknown", "the guardian of this code no longer exists")
+    guardian.telegram_chat_id, guardian.telegram_bot_id = chat_id, bot_id
+    guardian.telegram_linked_at = now
+    await session.execute(
+        delete(ChannelBlock).where(
+            ChannelBlock.guardian_id == guardian.id, ChannelBlock.channel == "telegram"
+        )
+    )
+    names = await session.scalars(
+        select(Student.full_name)
+        .join(GuardianStudent, GuardianStudent.student_id == Student.id)
+        .where(GuardianStudent.guardian_id == guardian.id)
+        .order_by(Student.full_name)
+    )
+    children = tuple(PupilView("", name).first_name for name in names)
+    await session.commit()
+    return Linked(guardian.id, children)
+
+
+async def unlink_chat(*, session: AsyncSession, chat_id: str) -> int:
+    """Stop sending to this chat; returns how many guardians it was linked to."""
+    result = await session.execute(
+        update(Guardian)
+        .where(Guardian.telegram_chat_id == chat_id)
+        .values(telegram_chat_id=None, telegram_bot_id=None, telegram_linked_at=None)
+    )
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class LinkThrottle:
+    """Wrong codes from one chat are counted; past the limit, codes are not even checked."""
+
+    def __init__(self, redis: Redis, *, limit: int, window_seconds: int = 3600) -> None:
+        self.redis = redis
+        self.limit = limit
+        self.window = window_seconds
+
+    def _key(self, chat_id: str) -> str:
+        return f"notifier:link-failures:{chat_id}"
+
+    async def blocked(self, chat_id: str) -> bool:
+        count = await self.redis.get(self._key(chat_id))
+        return count is not None and int(count) >= self.limit
+
+    async def failed(self, chat_id: str) -> None:
+        key = self._key(chat_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.window, nx=True)
+            await pipe.execute()
+
+    async def reset(self, chat_id: str) -> None:
+        await self.redis.delete(self._key(chat_id))
