@@ -13,5 +13,5 @@ def build_dispatcher(settings: Settings) -> Dispatcher:
     """The dispatcher; feed it updates with `runtime=` as workflow data."""
     dp = Dispatcher(name="notifier")
     dp.update.outer_middleware(SessionMiddleware())
-    dp.include_router(link.router)
+    dp.include_router(link.build_router())
     return dp

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -41,7 +42,16 @@ def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, s
 
 
 async def register(bot: Bot, *, public_url: str, secret: str) -> None:
-    """Tell Telegram where the webhook is."""
-    await bot.set_webhook(
-        public_url.rstrip("/") + PATH, secret_token=secret, drop_pending_updates=False
-    )
+    """Tell Telegram where the webhook is (it must be https on port 443, 80, 88 or 8443)."""
+    url = public_url.rstrip("/") + PATH
+    try:
+        await bot.set_webhook(url, secret_token=secret, drop_pending_updates=False)
+    except TelegramAPIError as exc:
+        # The API still serves the webhook; an operator may register it by other means.
+        log.error(
+            "bot.webhook_not_registered",
+            extra={
+                "reason": getattr(exc, "message", str(exc))[:200],
+                "hint": "NOTIFIER_PUBLIC_URL must be a public https URL",
+            },
+        )

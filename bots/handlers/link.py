@@ -14,7 +14,6 @@ from notifier.roster.telegram_link import LinkRefused, LinkThrottle, link_chat, 
 from notifier.runtime import Runtime
 
 log = logging.getLogger(__name__)
-router = Router(name="link")
 
 HELP = (
     "Я присылаю сообщения из электронного журнала: оценки и их исправления, домашние "
@@ -37,7 +36,6 @@ def _throttle(runtime: Runtime) -> LinkThrottle:
     return LinkThrottle(runtime.redis, limit=runtime.settings.link_code_max_failures)
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_code(
     message: Message, command: CommandObject, session: AsyncSession, runtime: Runtime
 ) -> None:
@@ -68,12 +66,10 @@ async def start_with_code(
     )
 
 
-@router.message(CommandStart())
 async def start_plain(message: Message) -> None:
     await message.answer("Здравствуйте!\n\n" + HELP)
 
 
-@router.message(Command("stop"))
 async def stop(message: Message, session: AsyncSession) -> None:
     count = await unlink_chat(session=session, chat_id=str(message.chat.id))
     log.info("bot.unlinked", extra={"chat_id": message.chat.id, "guardians": count})
@@ -86,11 +82,20 @@ async def stop(message: Message, session: AsyncSession) -> None:
         await message.answer("Этот чат и так не подключён.")
 
 
-@router.message(Command("help"))
 async def help_(message: Message) -> None:
     await message.answer(HELP)
 
 
-@router.message(F.text)
 async def anything_else(message: Message) -> None:
     await message.answer("Я не отвечаю на сообщения. " + HELP)
+
+
+def build_router() -> Router:
+    """A fresh router (an aiogram router belongs to one dispatcher)."""
+    router = Router(name="link")
+    router.message.register(start_with_code, CommandStart(deep_link=True))
+    router.message.register(start_plain, CommandStart())
+    router.message.register(stop, Command("stop"))
+    router.message.register(help_, Command("help"))
+    router.message.register(anything_else, F.text)
+    return router

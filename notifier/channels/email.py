@@ -16,7 +16,7 @@ import aiosmtplib
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import write_atomic
 from notifier.config import Settings, SmtpTls
-from notifier.delivery.ratelimit import RateLimiter
+from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.rendering import RenderedEmail
 
@@ -148,9 +148,11 @@ class EmailChannel:
         if self.pool is None:
             path = await asyncio.to_thread(write_atomic, self.outbox, f"{ref}.eml", bytes(msg))
             return SendResult(provider_id=path.name)
-        if self.limiter is not None:
-            await self.limiter.acquire(self.bucket, self.rate)
-        await self.pool.send(msg)
+        if self.limiter is None:
+            await self.pool.send(msg)
+        else:
+            async with self.limiter.slot(self.bucket, *per_second(self.rate)):
+                await self.pool.send(msg)
         return SendResult(provider_id=msg["Message-ID"])
 
     async def close(self) -> None:

@@ -13,7 +13,7 @@ from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import write_atomic
 from notifier.channels.sms_text import fit, measure
 from notifier.config import Settings, SmsProvider
-from notifier.delivery.ratelimit import RateLimiter
+from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
 
 # SMS.ru status codes: the number is dead for us / try again later; the rest are our account's.
@@ -62,13 +62,15 @@ class SmsChannel:
                 json.dumps(record, ensure_ascii=False, indent=1).encode(),
             )
             return SendResult(provider_id=path.name, segments=segments)
-        await self.limiter.acquire(f"sms:{self.provider.value}", self.settings.sms_rate_per_second)
         try:
-            if self.provider is SmsProvider.http:
-                provider_id = await self._send_http(recipient.phone, text)
-            else:
-                provider_id = await self._send_smsru(recipient.phone, text)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            async with self.limiter.slot(
+                f"sms:{self.provider.value}", *per_second(self.settings.sms_rate_per_second)
+            ):
+                if self.provider is SmsProvider.http:
+                    provider_id = await self._send_http(recipient.phone, text)
+                else:
+                    provider_id = await self._send_smsru(recipient.phone, text)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientDelivery(f"sms gateway: {type(exc).__name__}") from None
         return SendResult(provider_id=provider_id, segments=segments)
 

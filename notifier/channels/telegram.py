@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
@@ -18,10 +19,11 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import Message
 
 from notifier.channels.base import Recipient, SendResult
 from notifier.config import Settings
-from notifier.delivery.ratelimit import RateLimiter
+from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
 
 # Telegram's answers that mean the chat is gone for us, whatever we send.
@@ -90,15 +92,18 @@ class TelegramChannel:
             raise PermanentDelivery("the bot this chat was linked through is not configured")
         bucket = f"tg:bot:{bot.id}"
         chat_interval = self.settings.telegram_chat_interval_seconds
-        if chat_interval > 0:
-            await self.limiter.acquire(
-                f"tg:chat:{bot.id}:{recipient.telegram_chat_id}", 1 / chat_interval
-            )
-        await self.limiter.acquire(bucket, self.settings.telegram_rate_per_second)
+        async with contextlib.AsyncExitStack() as slots:
+            if chat_interval > 0:
+                chat = f"tg:chat:{bot.id}:{recipient.telegram_chat_id}"
+                await slots.enter_async_context(self.limiter.slot(chat, 1, chat_interval))
+            limit, window = per_second(self.settings.telegram_rate_per_second)
+            await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
+            message = await self._send(bot, bucket, int(recipient.telegram_chat_id), content)
+        return SendResult(provider_id=str(message.message_id))
+
+    async def _send(self, bot: Bot, bucket: str, chat_id: int, text: str) -> Message:
         try:
-            message = await bot.send_message(
-                chat_id=int(recipient.telegram_chat_id), text=content
-            )
+            return await bot.send_message(chat_id=chat_id, text=text)
         except TelegramRetryAfter as exc:
             # Telegram slows the whole bot down, not one chat: every worker waits.
             await self.limiter.pause(bucket, exc.retry_after)
@@ -108,14 +113,14 @@ class TelegramChannel:
         except TelegramForbiddenError as exc:
             raise PermanentDelivery(f"telegram 403 {_short(exc)}", unusable=True) from None
         except TelegramBadRequest as exc:
-            text = _short(exc)
-            dead = any(marker in text.lower() for marker in DEAD_CHAT)
-            raise PermanentDelivery(f"telegram 400 {text}", unusable=dead) from None
-        except (TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
+            text_ = _short(exc)
+            dead = any(marker in text_.lower() for marker in DEAD_CHAT)
+            raise PermanentDelivery(f"telegram 400 {text_}", unusable=dead) from None
+        except (ClientDecodeError, TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
+            # A proxy's HTML error page, a dropped connection, Telegram's own 5xx: later.
             raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
         except TelegramAPIError as exc:
             raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
-        return SendResult(provider_id=str(message.message_id))
 
     async def close(self) -> None:
         for bot in self.bots.values():

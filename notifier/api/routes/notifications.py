@@ -63,6 +63,7 @@ async def _log(
             "due_at": n.due_at,
             "sent_at": n.sent_at,
             "created_at": n.created_at,
+            "segments": n.segments,
             "attempts": attempts[n.id],
         }
         for n, source, ev_id, ev_type in rows

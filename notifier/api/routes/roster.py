@@ -144,6 +144,7 @@ async def get_guardian(
         "phone": guardian.phone,
         "email": guardian.email,
         "locale": guardian.locale,
+        "telegram_linked": guardian.telegram_chat_id is not None,
         "student_ids": await service.guardian_student_ids(session=session, guardian_id=guardian_id),
         "consent": {"document": consent.document, "granted_at": consent.granted_at}
         if consent

@@ -1,0 +1,354 @@
+"""Telegram: linking through the bot, delivery, escaping, flood control, blocked chats."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiogram import Dispatcher
+from aiogram.types import Update
+from pydantic import SecretStr
+
+from bots.dispatcher import build_dispatcher
+from bots.webhook import mount
+from notifier.api.app import create_app
+from notifier.config import Settings
+from notifier.runtime import Runtime
+from tests.conftest import ADMIN_TOKEN, FakeClock
+from tests.factories import (
+    cloud_event,
+    mark,
+    post_batch,
+    post_structured,
+    pupil_with_guardian,
+    school_with_class,
+)
+from tests.servers.smtp_server import SmtpServer
+from tests.servers.telegram_server import BotApiServer
+
+CHAT = 700001
+
+
+@pytest.fixture
+def bot_api() -> Iterator[BotApiServer]:
+    server = BotApiServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
+    return settings.model_copy(
+        update={
+            "telegram_token": SecretStr(bot_api.token),
+            "telegram_api_base": bot_api.base,
+            "telegram_chat_interval_seconds": 0.2,
+        }
+    )
+
+
+@pytest.fixture
+def dp(settings: Settings) -> Dispatcher:
+    return build_dispatcher(settings)
+
+
+async def feed(dp: Dispatcher, runtime: Runtime, update: dict[str, Any]) -> None:
+    assert runtime.telegram is not None
+    await dp.feed_update(
+        runtime.telegram.default_bot, Update.model_validate(update), runtime=runtime
+    )
+
+
+async def link(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    guardian: str = "g-1",
+    chat: int = CHAT,
+) -> str:
+    r = await api.post(f"/v1/guardians/{guardian}/telegram-link")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["url"] == f"https://t.me/{bot_api.username}?start={body['code']}"
+    await feed(dp, runtime, bot_api.user_message(chat, f"/start {body['code']}"))
+    return str(body["code"])
+
+
+def _attempts_to(bot_api: BotApiServer, chat: int) -> int:
+    return sum(1 for m in bot_api.sent if m.chat_id == str(chat))
+
+
+async def _family(api: httpx.AsyncClient) -> None:
+    await school_with_class(api)
+    await pupil_with_guardian(
+        api, "st-1", "g-1", email="mum@parents.example.org", full_name="Соколова Вера Андреевна"
+    )
+
+
+async def test_linked_guardian_gets_every_kind_by_telegram_only(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    pump,
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    [confirmation] = bot_api.messages_to(str(CHAT))
+    assert "Вера" in confirmation.plain
+    events = [
+        mark("st-1", value="4", subject="Физика"),
+        cloud_event(
+            "journal.homework.assigned",
+            {
+                "homework_id": "h1",
+                "class_id": "7b",
+                "subject": "История",
+                "text": "Параграф 7",
+                "due_date": "2026-11-25",
+            },
+        ),
+        cloud_event(
+            "journal.attendance.recorded",
+            {
+                "student_id": "st-1",
+                "lesson_date": "2026-11-23",
+                "status": "absent",
+                "lesson_number": 2,
+            },
+        ),
+        cloud_event(
+            "journal.schedule.changed",
+            {
+                "class_id": "7b",
+                "date": "2026-11-24",
+                "change": "cancelled",
+                "lesson_number": 3,
+                "subject": "Музыка",
+            },
+        ),
+        cloud_event(
+            "journal.period_mark.created",
+            {"student_id": "st-1", "subject": "Химия", "period": "1 четверть", "value": "5"},
+        ),
+        cloud_event(
+            "journal.comment.created",
+            {"student_id": "st-1", "text": "Молодец!", "teacher": "Иванова Н. П."},
+        ),
+    ]
+    assert (await post_batch(api, events)).status_code == 202
+    await pump()
+    sent = bot_api.messages_to(str(CHAT))[1:]
+    assert len(sent) == 6
+    texts = "\n".join(m.plain for m in sent)
+    for needle in ("Физика", "История", "Параграф 7", "Музыка", "Химия", "Молодец!"):
+        assert needle in texts
+    assert all("Вера" in m.plain for m in sent)
+    assert smtp.messages == []
+    log = (await api.get("/v1/guardians/g-1/notifications")).json()["items"]
+    assert {e["channel"] for e in log} == {"telegram"}
+
+
+async def test_used_expired_and_unknown_codes_link_nothing(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    clock: FakeClock,
+    smtp: SmtpServer,
+    pump,
+) -> None:
+    await _family(api)
+    code = await link(api, dp, runtime, bot_api)
+    other_chat = CHAT + 1
+    await feed(dp, runtime, bot_api.user_message(other_chat, f"/start {code}"))
+    assert "уже использован" in bot_api.messages_to(str(other_chat))[-1].plain
+    stale = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    clock.advance(15 * 24 * 3600)
+    await feed(dp, runtime, bot_api.user_message(other_chat, f"/start {stale}"))
+    assert "истёк" in bot_api.messages_to(str(other_chat))[-1].plain
+    await feed(dp, runtime, bot_api.user_message(other_chat, "/start not-a-real-code"))
+    assert "не подошёл" in bot_api.messages_to(str(other_chat))[-1].plain
+    await post_structured(api, mark("st-1"))
+    await pump()
+    assert len(bot_api.messages_to(str(CHAT))) == 2  # confirmation + the mark
+    assert len(bot_api.messages_to(str(other_chat))) == 3  # only the three refusals
+
+
+async def test_repeated_wrong_codes_are_throttled(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _family(api)
+    for i in range(5):
+        await feed(dp, runtime, bot_api.user_message(CHAT, f"/start wrong-{i}"))
+    good = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    await feed(dp, runtime, bot_api.user_message(CHAT, f"/start {good}"))
+    assert "Слишком много" in bot_api.messages_to(str(CHAT))[-1].plain
+    guardian = (await api.get("/v1/guardians/g-1")).json()
+    assert guardian.get("telegram_linked") is False
+
+
+async def test_stop_unlinks_and_help_answers(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    pump,
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/help"))
+    assert "/stop" in bot_api.messages_to(str(CHAT))[-1].plain
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/stop"))
+    assert "отключён" in bot_api.messages_to(str(CHAT))[-1].plain
+    before = len(bot_api.messages_to(str(CHAT)))
+    await post_structured(api, mark("st-1"))
+    await pump()
+    assert len(bot_api.messages_to(str(CHAT))) == before
+    assert len(smtp.messages) == 1  # email, the next channel
+
+
+async def test_long_polling_links_a_chat(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _family(api)
+    code = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    assert runtime.telegram is not None
+    bot = runtime.telegram.default_bot
+    task = asyncio.create_task(
+        dp.start_polling(
+            bot, handle_signals=False, close_bot_session=False, polling_timeout=1, runtime=runtime
+        )
+    )
+    try:
+        bot_api.user_message(CHAT, f"/start {code}")
+        await bot_api.wait_for_messages(1, timeout=10)
+    finally:
+        await dp.stop_polling()
+        await task
+    assert "подключён" in bot_api.messages_to(str(CHAT))[0].plain
+    assert (await api.get("/v1/guardians/g-1")).json()["telegram_linked"] is True
+
+
+@pytest.fixture
+async def webhook_api(
+    settings: Settings, runtime: Runtime, dp: Dispatcher
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime=runtime)
+    assert runtime.telegram is not None
+    mount(
+        app, dispatcher=dp, bot=runtime.telegram.default_bot, runtime=runtime, secret="hook-secret"
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://notifier.test",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as client:
+        yield client
+
+
+async def test_webhook_checks_the_secret(
+    webhook_api: httpx.AsyncClient, bot_api: BotApiServer
+) -> None:
+    await _family(webhook_api)
+    code = (await webhook_api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    update = bot_api.user_message(CHAT, f"/start {code}")
+    for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+        r = await webhook_api.post("/telegram/webhook", json=update, headers=headers)
+        assert r.status_code == 401
+    assert bot_api.messages_to(str(CHAT)) == []
+    assert (await webhook_api.get("/v1/guardians/g-1")).json()["telegram_linked"] is False
+    r = await webhook_api.post(
+        "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+    )
+    assert r.status_code == 200
+    assert "подключён" in bot_api.messages_to(str(CHAT))[0].plain
+    assert (await webhook_api.get("/v1/guardians/g-1")).json()["telegram_linked"] is True
+
+
+async def test_teacher_text_arrives_as_valid_html_shown_literally(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer, pump
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    nasty = "Сказал <b>громко</b> <script>alert(1)</script> & 2 < 3"
+    await post_structured(
+        api,
+        cloud_event(
+            "journal.comment.created",
+            {"student_id": "st-1", "text": nasty, "teacher": "<i>Иванова</i>"},
+        ),
+    )
+    await pump()
+    [message] = bot_api.messages_to(str(CHAT))[1:]
+    assert nasty in message.plain
+    assert "<i>Иванова</i>" in message.plain
+    assert bot_api.rejected == []
+
+
+async def test_flood_control_waits_as_telegram_asks(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    pump,
+) -> None:
+    await _family(api)
+    for i in range(2, 5):
+        await pupil_with_guardian(api, f"st-{i}", f"g-{i}")
+    for i, guardian in enumerate(["g-1", "g-2", "g-3", "g-4"]):
+        await link(api, dp, runtime, bot_api, guardian=guardian, chat=CHAT + i)
+    confirmations = len(bot_api.sent)
+    bot_api.fail_next(429, times=5, retry_after=3)
+    started = time.monotonic()
+    await post_batch(api, [mark(f"st-{i}") for i in range(1, 5)] + [mark("st-1", value="2")])
+    for _ in range(6):
+        await pump()
+        clock.advance(3)
+    await pump()
+    delivered = [m for m in bot_api.sent[confirmations:] if m.accepted]
+    assert len(delivered) == 5
+    assert len({(m.chat_id, m.text) for m in delivered}) == 5  # each once
+    assert min(m.at for m in delivered) >= started + 3 - 0.05  # none before the delay
+    assert smtp.messages == []
+
+
+async def test_blocked_bot_falls_back_to_email_until_relinked(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    pump,
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    bot_api.block_chat(str(CHAT))
+    await post_structured(api, mark("st-1", value="5"))
+    await pump()
+    attempts_after_block = _attempts_to(bot_api, CHAT)
+    await post_structured(api, mark("st-1", value="4"))
+    await pump()
+    assert len(smtp.messages) == 2  # that message and the next by email
+    assert _attempts_to(bot_api, CHAT) == attempts_after_block  # Telegram not tried again
+    log = (await api.get("/v1/guardians/g-1/notifications")).json()["items"]
+    assert [e["channel"] for e in log] == ["email", "email"]
+    assert log[1]["attempts"][0]["outcome"] == "permanent"
+    bot_api.unblock_chat(str(CHAT))
+    await link(api, dp, runtime, bot_api)
+    await post_structured(api, mark("st-1", value="3"))
+    await pump()
+    assert len(smtp.messages) == 2
+    assert "3" in bot_api.messages_to(str(CHAT))[-1].plain
