@@ -142,9 +142,13 @@ async def _start_bot(
             mount(app, dispatcher=dp, bot=bot, runtime=runtime, secret=secret)
             await register(bot, public_url=settings.public_url, secret=secret)
         return nothing
-    await bot.delete_webhook(drop_pending_updates=False)
+    async with runtime.sessions() as session:  # schools' own bots poll too
+        await telegram.refresh(session)
+    bots = list(telegram.bots.values())
+    for polled in bots:
+        await polled.delete_webhook(drop_pending_updates=False)
     task = asyncio.create_task(
-        dp.start_polling(bot, handle_signals=False, close_bot_session=False, runtime=runtime)
+        dp.start_polling(*bots, handle_signals=False, close_bot_session=False, runtime=runtime)
     )
 
     async def stop() -> None:

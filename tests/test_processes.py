@@ -177,3 +177,32 @@ async def test_killing_the_worker_before_it_sends_loses_nothing(
         worker_b.send_signal(signal.SIGTERM)
         worker_b.wait(timeout=20)
     assert len(smtp.messages) == 1, log_b.read_text()[-3000:]
+
+
+def test_notifier_bot_links_a_parent_by_long_polling(tmp_path: Path) -> None:
+    """`notifier bot` as an operator runs it, against a local Bot API server."""
+    import asyncio as aio
+
+    from tests.servers.telegram_server import BotApiServer
+
+    with BotApiServer() as bot_api:
+        db = tmp_path / "n.db"
+        env = env_with(
+            database_url=f"sqlite+aiosqlite:///{db}",
+            telegram_token=bot_api.token,
+            telegram_api_base=bot_api.base,
+            data_dir=str(tmp_path / "var"),
+        )
+        log = tmp_path / "bot.log"
+        proc = spawn([str(BIN / "notifier"), "bot"], cwd=tmp_path, env=env, log=log)
+        try:
+            deadline = time.monotonic() + 30
+            while bot_api.polls_waiting == 0 and time.monotonic() < deadline:
+                assert proc.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.05)
+            bot_api.user_message(4242, "/help")
+            aio.run(bot_api.wait_for_messages(1, timeout=15))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+        assert "/stop" in bot_api.messages_to("4242")[0].plain

@@ -144,13 +144,45 @@ async def test_linked_guardian_gets_every_kind_by_telegram_only(
             "journal.comment.created",
             {"student_id": "st-1", "text": "Молодец!", "teacher": "Иванова Н. П."},
         ),
+        cloud_event(
+            "journal.homework.updated",
+            {
+                "homework_id": "h1",
+                "class_id": "7b",
+                "subject": "История",
+                "text": "Параграф 8",
+                "due_date": "2026-11-26",
+            },
+        ),
+        cloud_event(
+            "journal.mark.updated",
+            {
+                "mark_id": "upd-1",
+                "student_id": "st-1",
+                "subject": "Биология",
+                "value": "4",
+                "old_value": "2",
+                "changed_by": "Петров П. П.",
+            },
+        ),
+        cloud_event("journal.mark.deleted", {"mark_id": "upd-1", "student_id": "st-1"}),
     ]
     assert (await post_batch(api, events)).status_code == 202
     await pump()
     sent = bot_api.messages_to(str(CHAT))[1:]
-    assert len(sent) == 6
+    assert len(sent) == 9
     texts = "\n".join(m.plain for m in sent)
-    for needle in ("Физика", "История", "Параграф 7", "Музыка", "Химия", "Молодец!"):
+    for needle in (
+        "Физика",
+        "История",
+        "Параграф 7",
+        "Музыка",
+        "Химия",
+        "Молодец!",
+        "Параграф 8",
+        "2 → 4",
+        "Биология",
+    ):
         assert needle in texts
     assert all("Вера" in m.plain for m in sent)
     assert smtp.messages == []
@@ -352,3 +384,44 @@ async def test_blocked_bot_falls_back_to_email_until_relinked(
     await pump()
     assert len(smtp.messages) == 2
     assert "3" in bot_api.messages_to(str(CHAT))[-1].plain
+
+
+async def test_a_school_with_its_own_bot(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer, pump
+) -> None:
+    school_bot = BotApiServer(token="777777:SCHOOL17-token", username="school17_bot")
+    bot_api.serve_also(school_bot)
+    r = await api.put(
+        "/v1/schools/s17", json={"name": "Школа № 17", "telegram_token": school_bot.token}
+    )
+    assert r.status_code == 200
+    assert "telegram_token" not in r.json() and r.json()["telegram_bot_id"] == "777777"
+    await api.put("/v1/classes/7b", json={"school_id": "s17", "name": "7Б"})
+    await pupil_with_guardian(api, "st-1", "g-1")
+    link_ = (await api.post("/v1/guardians/g-1/telegram-link")).json()
+    assert link_["url"].startswith("https://t.me/school17_bot?start=")
+    assert runtime.telegram is not None
+    bot = runtime.telegram.add_bot(school_bot.token)
+    await dp.feed_update(
+        bot,
+        Update.model_validate(school_bot.user_message(CHAT, f"/start {link_['code']}")),
+        runtime=runtime,
+    )
+    await post_structured(api, mark("st-1", value="5"))
+    await pump()
+    assert len(school_bot.messages_to(str(CHAT))) == 2  # confirmation and the mark
+    assert bot_api.sent == []  # the default bot wrote nothing
+
+
+async def test_link_codes_are_stored_hashed(
+    api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    from sqlalchemy import select
+
+    from notifier.db.models import LinkCode
+
+    await _family(api)
+    code = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    async with runtime.sessions() as session:
+        stored = list(await session.scalars(select(LinkCode.code_hash)))
+    assert len(stored) == 1 and code not in stored[0] and len(stored[0]) == 64

@@ -12,6 +12,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 import aiosmtplib
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import write_atomic
@@ -135,6 +136,9 @@ class EmailChannel:
         self.bucket = f"smtp:{settings.smtp_host}:{settings.smtp_port}"
         self.pool = SmtpPool(settings, pool_size) if settings.smtp_enabled else None
         self.outbox = settings.outbox_dir / "email"
+
+    async def refresh(self, session: AsyncSession) -> None:
+        return None
 
     def reachable(self, recipient: Recipient) -> bool:
         return bool(recipient.email)

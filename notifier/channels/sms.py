@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import write_atomic
@@ -29,6 +30,9 @@ class SmsChannel:
         self.limiter = limiter
         self.provider = settings.sms_provider
         self._session: aiohttp.ClientSession | None = None
+
+    async def refresh(self, session: AsyncSession) -> None:
+        return None
 
     def reachable(self, recipient: Recipient) -> bool:
         return bool(recipient.phone)

@@ -161,6 +161,8 @@ class Dispatcher:
     async def _prepare(
         self, session: AsyncSession, ids: list[int], now: datetime
     ) -> list[tuple[Notification, dict[str, Any] | None, Recipient | None, tuple[str, ...]]]:
+        for configured in self.channels.values():
+            await configured.refresh(session)
         notes = list(await session.scalars(select(Notification).where(Notification.id.in_(ids))))
         events = {
             e.pk: e

@@ -48,7 +48,14 @@ def normalise_email(value: str) -> str:
         raise ValueError(f"is not a valid email address ({exc})") from None
 
 
+def _bot_token(value: str) -> str:
+    if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{5,}", value):
+        raise ValueError("must be a bot token from @BotFather, like 123456:ABC...")
+    return value
+
+
 HHMM = Annotated[str, AfterValidator(_hhmm)]
+BotToken = Annotated[str, AfterValidator(_bot_token)]
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 Email = Annotated[str, AfterValidator(normalise_email)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
@@ -68,6 +75,9 @@ class SchoolIn(_In):
     timezone: TimeZoneName = "Europe/Moscow"
     quiet_hours: QuietHours = QuietHours(start="21:00", end="08:00")
     digest_time: HHMM = "19:00"
+    # A school's own bot (from @BotFather) raises a large region's ceiling: each bot has its
+    # own rate limit. Write-only: the API never returns it.
+    telegram_token: BotToken | None = None
 
 
 class ClassIn(_In):

@@ -36,6 +36,7 @@ async def put_school(*, session: AsyncSession, school_id: str, body: SchoolIn) -
     school.quiet_start = body.quiet_hours.start
     school.quiet_end = body.quiet_hours.end
     school.digest_time = body.digest_time
+    school.telegram_token = body.telegram_token
     session.add(school)
     await session.commit()
     return school

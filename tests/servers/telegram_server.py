@@ -652,6 +652,7 @@ class BotApiServer(ThreadedAiohttpServer):
         self._poll_generation = 0
         self._polls_waiting = 0
         self._closing = False
+        self._delegates: dict[str, BotApiServer] = {}
         self._updates_event: asyncio.Event | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], Awaitable[Any] | Any]] = {
             "getme": self._get_me,
@@ -670,6 +671,11 @@ class BotApiServer(ThreadedAiohttpServer):
             "close": lambda params: True,
             "logout": lambda params: True,
         }
+
+    def serve_also(self, other: BotApiServer) -> None:
+        """Answer `other`'s token here too (a second bot on the same API base), recording
+        its calls in `other` (which need not be started; long polling is not delegated)."""
+        self._delegates[other.token] = other
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -956,6 +962,8 @@ class BotApiServer(ThreadedAiohttpServer):
     async def _handle(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
         method = request.match_info["method"]
+        if token in self._delegates:
+            return await self._delegates[token]._handle(request)
         if token != self.token:
             if not _TOKEN_RE.fullmatch(token):
                 return self._error_response(_ApiError(404, "Not Found"))

@@ -45,7 +45,9 @@ async def put_school(
 ) -> dict[str, Any]:
     _writer(principal, school_id)
     school = await service.put_school(session=session, school_id=school_id, body=body)
-    return {"id": school.id, **body.model_dump(mode="json")}
+    shown = body.model_dump(mode="json", exclude={"telegram_token"})
+    bot = school.telegram_token.split(":", 1)[0] if school.telegram_token else None
+    return {"id": school.id, **shown, "telegram_bot_id": bot}
 
 
 @router.put("/classes/{class_id}", summary="Create or replace a class")
@@ -172,7 +174,7 @@ async def telegram_link(
     telegram = runtime.telegram
     if telegram is None:
         raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
-    me = await telegram.default_bot.me()
+    me = await (await telegram.bot_for_guardian(session, guardian_id)).me()
     code, expires = await create_link_code(
         session=session,
         guardian_id=guardian_id,
