@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from notifier.config import Settings
 from notifier.db.models import Notification
@@ -35,9 +36,10 @@ GUARDIANS: dict[str, tuple[str, str | None, str | None, list[str], bool]] = {
 }
 
 
-def _events(day: str) -> list[dict[str, Any]]:
+def _events(day: str, run: str = "") -> list[dict[str, Any]]:
     marks = [
         ("demo-p1", "Алгебра", "5"),
+        ("demo-p1", "Геометрия", "4"),
         ("demo-p2", "Алгебра", "3"),
         ("demo-p3", "Алгебра", "4"),
         ("demo-p4", "Окружающий мир", "5"),
@@ -46,7 +48,7 @@ def _events(day: str) -> list[dict[str, Any]]:
         {
             "type": "journal.mark.created",
             "data": {
-                "mark_id": f"m{i}",
+                "mark_id": f"{run}m{i}",
                 "student_id": s,
                 "subject": subj,
                 "value": v,
@@ -103,7 +105,7 @@ def _events(day: str) -> list[dict[str, Any]]:
         {
             "type": "journal.mark.updated",
             "data": {
-                "mark_id": "m2",
+                "mark_id": f"{run}m2",
                 "student_id": "demo-p2",
                 "subject": "Алгебра",
                 "value": "4",
@@ -116,7 +118,7 @@ def _events(day: str) -> list[dict[str, Any]]:
         {
             "type": "journal.mark.created",
             "data": {
-                "mark_id": "m9",
+                "mark_id": f"{run}m9",
                 "student_id": "not-on-roster",
                 "subject": "Физика",
                 "value": "5",
@@ -165,49 +167,78 @@ async def load_demo_roster(settings: Settings) -> None:
         await runtime.close()
 
 
+class DemoClock:
+    """The demo's own time: it walks through a school day instead of waiting for one."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 async def run_demo(settings: Settings, *, echo: Callable[[str], Any] = print) -> dict[str, int]:
     """Load the roster, replay the day through the stream, deliver, and report."""
     await load_demo_roster(settings)
-    now = datetime.now(UTC)
-    run = f"{now:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"  # each replay is a new school day
-    events = [
-        JournalEventIn(
-            source=SOURCE,
-            id=f"demo-{run}-{i}",
-            type=e["type"],
-            time=now - timedelta(minutes=60 - i),
-            data=e["data"],
-        )
-        for i, e in enumerate(_events(now.date().isoformat()))
-    ]
-    runtime = build_runtime(settings)
+    zone = ZoneInfo("Europe/Moscow")
+    day = datetime.now(zone).date()
+    clock = DemoClock(datetime.combine(day, time(8, 30), zone).astimezone(UTC))
+    run = uuid4().hex[:8]  # each replay is a new school day, with new marks
+    started = clock.now
+    runtime = build_runtime(settings, clock=clock)
     try:
-        await publish(runtime.redis, events + events[:2])  # the journal re-sends two: no repeats
-        await run_until_idle(runtime)
+        for i, e in enumerate(_events(day.isoformat(), run)):
+            # The teacher enters the first lesson's marks in one burst, the rest come later.
+            burst = e["type"] == "journal.mark.created" and i < 5
+            clock.now = started + (timedelta(seconds=i) if burst else timedelta(minutes=25 * i))
+            event = JournalEventIn(
+                source=SOURCE, id=f"demo-{run}-{i}", type=e["type"], time=clock.now, data=e["data"]
+            )
+            await publish(runtime.redis, [event] if i % 3 else [event, event])  # re-sent: once
+            await run_until_idle(runtime)
+        # Then the rest of the day: coalescing windows close, quiet hours end.
+        for _ in range(100):
+            async with runtime.sessions() as s:
+                due = await s.scalar(
+                    select(func.min(Notification.due_at)).where(
+                        Notification.status == "pending", Notification.guardian_id.in_(GUARDIANS)
+                    )
+                )
+            if due is None or due > started + timedelta(days=2):
+                break
+            clock.now = max(clock.now, due)
+            await run_until_idle(runtime)
         async with runtime.sessions() as s:
             rows = list(
                 await s.scalars(
                     select(Notification)
-                    .where(Notification.guardian_id.in_(GUARDIANS))
+                    .where(
+                        Notification.guardian_id.in_(GUARDIANS), Notification.created_at >= started
+                    )
                     .order_by(Notification.id)
                 )
             )
     finally:
         await runtime.close()
-    echo(f"Replayed {len(events)} journal events (+2 re-sent duplicates) for {SCHOOL}.")
+    echo(
+        f"Replayed a school day of {len(_events(''))} journal events for {SCHOOL} "
+        "(some sent twice by the journal: told once)."
+    )
     counts: Counter[str] = Counter()
     for n in rows:
-        if n.created_at < now:
-            continue  # an earlier replay's
         label = (
-            f"{n.status}"
+            n.status
             + (f" by {n.channel}" if n.channel else "")
             + (f" ({n.reason})" if n.reason and n.status != "sent" else "")
         )
         counts[label] += 1
-        echo(f"  notification {n.id}: guardian {n.guardian_id}, {n.kind}: {label}")
+        at = f" at {n.sent_at.astimezone(zone):%H:%M}" if n.sent_at else ""
+        echo(f"  notification {n.id}: guardian {n.guardian_id}, {n.kind}: {label}{at}")
     echo("Summary: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     if not settings.smtp_enabled:
-        echo(f"Emails are in {(settings.outbox_dir / 'email').resolve()}")
+        echo(
+            f"Emails are in {(settings.outbox_dir / 'email').resolve()}, "
+            f"SMS in {(settings.outbox_dir / 'sms').resolve()}"
+        )
     echo("Unmatched events (pupil not on the roster) are listed by GET /v1/events/unmatched.")
     return dict(counts)

@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -68,6 +68,7 @@ class Runtime:
             max_event_bytes=s.max_event_bytes,
             claim_idle_ms=int(s.stream_claim_idle_seconds * 1000),
             on_planned=on_planned,
+            coalesce=timedelta(seconds=s.coalesce_seconds),
         )
 
     async def close(self) -> None:

@@ -30,8 +30,11 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 class FakeClock:
     """An injectable clock: tests move time instead of sleeping."""
 
+    # Noon in Moscow on a school day: outside every default quiet window.
+    START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime.now(UTC)
+        self.now = start or self.START
 
     def __call__(self) -> datetime:
         return self.now
@@ -123,6 +126,7 @@ def settings(database_url: str, redis_clean: str, smtp: SmtpServer, tmp_path: Pa
         admin_token=ADMIN_TOKEN,
         email_from="school@notifier.test",
         retry_base_seconds=5,
+        coalesce_seconds=0,  # tests of coalescing set their own window
         lease_seconds=30,
         stream_claim_idle_seconds=5,
     )

@@ -53,9 +53,17 @@ async def put(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
 
 
 async def school_with_class(
-    api: httpx.AsyncClient, *, school: str = "s17", klass: str = "7b"
+    api: httpx.AsyncClient,
+    *,
+    school: str = "s17",
+    klass: str = "7b",
+    quiet: bool = True,
+    timezone: str = "Europe/Moscow",
 ) -> None:
-    await put(api, f"/v1/schools/{school}", {"name": "Школа № 17", "timezone": "Europe/Moscow"})
+    body: dict[str, Any] = {"name": "Школа № 17", "timezone": timezone}
+    if not quiet:  # for processes on the real clock, which may run at night
+        body["quiet_hours"] = {"start": "00:00", "end": "00:00"}
+    await put(api, f"/v1/schools/{school}", body)
     await put(api, f"/v1/classes/{klass}", {"school_id": school, "name": "7Б"})
 
 

@@ -39,7 +39,7 @@ def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
         [str(BIN / "notifier"), "up"],
         cwd=tmp_path,
         log=log,
-        env=env_with(http_port=str(port), admin_token="up-admin-token"),
+        env=env_with(http_port=str(port), admin_token="up-admin-token", coalesce_seconds="0"),
     )
     try:
         wait_http(f"{base}/healthz", proc, log)
@@ -48,7 +48,11 @@ def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
         auth = {"Authorization": "Bearer up-admin-token"}
         with httpx.Client(base_url=base, headers=auth) as api:
             for path, body in [
-                ("/v1/schools/s1", {"name": "Школа"}),
+                # No quiet hours: this test must pass at any hour.
+                (
+                    "/v1/schools/s1",
+                    {"name": "Школа", "quiet_hours": {"start": "00:00", "end": "00:00"}},
+                ),
                 ("/v1/classes/c1", {"school_id": "s1", "name": "5А"}),
                 (
                     "/v1/students/p1",
@@ -142,7 +146,7 @@ def test_token_create_prints_a_token_stored_only_as_a_hash(tmp_path: Path) -> No
 async def test_killing_the_worker_before_it_sends_loses_nothing(
     api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, settings, tmp_path: Path
 ) -> None:
-    await school_with_class(api)
+    await school_with_class(api, quiet=False)  # the workers run on the real clock
     await pupil_with_guardian(api, "st-1", "g-1")
     smtp.fail_next(451, times=10_000)  # the relay is busy: the worker plans but cannot send
     env = env_with(
@@ -154,6 +158,7 @@ async def test_killing_the_worker_before_it_sends_loses_nothing(
         retry_max_seconds="0.5",
         lease_seconds="2",
         stream_claim_idle_seconds="1",
+        coalesce_seconds="0",
     )
     await post_structured(api, mark("st-1"))
     log_a = tmp_path / "worker-a.log"

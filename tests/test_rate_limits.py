@@ -14,7 +14,7 @@ import pytest
 from notifier.config import Settings
 from notifier.db.models import Consent, Guardian, GuardianStudent, School, SchoolClass, Student
 from notifier.runtime import Runtime
-from tests.factories import mark, post_batch
+from tests.factories import cloud_event, mark, post_batch
 from tests.processes import BIN, ROOT, env_with, spawn
 from tests.servers.telegram_server import BotApiServer
 
@@ -34,7 +34,7 @@ def bot_api() -> Iterator[BotApiServer]:
 
 async def _linked_families(runtime: Runtime, bot_id: str) -> None:
     async with runtime.sessions() as s:
-        s.add(School(id="s1", name="Школа"))
+        s.add(School(id="s1", name="Школа", quiet_start="00:00", quiet_end="00:00"))
         s.add(SchoolClass(id="c1", school_id="s1", name="5А"))
         await s.flush()
         for i in range(FAMILIES):
@@ -63,8 +63,18 @@ async def test_two_workers_never_exceed_the_bot_rate_nor_one_message_per_chat_se
     tmp_path: Path,
 ) -> None:
     await _linked_families(runtime, bot_api.token.split(":")[0])
-    # 300 chats once each, and three more to one chat within the same burst.
-    events = [mark(f"p{i}") for i in range(FAMILIES)] + [mark("p0", value=v) for v in "432"]
+    # 300 chats once each, and three more messages (other categories) to one chat at once.
+    events = [mark(f"p{i}") for i in range(FAMILIES)] + [
+        cloud_event(
+            "journal.attendance.recorded",
+            {"student_id": "p0", "lesson_date": "2026-11-23", "status": "late"},
+        ),
+        cloud_event("journal.comment.created", {"student_id": "p0", "text": "Молодец"}),
+        cloud_event(
+            "journal.period_mark.created",
+            {"student_id": "p0", "subject": "Химия", "period": "1", "value": "5"},
+        ),
+    ]
     assert (await post_batch(api, events)).status_code == 202
     env = env_with(
         database_url=settings.database_url,
@@ -73,6 +83,7 @@ async def test_two_workers_never_exceed_the_bot_rate_nor_one_message_per_chat_se
         telegram_api_base=bot_api.base,
         telegram_rate_per_second="25",
         telegram_chat_interval_seconds="1",
+        coalesce_seconds="0",
     )
     workers = [
         spawn(

@@ -42,6 +42,9 @@ class School(Timestamped, Base):
     # A second bot for a large school or municipality; its own rate bucket. A secret: never
     # returned by the API.
     telegram_token: Mapped[str | None] = mapped_column(String(100))
+    # The admin's defaults for every guardian who has not chosen otherwise:
+    # {"channels": [...], "categories": {"homework": "digest", ...}}
+    subscriptions: Mapped[dict[str, Any] | None]
 
 
 class SchoolClass(Timestamped, Base):
@@ -200,6 +203,10 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     # SMS parts billed for this message, so cost can be reported.
     segments: Mapped[int | None]
+    # Rows with one key that are due together go out as one message: instant ones per
+    # guardian, child and category (coalescing), digest ones per guardian.
+    group_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    mode: Mapped[str] = mapped_column(String(10), default="instant", server_default="instant")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -214,3 +221,17 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(500))
     provider_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditEntry(Base):
+    """Who changed what on whose behalf (a guardian's choices set by an admin, say)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_token_id: Mapped[int | None]
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(50))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[str] = mapped_column(Id, index=True)
+    detail: Mapped[dict[str, Any] | None]

@@ -1,5 +1,6 @@
-"""Send what is due: claim a batch from the outbox, render, send by the first reachable
-channel, retry transient failures with backoff, fall back on permanent ones, log every try."""
+"""Send what is due: claim groups from the outbox, fold each into one message, send it by
+the first reachable channel outside quiet hours, retry transient failures with backoff,
+fall back on permanent ones, and record every attempt."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,25 +21,13 @@ from notifier.channels.base import Channel, Recipient
 from notifier.config import Settings
 from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
-from notifier.db.models import (
-    ChannelBlock,
-    Consent,
-    DeliveryAttempt,
-    Guardian,
-    JournalEvent,
-    Notification,
-    Preference,
-    Student,
-)
-from notifier.delivery.context import (
-    PersonView,
-    load_places,
-    previous_mark,
-    template_context,
-)
+from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
+from notifier.delivery.batch import Batch, load_batch
+from notifier.delivery.grouping import fold
+from notifier.delivery.message import Message, compose
+from notifier.delivery.timing import quiet_until
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.rendering import Renderer
-from notifier.roster.preferences import effective
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -50,15 +40,18 @@ class DeliveryStats:
     retried: int = 0
     failed: int = 0
     skipped: int = 0
+    deferred: int = 0
 
     def add(self, other: DeliveryStats) -> None:
-        for name in ("claimed", "sent", "retried", "failed", "skipped"):
+        for name in ("claimed", "sent", "retried", "failed", "skipped", "deferred"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
 class _Outcome:
-    values: dict[str, Any]
+    """What happened to one group: new values for its rows, attempts, dead channels."""
+
+    values: dict[int, dict[str, Any]] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
@@ -72,20 +65,31 @@ def _due(now: datetime) -> Any:
 
 
 async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Lease up to `limit` due messages to this worker; others skip them until the lease ends."""
+    """Lease up to `limit` due rows, and the rest of their groups, to this worker; others
+    skip them until the lease ends."""
     pick = select(Notification.id).where(_due(now)).order_by(Notification.due_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    stmt = (
+    lease_them = (
         update(Notification)
-        .where(Notification.id.in_(pick.scalar_subquery()), _due(now))
         .values(lease_until=now + lease)
-        .returning(Notification.id)
+        .returning(Notification.id, Notification.group_key)
         .execution_options(synchronize_session=False)
     )
-    ids = list((await session.scalars(stmt)).all())
+    rows = list(
+        (
+            await session.execute(
+                lease_them.where(Notification.id.in_(pick.scalar_subquery()), _due(now))
+            )
+        ).all()
+    )
+    keys = {key for _, key in rows if key}
+    if keys:  # a group leaves whole, even when the limit cut it
+        rows += (
+            await session.execute(lease_them.where(Notification.group_key.in_(keys), _due(now)))
+        ).all()
     await session.commit()
-    return ids
+    return sorted({row_id for row_id, _ in rows})
 
 
 class Dispatcher:
@@ -129,26 +133,31 @@ class Dispatcher:
             )
             if not ids:
                 return DeliveryStats()
-            jobs = await self._prepare(session, ids, now)
-        outcomes = await asyncio.gather(*(self._deliver(now, *job) for job in jobs))
+            for configured in self.channels.values():
+                await configured.refresh(session)
+            batch = await load_batch(session=session, ids=ids)
+        groups: dict[str, list[Notification]] = defaultdict(list)
+        for note in batch.notifications:
+            groups[note.group_key or f"row:{note.id}"].append(note)
+        outcomes = await asyncio.gather(
+            *(self._deliver_group(now, batch, members) for members in groups.values())
+        )
         stats = DeliveryStats(claimed=len(ids))
-        async with self.sessions() as session:
-            updates = []
-            attempts = []
-            blocks = []
-            for outcome in outcomes:
-                updates.append(outcome.values)
-                attempts.extend(outcome.attempts)
-                blocks.extend(outcome.blocks)
-                status = outcome.values["status"]
-                if status == "sent":
-                    stats.sent += 1
-                elif status == "failed":
-                    stats.failed += 1
-                elif status == "skipped":
-                    stats.skipped += 1
+        updates: list[dict[str, Any]] = []
+        attempts: list[dict[str, Any]] = []
+        blocks: list[dict[str, Any]] = []
+        for outcome in outcomes:
+            attempts.extend(outcome.attempts)
+            blocks.extend(outcome.blocks)
+            for values in outcome.values.values():
+                updates.append(values)
+                status = values["status"]
+                if status == "pending":
+                    key = "retried" if values["attempts"] else "deferred"
                 else:
-                    stats.retried += 1
+                    key = {"sent": "sent", "failed": "failed"}.get(status, "skipped")
+                setattr(stats, key, getattr(stats, key) + 1)
+        async with self.sessions() as session:
             await session.execute(update(Notification), updates)
             if attempts:
                 session.add_all(DeliveryAttempt(**a) for a in attempts)
@@ -158,142 +167,118 @@ class Dispatcher:
         log.info("delivery.batch", extra=vars(stats))
         return stats
 
-    async def _prepare(
-        self, session: AsyncSession, ids: list[int], now: datetime
-    ) -> list[tuple[Notification, dict[str, Any] | None, Recipient | None, tuple[str, ...]]]:
-        for configured in self.channels.values():
-            await configured.refresh(session)
-        notes = list(await session.scalars(select(Notification).where(Notification.id.in_(ids))))
-        events = {
-            e.pk: e
-            for e in await session.scalars(
-                select(JournalEvent).where(JournalEvent.pk.in_({n.event_pk for n in notes}))
-            )
-        }
-        guardian_ids = {n.guardian_id for n in notes}
-        guardians = {
-            g.id: g
-            for g in await session.scalars(select(Guardian).where(Guardian.id.in_(guardian_ids)))
-        }
-        students = {
-            s.id: s
-            for s in await session.scalars(
-                select(Student).where(Student.id.in_({n.student_id for n in notes if n.student_id}))
-            )
-        }
-        consented = set(
-            await session.scalars(
-                select(Consent.guardian_id).where(
-                    Consent.guardian_id.in_(guardian_ids), Consent.revoked_at.is_(None)
-                )
-            )
-        )
-        prefs = {
-            p.guardian_id: effective(p)
-            for p in await session.scalars(
-                select(Preference).where(Preference.guardian_id.in_(guardian_ids))
-            )
-        }
-        blocked: dict[str, set[str]] = {}
-        for guardian_id, channel in await session.execute(
-            select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
-                ChannelBlock.guardian_id.in_(guardian_ids)
-            )
-        ):
-            blocked.setdefault(guardian_id, set()).add(channel)
-        schools, classes = await load_places(session=session, students=list(students.values()))
-        jobs: list[tuple[Notification, dict[str, Any] | None, Recipient | None, tuple[str, ...]]]
-        jobs = []
-        for note in notes:
-            guardian = guardians.get(note.guardian_id)
-            event = events[note.event_pk]
-            if guardian is None or note.guardian_id not in consented:
-                jobs.append((note, None, None, ()))
-                continue
-            student = students.get(note.student_id or "")
-            previous = (
-                await previous_mark(session=session, event=event)
-                if event.type in ("journal.mark.deleted", "journal.mark.updated")
-                else None
-            )
-            context = template_context(
-                event=event,
-                student=student,
-                guardian=PersonView(guardian.id, guardian.full_name),
-                school=schools.get(student.school_id) if student else None,
-                class_name=classes.get(student.class_id or "") if student else None,
-                previous=previous,
-            )
-            recipient = Recipient(
-                guardian_id=guardian.id,
-                name=guardian.full_name,
-                email=guardian.email,
-                phone=guardian.phone,
-                telegram_chat_id=guardian.telegram_chat_id,
-                telegram_bot_id=guardian.telegram_bot_id,
-            )
-            dead = blocked.get(guardian.id, set())
-            order = tuple(
-                c for c in prefs.get(guardian.id, effective(None)).channels if c not in dead
-            )
-            jobs.append((note, context, recipient, order))
-        return jobs
-
-    def _render(self, channel: str, kind: str, context: dict[str, Any]) -> Any:
-        if channel == "email":
-            return self.renderer.email(kind, context)
-        if channel == "telegram":
-            return self.renderer.telegram(kind, context)
-        return self.renderer.text(kind, f"{channel}.txt.j2", context)
-
-    async def _deliver(
-        self,
-        now: datetime,
-        note: Notification,
-        context: dict[str, Any] | None,
-        recipient: Recipient | None,
-        order: tuple[str, ...],
-    ) -> _Outcome:
-        base = {
+    @staticmethod
+    def _values(note: Notification, **changes: Any) -> dict[str, Any]:
+        values = {
             "id": note.id,
             "lease_until": None,
+            "status": note.status,
+            "reason": note.reason,
             "attempts": note.attempts,
             "due_at": note.due_at,
             "channel": note.channel,
-            "sent_at": None,
+            "sent_at": note.sent_at,
             "segments": note.segments,
         }
-        if context is None or recipient is None:
-            return _Outcome({**base, "status": "skipped", "reason": "no_consent"})
+        values.update(changes)
+        return values
+
+    async def _deliver_group(
+        self, now: datetime, batch: Batch, members: list[Notification]
+    ) -> _Outcome:
+        outcome = _Outcome()
+        guardian = batch.guardians.get(members[0].guardian_id)
+        if guardian is None or guardian.id not in batch.consented:
+            for note in members:
+                outcome.values[note.id] = self._values(note, status="skipped", reason="no_consent")
+            return outcome
+        folded = fold(members, batch.events, batch.told, batch.previous)
+        for note in folded.superseded:
+            outcome.values[note.id] = self._values(note, status="skipped", reason="superseded")
+        if not folded.items:
+            return outcome
+        live = [note for item in folded.items for note in item.members]
+        place = batch.place_of(members[0])
+        prefs = batch.preferences_of(guardian.id, members[0].student_id)
+        if place is not None and not self._urgent(members):
+            quiet = prefs.quiet_hours or (place.quiet_start, place.quiet_end)
+            until = quiet_until(now, zone=place.timezone, start=quiet[0], end=quiet[1])
+            if until is not None:  # nobody is woken up: the message waits for the morning
+                for note in live:
+                    outcome.values[note.id] = self._values(note, due_at=until, reason=None)
+                return outcome
+        message = compose(
+            self.renderer,
+            batch=batch,
+            guardian=guardian,
+            items=folded.items,
+            digest=members[0].mode == "digest",
+            now=now,
+        )
+        recipient = Recipient(
+            guardian_id=guardian.id,
+            name=guardian.full_name,
+            email=guardian.email,
+            phone=guardian.phone,
+            telegram_chat_id=guardian.telegram_chat_id,
+            telegram_bot_id=guardian.telegram_bot_id,
+        )
+        dead = batch.blocked.get(guardian.id, set())
+        order = [c for c in prefs.channels if c not in dead]
+        await self._send(now, live, message, recipient, order, outcome)
+        return outcome
+
+    @staticmethod
+    def _urgent(members: list[Notification]) -> bool:
+        return any(note.kind == "announcement_urgent" for note in members)
+
+    async def _send(
+        self,
+        now: datetime,
+        live: list[Notification],
+        message: Message,
+        recipient: Recipient,
+        order: list[str],
+        outcome: _Outcome,
+    ) -> None:
+        first = live[0]
         candidates = [
             name
             for name in order
             if name in self.channels and self.channels[name].reachable(recipient)
         ]
         if not candidates:
-            return _Outcome({**base, "status": "skipped", "reason": "no_channel"})
-        outcome = _Outcome(base)
+            for note in live:
+                outcome.values[note.id] = self._values(note, status="skipped", reason="no_channel")
+            return
         reasons = []
         # The first reachable channel only; the next one only when this one failed for good.
         for name in candidates:
-            channel = self.channels[name]
             try:
-                content = self._render(name, note.kind, context)
+                content = message.render(name)
                 async with self._limit:
-                    result = await channel.send(
-                        recipient, content, ref=f"notifier-{note.id}", now=now
+                    result = await self.channels[name].send(
+                        recipient, content, ref=f"notifier-{first.id}", now=now
                     )
             except TransientDelivery as exc:
-                outcome.attempts.append(self._attempt(note, name, now, "transient", exc.reason))
-                outcome.values = self._retry(base, note, now, exc)
-                return outcome
+                self._attempts(outcome, live, name, now, "transient", exc.reason)
+                status, due, reason = self._retry(first, now, exc)
+                for note in live:  # the group stays together: one due time for all its rows
+                    outcome.values[note.id] = self._values(
+                        note,
+                        status=status,
+                        due_at=due,
+                        reason=reason,
+                        attempts=note.attempts + 1,
+                    )
+                return
             except PermanentDelivery as exc:
-                outcome.attempts.append(self._attempt(note, name, now, "permanent", exc.reason))
+                self._attempts(outcome, live, name, now, "permanent", exc.reason)
                 reasons.append(f"{name}: {exc.reason}")
                 if exc.unusable:
                     outcome.blocks.append(
                         {
-                            "guardian_id": note.guardian_id,
+                            "guardian_id": first.guardian_id,
                             "channel": name,
                             "reason": exc.reason[:500],
                             "at": now,
@@ -301,34 +286,55 @@ class Dispatcher:
                     )
                 log.info(
                     "delivery.permanent",
-                    extra={"notification_id": note.id, "channel": name, "unusable": exc.unusable},
+                    extra={"notification_id": first.id, "channel": name, "unusable": exc.unusable},
                 )
                 continue
-            outcome.attempts.append(
-                self._attempt(note, name, now, "sent", result.detail, result.provider_id)
+            self._attempts(outcome, live, name, now, "sent", result.detail, result.provider_id)
+            log.info(
+                "delivery.sent",
+                extra={"notification_id": first.id, "channel": name, "rows": len(live)},
             )
-            log.info("delivery.sent", extra={"notification_id": note.id, "channel": name})
-            outcome.values = {
-                **base,
-                "status": "sent",
-                "reason": None,
-                "channel": name,
-                "sent_at": now,
-                "attempts": note.attempts + 1,
-                "segments": result.segments,
+            for note in live:
+                outcome.values[note.id] = self._values(
+                    note,
+                    status="sent",
+                    reason=None,
+                    channel=name,
+                    sent_at=now,
+                    attempts=note.attempts + 1,
+                    segments=result.segments,
+                )
+            return
+        for note in live:
+            outcome.values[note.id] = self._values(
+                note, status="failed", reason="; ".join(reasons)[:500], attempts=note.attempts + 1
+            )
+
+    @staticmethod
+    def _attempts(
+        outcome: _Outcome,
+        live: list[Notification],
+        channel: str,
+        now: datetime,
+        result: str,
+        detail: str | None,
+        provider_id: str | None = None,
+    ) -> None:
+        outcome.attempts.extend(
+            {
+                "notification_id": note.id,
+                "channel": channel,
+                "at": now,
+                "outcome": result,
+                "detail": detail,
+                "provider_id": provider_id,
             }
-            return outcome
-        outcome.values = {
-            **base,
-            "status": "failed",
-            "reason": "; ".join(reasons)[:500],
-            "attempts": note.attempts + 1,
-        }
-        return outcome
+            for note in live
+        )
 
     def _retry(
-        self, base: dict[str, Any], note: Notification, now: datetime, exc: TransientDelivery
-    ) -> dict[str, Any]:
+        self, note: Notification, now: datetime, exc: TransientDelivery
+    ) -> tuple[str, datetime, str]:
         """Pending again after a backoff (or the channel's own retry_after), or failed."""
         tries = note.attempts + 1
         s = self.settings
@@ -340,41 +346,12 @@ class Dispatcher:
         due = now + timedelta(seconds=delay)
         if (due - note.created_at).total_seconds() > s.retry_budget_seconds:
             log.info("delivery.gave_up", extra={"notification_id": note.id, "tries": tries})
-            return {
-                **base,
-                "status": "failed",
-                "attempts": tries,
-                "reason": f"gave up after {tries} tries: {exc.reason}"[:500],
-            }
+            return "failed", note.due_at, f"gave up after {tries} tries: {exc.reason}"[:500]
         log.info(
             "delivery.retry",
             extra={"notification_id": note.id, "tries": tries, "delay": round(delay, 1)},
         )
-        return {
-            **base,
-            "status": "pending",
-            "attempts": tries,
-            "due_at": due,
-            "reason": exc.reason[:500],
-        }
-
-    @staticmethod
-    def _attempt(
-        note: Notification,
-        channel: str,
-        now: datetime,
-        outcome: str,
-        detail: str | None,
-        provider_id: str | None = None,
-    ) -> dict[str, Any]:
-        return {
-            "notification_id": note.id,
-            "channel": channel,
-            "at": now,
-            "outcome": outcome,
-            "detail": detail,
-            "provider_id": provider_id,
-        }
+        return "pending", due, exc.reason[:500]
 
     async def close(self) -> None:
         for channel in self.channels.values():

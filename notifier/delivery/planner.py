@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db.models import Consent, GuardianStudent, Preference, SchoolClass, Student
+from notifier.db.models import Consent, GuardianStudent, Preference, School, SchoolClass, Student
+from notifier.delivery.timing import defer_past_quiet, next_digest
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
 from notifier.roster.preferences import EffectivePreferences, effective
@@ -26,10 +27,16 @@ class Roster:
     class_students: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     guardians_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     consented: set[str] = field(default_factory=set)
-    preferences: dict[str, EffectivePreferences] = field(default_factory=dict)
+    preferences: dict[str, Preference] = field(default_factory=dict)
+    schools: dict[str, School] = field(default_factory=dict)
 
-    def prefs(self, guardian_id: str) -> EffectivePreferences:
-        return self.preferences.get(guardian_id) or effective(None)
+    def prefs(self, guardian_id: str, student_id: str) -> EffectivePreferences:
+        """The guardian's choices over the defaults of this pupil's school."""
+        student = self.students.get(student_id)
+        school = self.schools.get(student.school_id) if student else None
+        return effective(
+            self.preferences.get(guardian_id), school.subscriptions if school else None
+        )
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Target:
     student_id: str
     status: str  # pending | skipped
     reason: str | None
+    mode: str = "instant"  # instant | digest
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,11 @@ async def load_roster(*, session: AsyncSession, events: Iterable[JournalEventIn]
         for pref in await session.scalars(
             select(Preference).where(Preference.guardian_id.in_(guardian_ids))
         ):
-            roster.preferences[pref.guardian_id] = effective(pref)
+            roster.preferences[pref.guardian_id] = pref
+    school_ids = {s.school_id for s in roster.students.values()}
+    roster.schools = {
+        s.id: s for s in await session.scalars(select(School).where(School.id.in_(school_ids)))
+    }
     return roster
 
 
@@ -142,16 +154,44 @@ def plan_event(ev: JournalEventIn, roster: Roster) -> Plan:
             seen.add(guardian_id)
             if guardian_id not in roster.consented:
                 targets.append(Target(guardian_id, student_id, "skipped", "no_consent"))
-            elif roster.prefs(guardian_id).mode(kind.category, student_id) == "off":
+            elif (
+                mode := roster.prefs(guardian_id, student_id).mode(kind.category, student_id)
+            ) == "off":
                 targets.append(Target(guardian_id, student_id, "skipped", "opted_out"))
             else:
-                targets.append(Target(guardian_id, student_id, "pending", None))
+                targets.append(Target(guardian_id, student_id, "pending", None, mode))
     detail = None if targets else "no guardians on the roster"
     return Plan("planned", detail, kind.category, kind.template, tuple(targets))
 
 
-def notification_rows(event_pk: int, plan: Plan, now: datetime) -> list[dict[str, Any]]:
+def group_key(target: Target, category: str) -> str:
+    """Rows that may share one message: per guardian, child and category; digests per guardian."""
+    if target.mode == "digest":
+        return f"d:{target.guardian_id}"
+    return f"i:{target.guardian_id}:{target.student_id}:{category}"
+
+
+def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta) -> datetime:
+    """When a new row is due: after the coalescing window, the digest time, or the end of the
+    quiet hours it would fall in (the guardian's own, else the school's)."""
+    student = roster.students.get(target.student_id)
+    school = roster.schools.get(student.school_id) if student else None
+    if school is None:
+        return now + coalesce
+    prefs = roster.prefs(target.guardian_id, target.student_id)
+    quiet = prefs.quiet_hours or (school.quiet_start, school.quiet_end)
+    if target.mode == "digest":
+        return next_digest(now, zone=school.timezone, digest_time=school.digest_time, quiet=quiet)
+    return defer_past_quiet(now + coalesce, zone=school.timezone, start=quiet[0], end=quiet[1])
+
+
+def notification_rows(
+    event_pk: int, plan: Plan, roster: Roster, now: datetime, coalesce: timedelta
+) -> list[dict[str, Any]]:
     """Outbox rows for a planned event (one per guardian)."""
+    if plan.category is None:
+        return []
+    category = plan.category
     return [
         {
             "event_pk": event_pk,
@@ -161,7 +201,9 @@ def notification_rows(event_pk: int, plan: Plan, now: datetime) -> list[dict[str
             "kind": plan.kind,
             "status": t.status,
             "reason": t.reason,
-            "due_at": now,
+            "due_at": due_time(t, roster, now, coalesce) if t.status == "pending" else now,
+            "group_key": group_key(t, category),
+            "mode": t.mode,
             "attempts": 0,
             "created_at": now,
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -39,7 +39,9 @@ class StreamConsumer:
         max_event_bytes: int = 64 * 1024,
         claim_idle_ms: int = 60_000,
         on_planned: Callable[[], Awaitable[Any]] | None = None,
+        coalesce: timedelta = timedelta(0),
     ) -> None:
+        self.coalesce = coalesce
         self.redis = redis
         self.sessions = sessions
         self.clock = clock
@@ -142,7 +144,9 @@ class StreamConsumer:
 
     async def _store_batch(self, events: list[JournalEventIn]) -> None:
         async with self.sessions() as session:
-            result = await store_and_plan(session=session, events=events, now=self.clock())
+            result = await store_and_plan(
+                session=session, events=events, now=self.clock(), coalesce=self.coalesce
+            )
         log.info(
             "events.stored",
             extra={

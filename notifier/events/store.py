@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.bulk import insert_ignore
@@ -21,7 +23,11 @@ class StoreResult:
 
 
 async def store_and_plan(
-    *, session: AsyncSession, events: list[JournalEventIn], now: datetime
+    *,
+    session: AsyncSession,
+    events: list[JournalEventIn],
+    now: datetime,
+    coalesce: timedelta = timedelta(0),
 ) -> StoreResult:
     """Insert the events not seen before (by source+id) and their outbox rows; commit."""
     unique = list({(ev.source, ev.id): ev for ev in events}.values())
@@ -49,8 +55,36 @@ async def store_and_plan(
     inserted = (await session.execute(stmt)).all()
     outbox = []
     for pk, source, event_id in inserted:
-        outbox.extend(notification_rows(pk, plans[(source, event_id)], now))
+        outbox.extend(notification_rows(pk, plans[(source, event_id)], roster, now, coalesce))
+    await _join_open_groups(session, outbox, now)
     if outbox:
         await session.execute(insert_ignore(session, Notification.__table__, outbox))  # type: ignore[arg-type]
     await session.commit()
     return StoreResult(len(inserted), len(events) - len(inserted), len(outbox))
+
+
+async def _join_open_groups(
+    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+) -> None:
+    """A new instant row joins its guardian-child-category group already waiting to go, so the
+    window counts from the group's first event and the group leaves as one message."""
+    keys = {r["group_key"] for r in rows if r["status"] == "pending" and r["mode"] == "instant"}
+    if not keys:
+        return
+    waiting = dict(
+        (
+            await session.execute(
+                select(Notification.group_key, func.min(Notification.due_at))
+                .where(
+                    Notification.group_key.in_(keys),
+                    Notification.status == "pending",
+                    or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+                )
+                .group_by(Notification.group_key)
+            )
+        ).all()
+    )
+    for row in rows:
+        due = waiting.get(row["group_key"])
+        if due is not None and row["status"] == "pending" and row["mode"] == "instant":
+            row["due_at"] = min(row["due_at"], due)

@@ -1,4 +1,5 @@
-"""A guardian's effective preferences: their own choices over the defaults of SPEC §4."""
+"""A guardian's effective preferences: defaults (SPEC §4) ← the school's subscriptions ← the
+guardian's own choices (the guardian always wins)."""
 
 from __future__ import annotations
 
@@ -40,12 +41,18 @@ class EffectivePreferences:
         }
 
 
-def effective(pref: Preference | None) -> EffectivePreferences:
-    """Defaults (every category instant; telegram, email, sms) overlaid with stored choices."""
-    base = EffectivePreferences()
+def effective(
+    pref: Preference | None, school: dict[str, Any] | None = None
+) -> EffectivePreferences:
+    """Defaults, overlaid with the school's subscriptions, overlaid with the guardian's own."""
+    school = school or {}
+    own = pref.channels if pref is not None and pref.channels else {}
+    channels = tuple(own.get("order") or school.get("channels") or CHANNELS)
+    categories = dict.fromkeys(CATEGORIES, "instant")
+    categories.update(school.get("categories") or {})
+    if pref is not None:
+        categories.update(pref.categories or {})
     if pref is None:
-        return base
-    channels = tuple((pref.channels or {}).get("order") or base.channels)
-    categories = {**base.categories, **(pref.categories or {})}
+        return EffectivePreferences(channels, categories)
     quiet = (pref.quiet_start, pref.quiet_end) if pref.quiet_start and pref.quiet_end else None
     return EffectivePreferences(channels, categories, dict(pref.per_student or {}), quiet)

@@ -1,0 +1,130 @@
+"""Everything a batch of claimed rows needs, loaded with one query per table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.db.models import (
+    ChannelBlock,
+    Consent,
+    Guardian,
+    JournalEvent,
+    Notification,
+    Preference,
+    School,
+    SchoolClass,
+    Student,
+)
+from notifier.delivery.grouping import MARK_TYPES
+from notifier.roster.preferences import EffectivePreferences, effective
+
+TOLD_TYPES = ("journal.mark.created", "journal.mark.updated")
+
+
+@dataclass
+class Batch:
+    notifications: list[Notification]
+    events: dict[int, JournalEvent] = field(default_factory=dict)
+    guardians: dict[str, Guardian] = field(default_factory=dict)
+    students: dict[str, Student] = field(default_factory=dict)
+    schools: dict[str, School] = field(default_factory=dict)
+    classes: dict[str, str] = field(default_factory=dict)
+    consented: set[str] = field(default_factory=set)
+    preferences: dict[str, Preference] = field(default_factory=dict)
+    blocked: dict[str, set[str]] = field(default_factory=dict)
+    # (guardian, mark_id) → the mark as the guardian was last told it
+    told: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    previous: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def place_of(self, note: Notification) -> School | None:
+        student = self.students.get(note.student_id or "")
+        return self.schools.get(student.school_id) if student else None
+
+    def preferences_of(self, guardian_id: str, student_id: str | None) -> EffectivePreferences:
+        student = self.students.get(student_id or "")
+        school = self.schools.get(student.school_id) if student else None
+        return effective(
+            self.preferences.get(guardian_id), school.subscriptions if school else None
+        )
+
+
+async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
+    notes = list(
+        await session.scalars(
+            select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+        )
+    )
+    batch = Batch(notes)
+    batch.events = {
+        e.pk: e
+        for e in await session.scalars(
+            select(JournalEvent).where(JournalEvent.pk.in_({n.event_pk for n in notes}))
+        )
+    }
+    guardian_ids = {n.guardian_id for n in notes}
+    batch.guardians = {
+        g.id: g
+        for g in await session.scalars(select(Guardian).where(Guardian.id.in_(guardian_ids)))
+    }
+    batch.students = {
+        s.id: s
+        for s in await session.scalars(
+            select(Student).where(Student.id.in_({n.student_id for n in notes if n.student_id}))
+        )
+    }
+    school_ids = {s.school_id for s in batch.students.values()}
+    batch.schools = {
+        s.id: s for s in await session.scalars(select(School).where(School.id.in_(school_ids)))
+    }
+    class_ids = {s.class_id for s in batch.students.values() if s.class_id}
+    batch.classes = {
+        cid: name
+        for cid, name in (
+            await session.execute(
+                select(SchoolClass.id, SchoolClass.name).where(SchoolClass.id.in_(class_ids))
+            )
+        ).all()
+    }
+    batch.consented = set(
+        await session.scalars(
+            select(Consent.guardian_id).where(
+                Consent.guardian_id.in_(guardian_ids), Consent.revoked_at.is_(None)
+            )
+        )
+    )
+    batch.preferences = {
+        p.guardian_id: p
+        for p in await session.scalars(
+            select(Preference).where(Preference.guardian_id.in_(guardian_ids))
+        )
+    }
+    for guardian_id, channel in await session.execute(
+        select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
+            ChannelBlock.guardian_id.in_(guardian_ids)
+        )
+    ):
+        batch.blocked.setdefault(guardian_id, set()).add(channel)
+    mark_ids = {
+        str(e.data["mark_id"])
+        for e in batch.events.values()
+        if e.type in MARK_TYPES and e.data.get("mark_id") is not None
+    }
+    if mark_ids:
+        told = await session.execute(
+            select(Notification.guardian_id, JournalEvent.data)
+            .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+            .where(
+                Notification.status == "sent",
+                Notification.guardian_id.in_(guardian_ids),
+                JournalEvent.type.in_(TOLD_TYPES),
+                JournalEvent.data["mark_id"].as_string().in_(mark_ids),
+            )
+            .order_by(JournalEvent.pk)
+        )
+        for guardian_id, data in told.all():
+            batch.told[(guardian_id, str(data["mark_id"]))] = dict(data)
+    return batch
