@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Principal, Role
-from notifier.db.models import Preference, SchoolClass, Student
+from notifier.db.models import SchoolClass, Student
 from notifier.errors import Conflict
 from notifier.roster import service
-from notifier.roster.preferences import effective
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
 from notifier.roster.telegram_link import create_link_code
 
@@ -152,14 +151,6 @@ async def get_guardian(
         if consent
         else None,
     }
-
-
-@router.get("/guardians/{guardian_id}/preferences", summary="Effective preferences")
-async def get_preferences(
-    guardian_id: str, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    await _guardian_admin(session, principal, guardian_id)
-    return effective(await session.get(Preference, guardian_id)).as_json()
 
 
 @router.post(
