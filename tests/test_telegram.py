@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from json import loads as json_loads
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -431,3 +432,64 @@ async def test_link_codes_are_stored_hashed(
     async with runtime.sessions() as session:
         stored = list(await session.scalars(select(LinkCode.code_hash)))
     assert len(stored) == 1 and code not in stored[0] and len(stored[0]) == 64
+
+
+def _button(message: Any, text: str) -> str:
+    for row in message.reply_markup["inline_keyboard"]:
+        for button in row:
+            if button["text"] == text:
+                return str(button["callback_data"])
+    raise AssertionError(f"no button {text!r} in {message.reply_markup}")
+
+
+async def test_settings_keyboard_changes_the_next_messages_routing(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    pump,
+) -> None:
+    await _family(api)
+    await pupil_with_guardian(
+        api,
+        "st-2",
+        "g-1",
+        email="mum@parents.example.org",
+        full_name="Соколов Пётр Андреевич",
+        extra_students=("st-1",),
+    )
+    await link(api, dp, runtime, bot_api)
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/settings"))
+    menu = bot_api.messages_to(str(CHAT))[-1]
+    assert "Настройки уведомлений" in menu.plain and "Оценки: сразу" in menu.plain
+    # Marks off for every child.
+    await feed(
+        dp, runtime, bot_api.callback_query(CHAT, _button(menu, "Оценки: выкл"), menu.message_id)
+    )
+    prefs = (await api.get("/v1/guardians/g-1/preferences")).json()
+    assert prefs["categories"]["marks"] == "off"
+    # ...but back on for Пётр only.
+    await feed(dp, runtime, bot_api.callback_query(CHAT, _button(menu, "Пётр"), menu.message_id))
+    edited = bot_api.calls_to("editMessageText")[-1]
+    peter_menu = type("M", (), {"reply_markup": json_loads(edited.params["reply_markup"])})()
+    await feed(
+        dp,
+        runtime,
+        bot_api.callback_query(CHAT, _button(peter_menu, "Оценки: сразу"), menu.message_id),
+    )
+    quiet = _button(menu, "Тишина: 22:00–07:00")
+    await feed(dp, runtime, bot_api.callback_query(CHAT, quiet, menu.message_id))
+    prefs = (await api.get("/v1/guardians/g-1/preferences")).json()
+    assert prefs["per_student"] == {"st-2": {"marks": "instant"}}
+    assert prefs["quiet_hours"] == {"start": "22:00", "end": "07:00"}
+    before = len(bot_api.messages_to(str(CHAT)))
+    await post_batch(api, [mark("st-1", subject="Алгебра"), mark("st-2", subject="Физика")])
+    await pump()
+    sent = bot_api.messages_to(str(CHAT))[before:]
+    assert len(sent) == 1 and "Физика" in sent[0].plain and "Пётр" in sent[0].plain
+    log = {
+        e["student_id"]: e
+        for e in (await api.get("/v1/guardians/g-1/notifications")).json()["items"]
+    }
+    assert (log["st-1"]["status"], log["st-1"]["reason"]) == ("skipped", "opted_out")
