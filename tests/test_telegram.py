@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from json import loads as json_loads
 from collections.abc import AsyncIterator, Iterator
+from json import loads as json_loads
 from typing import Any
 
 import httpx
