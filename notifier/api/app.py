@@ -9,7 +9,14 @@ from fastapi import FastAPI
 
 from notifier import __version__
 from notifier.api import errors
-from notifier.api.routes import choices, events, health, notifications, roster
+from notifier.api.routes import (
+    announcements,
+    choices,
+    events,
+    health,
+    notifications,
+    roster,
+)
 from notifier.config import Settings
 from notifier.runtime import Runtime, build_runtime
 
@@ -36,6 +43,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (health, events, roster, choices, notifications):
+    for module in (health, events, roster, choices, notifications, announcements):
         app.include_router(module.router)
     return app

@@ -235,3 +235,25 @@ class AuditEntry(Base):
     subject_type: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[str] = mapped_column(Id, index=True)
     detail: Mapped[dict[str, Any] | None]
+
+
+class Announcement(Base):
+    """A class teacher's (or an admin's) message to the guardians of classes or pupils."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (UniqueConstraint("author", "idempotency_key", name="uq_announcement_key"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_pk: Mapped[int] = mapped_column(ForeignKey("journal_events.pk"))
+    school_id: Mapped[str | None] = mapped_column(Id, index=True)
+    # who: "token:<id>" (or "admin-token" for the bootstrap token), and the staff member
+    author: Mapped[str] = mapped_column(String(40))
+    author_staff_id: Mapped[str | None] = mapped_column(Id, index=True)
+    text: Mapped[str] = mapped_column(String(4000))
+    audience: Mapped[dict[str, Any]]
+    send_at: Mapped[datetime | None]
+    urgent: Mapped[bool] = mapped_column(default=False)
+    # scheduled | cancelled (per-guardian progress is in the notifications)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

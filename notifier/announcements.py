@@ -1,0 +1,312 @@
+"""Announcements (SPEC §5): a class teacher's message to their class's guardians, planned
+into the same outbox as journal events, so consent, preferences, channels, quiet hours and
+the delivery log apply unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.auth import Principal, Role
+from notifier.db.bulk import insert_ignore
+from notifier.db.models import Announcement, JournalEvent, Notification, SchoolClass, Staff, Student
+from notifier.delivery.planner import Target, due_time, load_roster
+from notifier.errors import Conflict, Forbidden, InvalidInput, NotFound
+from notifier.events.schema import JournalEventIn
+
+SOURCE = "/notifier/announcements"
+TYPE = "notifier.announcement"
+REPORT_STATUS = {"pending": "scheduled", "sent": "sent", "failed": "failed"}
+
+
+class Audience(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    class_ids: list[str] = Field(default_factory=list, max_length=100)
+    student_ids: list[str] = Field(default_factory=list, max_length=5000)
+
+
+class AnnouncementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    audience: Audience
+    text: str = Field(min_length=1, max_length=4000)
+    send_at: datetime | None = None
+    urgent: bool = False
+
+    @model_validator(mode="after")
+    def _someone(self) -> AnnouncementIn:
+        if not self.audience.class_ids and not self.audience.student_ids:
+            raise ValueError("audience: name at least one class_id or student_id")
+        if self.send_at is not None and self.send_at.tzinfo is None:
+            raise ValueError("send_at: give a time zone offset, e.g. 2026-11-24T18:00:00+03:00")
+        return self
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Created:
+    announcement: Announcement
+    new: bool
+
+
+def _author(principal: Principal) -> str:
+    return f"token:{principal.token_id}" if principal.token_id is not None else "admin-token"
+
+
+async def _check_audience(
+    session: AsyncSession, principal: Principal, audience: Audience
+) -> tuple[str | None, list[SchoolClass], list[Student]]:
+    """The classes and pupils addressed, if this principal may address them."""
+    classes = list(
+        await session.scalars(select(SchoolClass).where(SchoolClass.id.in_(audience.class_ids)))
+    )
+    if missing := sorted(set(audience.class_ids) - {c.id for c in classes}):
+        raise InvalidInput(
+            f"audience.class_ids: unknown class(es) {missing}", field="audience.class_ids"
+        )
+    pupils = list(
+        await session.scalars(select(Student).where(Student.id.in_(audience.student_ids)))
+    )
+    if missing := sorted(set(audience.student_ids) - {p.id for p in pupils}):
+        raise InvalidInput(
+            f"audience.student_ids: unknown pupil(s) {missing}", field="audience.student_ids"
+        )
+    schools = {c.school_id for c in classes} | {p.school_id for p in pupils}
+    for school_id in schools:
+        principal.require_school(school_id)
+    if principal.role is Role.teacher:
+        own = set(
+            await session.scalars(
+                select(SchoolClass.id).where(SchoolClass.class_teacher_id == principal.staff_id)
+            )
+        )
+        others = sorted({c.id for c in classes} - own)
+        others += sorted(p.id for p in pupils if p.class_id not in own)
+        if others:
+            raise Forbidden(f"a teacher may address only their own classes; not yours: {others}")
+    return (next(iter(schools)) if len(schools) == 1 else None), classes, pupils
+
+
+async def create(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    body: AnnouncementIn,
+    idempotency_key: str | None,
+    now: datetime,
+    public_url: str,
+) -> Created:
+    """Store an announcement and plan one message per guardian of the audience."""
+    principal.require(Role.admin, Role.teacher)
+    if body.urgent and principal.role is not Role.admin:
+        raise Forbidden("only an admin may send an urgent announcement (it ignores quiet hours)")
+    author = _author(principal)
+    if idempotency_key:
+        earlier = await session.scalar(
+            select(Announcement).where(
+                Announcement.author == author, Announcement.idempotency_key == idempotency_key
+            )
+        )
+        if earlier is not None:
+            if earlier.body_hash != body.digest():
+                raise Conflict("this Idempotency-Key was used with another body")
+            return Created(earlier, new=False)
+    school_id, classes, pupils = await _check_audience(session, principal, body.audience)
+    ident = uuid.uuid4().hex
+    staff = await session.get(Staff, principal.staff_id) if principal.staff_id else None
+    data: dict[str, Any] = {
+        "announcement_id": ident,
+        "text": body.text,
+        "urgent": body.urgent,
+        "author": staff.full_name if staff else None,
+        "link": f"{public_url.rstrip('/')}/a/{ident}",
+    }
+    event = JournalEvent(
+        source=SOURCE,
+        event_id=ident,
+        type=TYPE,
+        time=now,
+        data=data,
+        received_at=now,
+        status="planned",
+    )
+    session.add(event)
+    await session.flush()
+    announcement = Announcement(
+        id=ident,
+        event_pk=event.pk,
+        school_id=school_id,
+        author=author,
+        author_staff_id=principal.staff_id,
+        text=body.text,
+        audience=body.audience.model_dump(),
+        send_at=body.send_at,
+        urgent=body.urgent,
+        idempotency_key=idempotency_key,
+        body_hash=body.digest(),
+        created_at=now,
+    )
+    session.add(announcement)
+    rows = await _plan(session, event.pk, ident, classes, pupils, body, now)
+    if rows:
+        await session.execute(insert_ignore(session, Notification.__table__, rows))  # type: ignore[arg-type]
+    await session.commit()
+    return Created(announcement, new=True)
+
+
+async def _plan(
+    session: AsyncSession,
+    event_pk: int,
+    ident: str,
+    classes: list[SchoolClass],
+    pupils: list[Student],
+    body: AnnouncementIn,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    probes = [
+        JournalEventIn(SOURCE, ident, "journal.homework.assigned", None, {"class_id": c.id})
+        for c in classes
+    ]
+    probes += [
+        JournalEventIn(SOURCE, ident, "journal.comment.created", None, {"student_id": p.id})
+        for p in pupils
+    ]
+    roster = await load_roster(session=session, events=probes)
+    addressed = [s for c in classes for s in sorted(roster.class_students.get(c.id, []))]
+    addressed += [p.id for p in pupils]
+    kind = "announcement_urgent" if body.urgent else "announcement"
+    start = body.send_at if body.send_at and body.send_at > now else now
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for student_id in dict.fromkeys(addressed):
+        for guardian_id in roster.guardians_of.get(student_id, ()):
+            if guardian_id in seen:
+                continue
+            seen.add(guardian_id)
+            mode = roster.prefs(guardian_id, student_id).mode("announcements", student_id)
+            status, reason = "pending", None
+            if guardian_id not in roster.consented:
+                status, reason = "skipped", "no_consent"
+            elif mode == "off":
+                status, reason = "skipped", "opted_out"
+            target = Target(
+                guardian_id,
+                student_id,
+                status,
+                reason,
+                "instant" if body.urgent or mode != "digest" else "digest",
+            )
+            due = start if body.urgent else due_time(target, roster, start, timedelta(0))
+            rows.append(
+                {
+                    "event_pk": event_pk,
+                    "guardian_id": guardian_id,
+                    "student_id": student_id,
+                    "category": "announcements",
+                    "kind": kind,
+                    "status": status,
+                    "reason": reason,
+                    "due_at": due,
+                    "group_key": f"a:{ident}:{guardian_id}"
+                    if target.mode == "instant"
+                    else f"d:{guardian_id}",
+                    "mode": target.mode,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+            )
+    return rows
+
+
+async def get(*, session: AsyncSession, principal: Principal, ident: str) -> Announcement:
+    announcement = await session.get(Announcement, ident)
+    if announcement is None:
+        raise NotFound(f"no announcement {ident!r}")
+    if principal.role is Role.teacher and announcement.author_staff_id != principal.staff_id:
+        raise Forbidden("a teacher sees only their own announcements")
+    if principal.role is Role.integration:
+        raise Forbidden("integration tokens do not read announcements")
+    if announcement.school_id:
+        principal.require_school(announcement.school_id)
+    return announcement
+
+
+async def report(*, session: AsyncSession, announcement: Announcement) -> dict[str, Any]:
+    """Totals and one line per guardian: channel and status, so nobody is missed."""
+    notes = list(
+        await session.scalars(
+            select(Notification)
+            .where(Notification.event_pk == announcement.event_pk)
+            .order_by(Notification.guardian_id)
+        )
+    )
+    guardians = []
+    for note in notes:
+        status = REPORT_STATUS.get(note.status) or note.reason or note.status
+        guardians.append(
+            {
+                "guardian_id": note.guardian_id,
+                "student_id": note.student_id,
+                "channel": note.channel,
+                "status": status,
+                "reason": note.reason if note.status == "failed" else None,
+                "scheduled_for": note.due_at if note.status == "pending" else None,
+                "sent_at": note.sent_at,
+            }
+        )
+    totals = Counter(g["status"] for g in guardians)
+    return {
+        "id": announcement.id,
+        "status": announcement.status,
+        "text": announcement.text,
+        "audience": announcement.audience,
+        "urgent": announcement.urgent,
+        "send_at": announcement.send_at,
+        "created_at": announcement.created_at,
+        "totals": dict(sorted(totals.items())),
+        "guardians": guardians,
+    }
+
+
+async def cancel(*, session: AsyncSession, announcement: Announcement) -> int:
+    """Cancel what has not been sent; returns how many messages will not go."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.event_pk == announcement.event_pk, Notification.status == "pending")
+        .values(status="cancelled", reason="cancelled", lease_until=None)
+    )
+    announcement.status = "cancelled"
+    await session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def listing(
+    *, session: AsyncSession, principal: Principal, limit: int
+) -> list[dict[str, Any]]:
+    principal.require(Role.admin, Role.teacher)
+    stmt = select(Announcement).order_by(Announcement.created_at.desc()).limit(limit)
+    if principal.role is Role.teacher:
+        stmt = stmt.where(Announcement.author_staff_id == principal.staff_id)
+    elif principal.school_id is not None:
+        stmt = stmt.where(Announcement.school_id == principal.school_id)
+    return [
+        {
+            "id": a.id,
+            "status": a.status,
+            "text": a.text[:200],
+            "audience": a.audience,
+            "urgent": a.urgent,
+            "send_at": a.send_at,
+            "created_at": a.created_at,
+        }
+        for a in await session.scalars(stmt)
+    ]
