@@ -12,6 +12,7 @@ from notifier.api import errors
 from notifier.api.routes import (
     announcements,
     choices,
+    dead_letters,
     events,
     health,
     notifications,
@@ -43,6 +44,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (health, events, roster, choices, notifications, announcements):
+    for module in (health, events, roster, choices, notifications, announcements, dead_letters):
         app.include_router(module.router)
     return app

@@ -88,3 +88,43 @@ async def _join_open_groups(
         due = waiting.get(row["group_key"])
         if due is not None and row["status"] == "pending" and row["mode"] == "instant":
             row["due_at"] = min(row["due_at"], due)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    planned: int
+    still_unmatched: int
+    notifications: int
+
+
+async def replan_unmatched(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    coalesce: timedelta = timedelta(0),
+    pks: list[int] | None = None,
+    limit: int = 1000,
+) -> ReplayResult:
+    """Plan again the events whose pupil or class was unknown (after the roster was fixed)."""
+    stmt = select(JournalEvent).where(JournalEvent.status == "unmatched")
+    if pks:
+        stmt = stmt.where(JournalEvent.pk.in_(pks))
+    rows = list(await session.scalars(stmt.order_by(JournalEvent.pk).limit(limit)))
+    events = {
+        row.pk: JournalEventIn(row.source, row.event_id, row.type, row.time, dict(row.data))
+        for row in rows
+    }
+    roster = await load_roster(session=session, events=events.values())
+    outbox: list[dict[str, Any]] = []
+    planned = 0
+    for row in rows:
+        plan = plan_event(events[row.pk], roster)
+        row.status, row.detail = plan.status, plan.detail
+        if plan.status != "unmatched":
+            planned += 1
+            outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
+    await _join_open_groups(session, outbox, now)
+    if outbox:
+        await session.execute(insert_ignore(session, Notification.__table__, outbox))  # type: ignore[arg-type]
+    await session.commit()
+    return ReplayResult(planned, len(rows) - planned, len(outbox))

@@ -1,0 +1,86 @@
+"""What could not be processed, and replaying it once the cause is fixed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.auth import Role
+from notifier.errors import InvalidInput, NotFound
+from notifier.events.schema import parse_stream_entry
+from notifier.events.store import replan_unmatched
+from notifier.events.stream import DEAD_STREAM, STREAM
+
+router = APIRouter(prefix="/v1", tags=["dead letters"])
+
+
+def _text(value: bytes | None, limit: int = 4000) -> str | None:
+    return value[:limit].decode("utf-8", "replace") if value is not None else None
+
+
+@router.get("/dead-letters", summary="Stream entries that could not be processed, with reasons")
+async def dead_letters(
+    runtime: RuntimeDep, principal: PrincipalDep, limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, Any]:
+    principal.require(Role.admin)
+    entries = await runtime.redis.xrevrange(DEAD_STREAM, count=limit)
+    return {
+        "items": [
+            {
+                "id": entry_id.decode(),
+                "entry_id": _text(fields.get(b"entry_id")),
+                "reason": _text(fields.get(b"reason")),
+                "at": _text(fields.get(b"at")),
+                "payload": _text(fields.get(b"payload")),
+            }
+            for entry_id, fields in entries
+        ]
+    }
+
+
+@router.post("/dead-letters/{ident}/replay", summary="Put an entry back on the event stream")
+async def replay_dead_letter(
+    ident: str, runtime: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    principal.require(Role.admin)
+    found = await runtime.redis.xrange(DEAD_STREAM, min=ident, max=ident, count=1)
+    if not found:
+        raise NotFound(f"no dead letter {ident!r}")
+    payload = found[0][1].get(b"payload")
+    if payload is None:
+        raise InvalidInput("this entry had no event to replay")
+    try:  # refuse what would only land here again
+        parse_stream_entry({b"event": payload}, max_bytes=runtime.settings.max_event_bytes)
+    except InvalidInput as exc:
+        raise InvalidInput(f"the event is still invalid: {exc.reason}") from None
+    stream_id = await runtime.redis.xadd(STREAM, {"event": payload})
+    await runtime.redis.xdel(DEAD_STREAM, ident)
+    return JSONResponse({"replayed": ident, "stream_id": stream_id.decode()})
+
+
+@router.post(
+    "/events/unmatched/replay",
+    summary="Plan unmatched events again (after the roster gained their pupils)",
+)
+async def replay_unmatched(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    pk: list[int] | None = Query(None, description="only these events (pk from the listing)"),
+) -> dict[str, int]:
+    principal.require(Role.admin, Role.integration)
+    result = await replan_unmatched(
+        session=session,
+        now=runtime.clock(),
+        pks=pk,
+        coalesce=timedelta(seconds=runtime.settings.coalesce_seconds),
+    )
+    return {
+        "planned": result.planned,
+        "still_unmatched": result.still_unmatched,
+        "notifications": result.notifications,
+    }
