@@ -37,6 +37,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -51,6 +52,7 @@ async def get_principal(
     )
     if principal is None:
         raise Unauthorized("the token is unknown or revoked")
+    request.state.principal = principal  # for the denial log
     return principal
 
 

@@ -30,7 +30,17 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidInput) and exc.field:
             body["field"] = exc.field
         if status in (401, 403):
-            log.info("api.denied", extra={"path": request.url.path, "status": status})
+            who = getattr(request.state, "principal", None)
+            log.info(
+                "api.denied",
+                extra={
+                    "path": request.url.path,
+                    "method": request.method,
+                    "status": status,
+                    "token_id": getattr(who, "token_id", None),
+                    "role": getattr(who, "role", None),
+                },
+            )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, headers=headers)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, SessionDep
-from notifier.api.routes.roster import _guardian_admin
 from notifier.auth import Role
 from notifier.roster import choices
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1", tags=["preferences"])
 async def get_preferences(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
     prefs = await choices.guardian_preferences(session=session, guardian_id=guardian_id)
     return prefs.as_json()
 
@@ -30,8 +30,7 @@ async def get_preferences(
 async def put_preferences(
     guardian_id: str, body: choices.PreferencesIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    principal.require(Role.admin)
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, Role.admin)
     prefs = await choices.set_preferences(
         session=session, guardian_id=guardian_id, body=body, actor=principal
     )

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, SessionDep
-from notifier.api.routes.roster import _guardian_admin
 from notifier.auth import Role
-from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
+from notifier.db.models import DeliveryAttempt, JournalEvent, Notification, Student
 
 router = APIRouter(prefix="/v1", tags=["delivery log"])
 STATUSES = ("pending", "sent", "failed", "skipped")
@@ -25,10 +25,15 @@ async def _log(
     event_id: str | None,
     limit: int,
     before: int | None,
+    school_id: str | None = None,
 ) -> dict[str, Any]:
     stmt = select(Notification, JournalEvent.source, JournalEvent.event_id, JournalEvent.type).join(
         JournalEvent, JournalEvent.pk == Notification.event_pk
     )
+    if school_id is not None:  # a school's admin sees their school's pupils' messages only
+        stmt = stmt.join(Student, Student.id == Notification.student_id).where(
+            Student.school_id == school_id
+        )
     if guardian_id is not None:
         stmt = stmt.where(Notification.guardian_id == guardian_id)
     if status is not None:
@@ -80,7 +85,7 @@ async def guardian_notifications(
     limit: int = Query(100, ge=1, le=1000),
     before: int | None = None,
 ) -> dict[str, Any]:
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
     return await _log(
         session, guardian_id=guardian_id, status=status, event_id=None, limit=limit, before=before
     )
@@ -104,4 +109,5 @@ async def notifications(
         event_id=event_id,
         limit=limit,
         before=before,
+        school_id=principal.school_id,
     )

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
+from notifier.api.access import guardian_access, pupils_scope
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Principal, Role
 from notifier.db.models import SchoolClass, Student
@@ -23,19 +23,6 @@ WRITERS = (Role.admin, Role.integration)
 def _writer(principal: Principal, school_id: str) -> None:
     principal.require(*WRITERS)
     principal.require_school(school_id)
-
-
-async def _guardian_scope(
-    session: SessionDep, principal: Principal, student_ids: list[str]
-) -> None:
-    if principal.school_id is None:
-        return
-    schools = set(
-        await session.scalars(select(Student.school_id).where(Student.id.in_(student_ids)))
-    )
-    # A school-bound admin may touch a guardian only through pupils of their own school.
-    for school_id in schools or {""}:
-        principal.require_school(school_id)
 
 
 @router.put("/schools/{school_id}", summary="Create or replace a school")
@@ -78,7 +65,7 @@ async def put_guardian(
     guardian_id: str, body: GuardianIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     principal.require(*WRITERS)
-    await _guardian_scope(session, principal, body.student_ids)
+    await pupils_scope(session, principal, body.student_ids)
     await service.put_guardian(session=session, guardian_id=guardian_id, body=body)
     return {"id": guardian_id, **body.model_dump(mode="json")}
 
@@ -92,20 +79,13 @@ async def put_staff(
     return {"id": staff_id, **body.model_dump(mode="json")}
 
 
-async def _guardian_admin(session: SessionDep, principal: Principal, guardian_id: str) -> None:
-    principal.require(*WRITERS)
-    await service.get_guardian(session=session, guardian_id=guardian_id)
-    students = await service.guardian_student_ids(session=session, guardian_id=guardian_id)
-    await _guardian_scope(session, principal, students)
-
-
 @router.post(
     "/guardians/{guardian_id}/consent", status_code=201, summary="Record consent to processing"
 )
 async def grant_consent(
     guardian_id: str, body: ConsentIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, *WRITERS)
     consent = await service.grant_consent(
         session=session,
         guardian_id=guardian_id,
@@ -125,7 +105,7 @@ async def grant_consent(
 async def revoke_consent(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, *WRITERS)
     await service.revoke_consent(
         session=session, guardian_id=guardian_id, by_token=principal.token_id
     )
@@ -136,7 +116,7 @@ async def revoke_consent(
 async def get_guardian(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
     guardian = await service.get_guardian(session=session, guardian_id=guardian_id)
     consent = await service.active_consent(session=session, guardian_id=guardian_id)
     return {
@@ -161,7 +141,7 @@ async def get_guardian(
 async def telegram_link(
     guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    await _guardian_admin(session, principal, guardian_id)
+    await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
     telegram = runtime.telegram
     if telegram is None:
         raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")

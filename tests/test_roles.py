@@ -1,0 +1,211 @@
+"""Every endpoint × role × own/other school or class: allowed, or 403 with a reason."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from notifier.auth import Role, create_token
+from notifier.runtime import Runtime
+from tests.conftest import ADMIN_TOKEN
+from tests.factories import cloud_event, mark, put
+
+ROLES = ("admin", "school_admin", "other_admin", "teacher_own", "teacher_other", "integration")
+A, SA, OA, TO, TX, IN = ROLES
+EVENT = {"Content-Type": "application/cloudevents+json"}
+
+# (method, path, body, headers, {role: expected status})
+MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
+    (
+        "PUT",
+        "/v1/schools/s17",
+        {"name": "Школа"},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 200},
+    ),
+    (
+        "PUT",
+        "/v1/classes/7b",
+        {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 200},
+    ),
+    (
+        "PUT",
+        "/v1/students/st-1",
+        {"school_id": "s17", "class_id": "7b", "full_name": "А Б"},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 200},
+    ),
+    (
+        "PUT",
+        "/v1/guardians/g-1",
+        {"full_name": "Р", "email": "g1@parents.example.org", "student_ids": ["st-1"]},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 200},
+    ),
+    (
+        "PUT",
+        "/v1/staff/t-9",
+        {"school_id": "s17", "full_name": "Учитель"},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 200},
+    ),
+    (
+        "POST",
+        "/v1/guardians/g-1/consent",
+        {"document": "Заявление"},
+        {},
+        {A: 201, SA: 201, OA: 403, TO: 403, TX: 403, IN: 201},
+    ),
+    ("GET", "/v1/guardians/g-1", None, {}, {A: 200, SA: 200, OA: 403, TO: 200, TX: 403, IN: 403}),
+    (
+        "GET",
+        "/v1/guardians/g-1/notifications",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 200, TX: 403, IN: 403},
+    ),
+    (
+        "GET",
+        "/v1/guardians/g-1/preferences",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 200, TX: 403, IN: 403},
+    ),
+    (
+        "PUT",
+        "/v1/guardians/g-1/preferences",
+        {"categories": {"marks": "digest"}},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "POST",
+        "/v1/guardians/g-1/telegram-link",
+        None,
+        {},  # 409: Telegram is not configured
+        {A: 409, SA: 409, OA: 403, TO: 409, TX: 403, IN: 403},
+    ),
+    (
+        "GET",
+        "/v1/schools/s17/subscriptions",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "PUT",
+        "/v1/schools/s17/subscriptions",
+        {"categories": {"homework": "digest"}},
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    ("GET", "/v1/notifications", None, {}, {A: 200, SA: 200, OA: 200, TO: 403, TX: 403, IN: 403}),
+    (
+        "POST",
+        "/v1/events",
+        mark("st-1"),
+        EVENT,
+        {A: 202, SA: 202, OA: 202, TO: 403, TX: 403, IN: 202},
+    ),
+    (
+        "GET",
+        "/v1/events/unmatched",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 200, TO: 403, TX: 403, IN: 200},
+    ),
+    (
+        "POST",
+        "/v1/events/unmatched/replay",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 200, TO: 403, TX: 403, IN: 200},
+    ),
+    ("GET", "/v1/dead-letters", None, {}, {A: 200, SA: 200, OA: 200, TO: 403, TX: 403, IN: 403}),
+    (
+        "POST",
+        "/v1/announcements",
+        {"audience": {"class_ids": ["7b"]}, "text": "Собрание"},
+        {},
+        {A: 201, SA: 201, OA: 403, TO: 201, TX: 403, IN: 403},
+    ),
+    ("GET", "/v1/announcements", None, {}, {A: 200, SA: 200, OA: 200, TO: 200, TX: 200, IN: 403}),
+]
+
+
+@pytest.fixture
+async def tokens(api: httpx.AsyncClient, runtime: Runtime) -> dict[str, dict[str, str]]:
+    for path, body in [
+        ("/v1/schools/s17", {"name": "Школа № 17"}),
+        ("/v1/schools/s99", {"name": "Школа № 99"}),
+        ("/v1/staff/t-1", {"school_id": "s17", "full_name": "Иванова"}),
+        ("/v1/staff/t-2", {"school_id": "s99", "full_name": "Петров"}),
+        ("/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"}),
+        ("/v1/classes/9a", {"school_id": "s99", "name": "9А", "class_teacher_id": "t-2"}),
+        ("/v1/students/st-1", {"school_id": "s17", "class_id": "7b", "full_name": "Орлов Иван"}),
+        (
+            "/v1/guardians/g-1",
+            {"full_name": "Орлова", "email": "g1@parents.example.org", "student_ids": ["st-1"]},
+        ),
+    ]:
+        await put(api, path, body)
+    out = {A: {"Authorization": f"Bearer {ADMIN_TOKEN}"}}
+    async with runtime.sessions() as session:
+        for name, role, kw in [
+            (SA, Role.admin, {"school_id": "s17"}),
+            (OA, Role.admin, {"school_id": "s99"}),
+            (TO, Role.teacher, {"staff_id": "t-1"}),
+            (TX, Role.teacher, {"staff_id": "t-2"}),
+            (IN, Role.integration, {}),
+        ]:
+            token, _ = await create_token(session=session, role=role, **kw)
+            out[name] = {"Authorization": f"Bearer {token}"}
+    return out
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # rules, not storage
+async def test_role_matrix(
+    api: httpx.AsyncClient, tokens: dict[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="notifier.api.errors")
+    failures = []
+    for method, path, body, headers, expected in MATRIX:
+        for role in ROLES:
+            content = None if body is None else json.dumps(body, ensure_ascii=False)
+            r = await api.request(
+                method,
+                path,
+                content=content,
+                headers={"Content-Type": "application/json", **headers, **tokens[role]},
+            )
+            if r.status_code != expected[role]:
+                failures.append(f"{method} {path} as {role}: {r.status_code} {r.text[:120]}")
+            elif r.status_code == 403:
+                assert r.json()["error"], (method, path, role)
+    assert not failures, "\n".join(failures)
+    denials = [r for r in caplog.records if r.getMessage() == "api.denied"]
+    assert denials and all(getattr(r, "path", None) for r in denials)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_school_admin_sees_only_their_schools_messages(
+    api: httpx.AsyncClient, tokens: dict[str, dict[str, str]], pump
+) -> None:
+    await api.post("/v1/guardians/g-1/consent", json={"document": "Заявление"})
+    await api.post(
+        "/v1/events",
+        content=json.dumps(
+            cloud_event("journal.comment.created", {"student_id": "st-1", "text": "Хорошо"})
+        ),
+        headers=EVENT,
+    )
+    await pump()
+    mine = (await api.get("/v1/notifications", headers=tokens[SA])).json()["items"]
+    theirs = (await api.get("/v1/notifications", headers=tokens[OA])).json()["items"]
+    assert len(mine) == 1 and theirs == []
