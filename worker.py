@@ -12,6 +12,7 @@ from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from notifier.announcements import send_summaries
 from notifier.config import Settings, load_settings
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
@@ -29,6 +30,12 @@ async def deliver_due(ctx: dict[str, Any]) -> dict[str, int]:
 async def deliver_due_tick(ctx: dict[str, Any]) -> None:
     """Every second: pick up retries and deferred messages whose time has come."""
     await ctx["dispatcher"].run()
+
+
+async def announcement_summaries(ctx: dict[str, Any]) -> None:
+    """Every few seconds: delivery summaries for teachers who announced from Telegram."""
+    runtime: Runtime = ctx["runtime"]
+    await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=runtime.clock())
 
 
 async def kick_delivery(ctx: dict[str, Any]) -> None:
@@ -65,7 +72,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 FUNCTIONS = [func(deliver_due, name=DELIVER_JOB, keep_result=0, max_tries=3)]
-CRON_JOBS = [cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True)]
+CRON_JOBS = [
+    cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True),
+    cron(announcement_summaries, second=set(range(0, 60, 5)), keep_result=0),
+]
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from aiogram import Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
 
-from bots.handlers import link
+from bots.handlers import announce, link
 from bots.handlers import settings as settings_handlers
 from bots.middlewares import SessionMiddleware
 from notifier.config import Settings
 
 
-def build_dispatcher(settings: Settings) -> Dispatcher:
+def build_dispatcher(settings: Settings, *, storage: BaseStorage | None = None) -> Dispatcher:
     """The dispatcher; feed it updates with `runtime=` as workflow data."""
-    dp = Dispatcher(name="notifier")
+    # Conversation state (the /announce steps): in Redis when several processes serve the bot.
+    dp = Dispatcher(name="notifier", storage=storage) if storage else Dispatcher(name="notifier")
     dp.update.outer_middleware(SessionMiddleware())
+    dp.include_router(announce.build_router())
     dp.include_router(settings_handlers.build_router())
     dp.include_router(link.build_router())
     return dp

@@ -5,6 +5,7 @@ the delivery log apply unchanged."""
 from __future__ import annotations
 
 import hashlib
+import html
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -16,10 +17,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.auth import Principal, Role
+from notifier.channels.base import Recipient
+from notifier.channels.telegram import TelegramChannel
 from notifier.db.bulk import insert_ignore
+from notifier.db.engine import SessionFactory
 from notifier.db.models import Announcement, JournalEvent, Notification, SchoolClass, Staff, Student
 from notifier.delivery.planner import Target, due_time, load_roster
-from notifier.errors import Conflict, Forbidden, InvalidInput, NotFound
+from notifier.errors import Conflict, DeliveryError, Forbidden, InvalidInput, NotFound
 from notifier.events.schema import JournalEventIn
 
 SOURCE = "/notifier/announcements"
@@ -59,7 +63,9 @@ class Created:
 
 
 def _author(principal: Principal) -> str:
-    return f"token:{principal.token_id}" if principal.token_id is not None else "admin-token"
+    if principal.token_id is not None:
+        return f"token:{principal.token_id}"
+    return f"bot:{principal.staff_id}" if principal.staff_id else "admin-token"
 
 
 async def _check_audience(
@@ -104,6 +110,7 @@ async def create(
     idempotency_key: str | None,
     now: datetime,
     public_url: str,
+    summary_chat_id: str | None = None,
 ) -> Created:
     """Store an announcement and plan one message per guardian of the audience."""
     principal.require(Role.admin, Role.teacher)
@@ -154,6 +161,7 @@ async def create(
         idempotency_key=idempotency_key,
         body_hash=body.digest(),
         created_at=now,
+        summary_chat_id=summary_chat_id,
     )
     session.add(announcement)
     rows = await _plan(session, event.pk, ident, classes, pupils, body, now)
@@ -310,3 +318,97 @@ async def listing(
         }
         for a in await session.scalars(stmt)
     ]
+
+
+async def audience_size(*, session: AsyncSession, class_ids: list[str]) -> int:
+    """How many guardians an announcement to these classes would reach (consent, not off)."""
+    probes = [
+        JournalEventIn(SOURCE, "size", "journal.homework.assigned", None, {"class_id": c})
+        for c in class_ids
+    ]
+    roster = await load_roster(session=session, events=probes)
+    reached: set[str] = set()
+    for class_id in class_ids:
+        for student_id in roster.class_students.get(class_id, []):
+            for guardian_id in roster.guardians_of.get(student_id, ()):
+                prefs = roster.prefs(guardian_id, student_id)
+                if (
+                    guardian_id in roster.consented
+                    and prefs.mode("announcements", student_id) != "off"
+                ):
+                    reached.add(guardian_id)
+    return len(reached)
+
+
+async def finished_for_summary(*, session: AsyncSession) -> list[Announcement]:
+    """Announcements made from Telegram whose messages have all been dealt with."""
+    waiting = select(Notification.event_pk).where(Notification.status == "pending")
+    return list(
+        await session.scalars(
+            select(Announcement).where(
+                Announcement.summary_chat_id.is_not(None),
+                Announcement.summary_sent_at.is_(None),
+                Announcement.status != "cancelled",
+                Announcement.event_pk.not_in(waiting),
+            )
+        )
+    )
+
+
+async def summary_text(*, session: AsyncSession, announcement: Announcement) -> str:
+    """The class teacher's delivery summary: whom to reach on paper, by pupil."""
+    result = await report(session=session, announcement=announcement)
+    missed = [g for g in result["guardians"] if g["status"] != "sent"]
+    names = dict(
+        (
+            await session.execute(
+                select(Student.id, Student.full_name).where(
+                    Student.id.in_({g["student_id"] for g in missed})
+                )
+            )
+        ).all()
+    )
+    reasons = {
+        "no_consent": "нет согласия",
+        "opted_out": "отказались",
+        "no_channel": "нет контактов",
+        "failed": "ошибка доставки",
+    }
+    lines = [
+        f"Объявление доставлено: {result['totals'].get('sent', 0)} "
+        f"из {len(result['guardians'])} родителей."
+    ]
+    if missed:
+        lines.append("Не доставлено (сообщите на бумаге):")
+        lines += [
+            f"• {names.get(g['student_id'], g['student_id'])} — "
+            f"{reasons.get(g['status'], g['status'])}"
+            for g in missed
+        ]
+    return "\n".join(lines)
+
+
+async def send_summaries(
+    *, sessions: SessionFactory, telegram: TelegramChannel | None, now: datetime
+) -> int:
+    """Tell class teachers who announced from Telegram how delivery went (once, when done)."""
+    if telegram is None:
+        return 0
+    sent = 0
+    async with sessions() as session:
+        for announcement in await finished_for_summary(session=session):
+            assert announcement.summary_chat_id is not None
+            text = await summary_text(session=session, announcement=announcement)
+            staff = Recipient(
+                guardian_id=f"staff:{announcement.author_staff_id}",
+                name="",
+                telegram_chat_id=announcement.summary_chat_id,
+            )
+            try:
+                await telegram.send(staff, html.escape(text), ref=announcement.id, now=now)
+            except DeliveryError:
+                continue  # tried again on the next run
+            announcement.summary_sent_at = now
+            sent += 1
+        await session.commit()
+    return sent

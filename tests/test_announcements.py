@@ -209,6 +209,7 @@ async def test_scheduled_announcement_goes_at_its_time_and_a_cancelled_one_never
         headers=teacher,
         json={"audience": {"student_ids": ["p1"]}, "text": "Напоминание", "send_at": later},
     )
+    assert kept.status_code == 201
     dropped = await api.post(
         "/v1/announcements",
         headers=teacher,

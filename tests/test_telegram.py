@@ -26,6 +26,7 @@ from tests.factories import (
     post_batch,
     post_structured,
     pupil_with_guardian,
+    put,
     school_with_class,
 )
 from tests.servers.smtp_server import SmtpServer
@@ -493,3 +494,62 @@ async def test_settings_keyboard_changes_the_next_messages_routing(
         for e in (await api.get("/v1/guardians/g-1/notifications")).json()["items"]
     }
     assert (log["st-1"]["status"], log["st-1"]["reason"]) == ("skipped", "opted_out")
+
+
+async def test_a_class_teacher_announces_from_telegram(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    pump,
+) -> None:
+    from notifier.announcements import send_summaries
+
+    await put(api, "/v1/schools/s17", {"name": "Школа № 17"})
+    await put(api, "/v1/staff/t-1", {"school_id": "s17", "full_name": "Иванова Нина Петровна"})
+    await put(api, "/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"})
+    await pupil_with_guardian(api, "st-1", "g-1", email="one@parents.example.org")
+    await pupil_with_guardian(api, "st-2", "g-2", consent=False, full_name="Бобров Глеб Ильич")
+    code = (await api.post("/v1/staff/t-1/telegram-link")).json()["code"]
+    teacher_chat = 8800
+    await feed(dp, runtime, bot_api.user_message(teacher_chat, f"/start {code}"))
+    assert "7Б" in bot_api.messages_to(str(teacher_chat))[-1].plain
+
+    async def step(text: str | None = None, button: str | None = None) -> Any:
+        last = bot_api.messages_to(str(teacher_chat))[-1]
+        if text is not None:
+            await feed(dp, runtime, bot_api.user_message(teacher_chat, text))
+        else:
+            assert button is not None
+            await feed(
+                dp,
+                runtime,
+                bot_api.callback_query(teacher_chat, _button(last, button), last.message_id),
+            )
+        return bot_api.messages_to(str(teacher_chat))[-1]
+
+    # Cancel at the preview: nothing is sent.
+    await step("/announce")
+    await step(button="7Б")
+    preview = await step("Собрание <в пятницу> & без опозданий")
+    assert "Предпросмотр" in preview.plain and "Получат: 1" in preview.plain
+    await step(button="Отмена")
+    await pump()
+    assert smtp.messages == []
+    assert (await api.get("/v1/announcements")).json()["items"] == []
+    # Then for real.
+    await step("/announce")
+    await step(button="7Б")
+    await step("Собрание в пятницу в 18:00")
+    await step(button="Отправить")
+    await pump()
+    assert [m.rcpt_tos for m in smtp.messages] == [["one@parents.example.org"]]
+    sent = await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=clock())
+    assert sent == 1
+    summary = bot_api.messages_to(str(teacher_chat))[-1].plain
+    assert "доставлено: 1 из 2" in summary and "Бобров Глеб Ильич — нет согласия" in summary
+    assert (
+        await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=clock()) == 0
+    )

@@ -61,6 +61,12 @@ async def start_with_code(
     await throttle.reset(chat_id)
     log.info("bot.linked", extra={"chat_id": chat_id, "guardian_id": linked.guardian_id})
     children = ", ".join(html.escape(name) for name in linked.children) or "—"
+    if linked.staff:
+        await message.answer(
+            f"Готово! Вы подключены как классный руководитель: <b>{children}</b>.\n"
+            "/announce — объявление родителям вашего класса."
+        )
+        return
     await message.answer(
         f"Готово! Этот чат подключён. Я буду присылать сообщения о: <b>{children}</b>.\n"
         "Отключиться можно командой /stop."

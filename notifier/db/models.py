@@ -120,6 +120,8 @@ class Staff(Timestamped, Base):
     school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
     full_name: Mapped[str] = mapped_column(String(300))
     role: Mapped[str] = mapped_column(String(50), default="teacher")
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    telegram_bot_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class ApiToken(Base):
@@ -257,3 +259,6 @@ class Announcement(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     body_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A teacher who announced from Telegram gets the delivery summary there once all is sent.
+    summary_chat_id: Mapped[str | None] = mapped_column(String(32))
+    summary_sent_at: Mapped[datetime | None]

@@ -11,9 +11,17 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db.models import ChannelBlock, Guardian, GuardianStudent, LinkCode, Student
+from notifier.db.models import (
+    ChannelBlock,
+    Guardian,
+    GuardianStudent,
+    LinkCode,
+    SchoolClass,
+    Staff,
+    Student,
+)
 from notifier.delivery.context import PupilView
-from notifier.errors import InvalidInput
+from notifier.errors import InvalidInput, NotFound
 from notifier.roster.service import get_guardian
 
 
@@ -27,8 +35,9 @@ class LinkRefused(InvalidInput):
 
 @dataclass(frozen=True)
 class Linked:
-    guardian_id: str
-    children: tuple[str, ...]  # first names, for the confirmation
+    guardian_id: str  # or the staff id, when `staff`
+    children: tuple[str, ...]  # first names (a teacher: class names), for the confirmation
+    staff: bool = False
 
 
 def _hash(code: str) -> str:
@@ -42,15 +51,21 @@ async def create_link_code(
     ttl: timedelta,
     now: datetime,
     by_token: int | None,
+    subject_type: str = "guardian",
 ) -> tuple[str, datetime]:
-    """A new code for this guardian (Telegram's deep-link alphabet, 128 bits); shown once."""
-    await get_guardian(session=session, guardian_id=guardian_id)
+    """A new code for this guardian (or staff member, with subject_type="staff") in
+    Telegram's deep-link alphabet, 128 bits; shown once."""
+    if subject_type == "staff":
+        if await session.get(Staff, guardian_id) is None:
+            raise NotFound(f"no staff member {guardian_id!r}")
+    else:
+        await get_guardian(session=session, guardian_id=guardian_id)
     code = secrets.token_urlsafe(16)
     expires = now + ttl
     session.add(
         LinkCode(
             code_hash=_hash(code),
-            subject_type="guardian",
+            subject_type=subject_type,
             subject_id=guardian_id,
             created_at=now,
             created_by=by_token,
@@ -66,7 +81,7 @@ async def link_chat(
 ) -> Linked:
     """Spend a code: the chat now receives this guardian's messages."""
     row = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(code)))
-    if row is None or row.subject_type != "guardian":
+    if row is None:
         raise LinkRefused("unknown", "no such code")
     if row.used_at is not None:
         raise LinkRefused("used", "this code was already used")
@@ -80,6 +95,8 @@ async def link_chat(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise LinkRefused("used", "this code was already used")
+    if row.subject_type == "staff":
+        return await _link_staff(session, row.subject_id, chat_id, bot_id)
     guardian = await session.get(Guardian, row.subject_id)
     if guardian is None:
         raise LinkRefused("unknown", "the guardian of this code no longer exists")
@@ -101,12 +118,33 @@ async def link_chat(
     return Linked(guardian.id, children)
 
 
+async def _link_staff(session: AsyncSession, staff_id: str, chat_id: str, bot_id: str) -> Linked:
+    staff = await session.get(Staff, staff_id)
+    if staff is None:
+        raise LinkRefused("unknown", "the staff member of this code no longer exists")
+    staff.telegram_chat_id, staff.telegram_bot_id = chat_id, bot_id
+    names = tuple(
+        await session.scalars(
+            select(SchoolClass.name)
+            .where(SchoolClass.class_teacher_id == staff_id)
+            .order_by(SchoolClass.name)
+        )
+    )
+    await session.commit()
+    return Linked(staff_id, names, staff=True)
+
+
 async def unlink_chat(*, session: AsyncSession, chat_id: str) -> int:
     """Stop sending to this chat; returns how many guardians it was linked to."""
     result = await session.execute(
         update(Guardian)
         .where(Guardian.telegram_chat_id == chat_id)
         .values(telegram_chat_id=None, telegram_bot_id=None, telegram_linked_at=None)
+    )
+    await session.execute(
+        update(Staff)
+        .where(Staff.telegram_chat_id == chat_id)
+        .values(telegram_chat_id=None, telegram_bot_id=None)
     )
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

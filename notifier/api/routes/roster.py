@@ -10,8 +10,8 @@ from fastapi import APIRouter, Response
 from notifier.api.access import guardian_access, pupils_scope
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Principal, Role
-from notifier.db.models import SchoolClass, Student
-from notifier.errors import Conflict
+from notifier.db.models import SchoolClass, Staff, Student
+from notifier.errors import Conflict, NotFound
 from notifier.roster import service
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
 from notifier.roster.telegram_link import create_link_code
@@ -149,6 +149,34 @@ async def telegram_link(
     code, expires = await create_link_code(
         session=session,
         guardian_id=guardian_id,
+        ttl=timedelta(days=runtime.settings.link_code_ttl_days),
+        now=runtime.clock(),
+        by_token=principal.token_id,
+    )
+    return {"code": code, "url": f"https://t.me/{me.username}?start={code}", "expires_at": expires}
+
+
+@router.post(
+    "/staff/{staff_id}/telegram-link",
+    status_code=201,
+    summary="A single-use code that connects a class teacher's Telegram (for /announce)",
+)
+async def staff_telegram_link(
+    staff_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    principal.require(Role.admin)
+    staff = await session.get(Staff, staff_id)
+    if staff is None:
+        raise NotFound(f"no staff member {staff_id!r}")
+    principal.require_school(staff.school_id)
+    telegram = runtime.telegram
+    if telegram is None:
+        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
+    me = await telegram.default_bot.me()
+    code, expires = await create_link_code(
+        session=session,
+        guardian_id=staff_id,
+        subject_type="staff",
         ttl=timedelta(days=runtime.settings.link_code_ttl_days),
         now=runtime.clock(),
         by_token=principal.token_id,
