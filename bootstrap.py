@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh machine: `python3 bootstrap.py up` or `python3 bootstrap.py test`.
+"""One entry point for a fresh machine: `python3 bootstrap.py up`, `python3 bootstrap.py test`
+(the whole suite), `python3 bootstrap.py bench` (the benchmark, figures printed), or any other
+`notifier` command (`python3 bootstrap.py demo`, `... token create --role admin`).
 
 Creates ./.venv with the project and its test extras on first use (and again when
 pyproject.toml changes), then runs `notifier ...` or the test suite inside it.
@@ -46,6 +48,8 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if argv[0] == "test":
         cmd = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
+    elif argv[0] == "bench":
+        cmd = [str(BIN / "python"), "-m", "bench", *argv[1:]]
     else:
         cmd = [str(BIN / "notifier"), *argv]
     os.execv(cmd[0], cmd)  # noqa: S606 - replaces this process by the venv's tool

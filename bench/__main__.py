@@ -1,0 +1,31 @@
+"""The benchmark, one command: `python3 bootstrap.py bench` (or `.venv/bin/python -m bench`).
+
+Runs each part in its own process and prints its figures:
+  pipeline      journal events through the stream into the outbox, then SMTP (medians of 3)
+  school_day    messages per guardian per school day against journal events
+  roster_import a 5,000-row roster CSV (medians of 3)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PARTS = [
+    ["bench.pipeline", "--events", "5000", "--runs", "3"],
+    ["bench.school_day"],
+    ["bench.roster_import", "--rows", "5000", "--runs", "3"],
+]
+
+
+def main() -> int:
+    status = 0
+    for module, *args in PARTS:
+        print(f"== {module} {' '.join(args)}", flush=True)
+        result = subprocess.run([sys.executable, "-m", module, *args], check=False)
+        status = status or result.returncode
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
