@@ -15,6 +15,7 @@ from notifier.errors import Conflict, NotFound
 from notifier.roster import service
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
 from notifier.roster.telegram_link import create_link_code
+from notifier.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["roster"])
 WRITERS = (Role.admin, Role.integration)
@@ -133,6 +134,34 @@ async def get_guardian(
     }
 
 
+async def _link(
+    session: SessionDep,
+    principal: Principal,
+    runtime: Runtime,
+    subject_id: str,
+    subject_type: str,
+) -> dict[str, Any]:
+    """A link code and its t.me deep link, through the bot the person should use."""
+    telegram = runtime.telegram
+    if telegram is None:
+        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
+    bot = (
+        await telegram.bot_for_guardian(session, subject_id)
+        if subject_type == "guardian"
+        else telegram.default_bot
+    )
+    me = await bot.me()
+    code, expires = await create_link_code(
+        session=session,
+        guardian_id=subject_id,
+        subject_type=subject_type,
+        ttl=timedelta(days=runtime.settings.link_code_ttl_days),
+        now=runtime.clock(),
+        by_token=principal.token_id,
+    )
+    return {"code": code, "url": f"https://t.me/{me.username}?start={code}", "expires_at": expires}
+
+
 @router.post(
     "/guardians/{guardian_id}/telegram-link",
     status_code=201,
@@ -142,18 +171,7 @@ async def telegram_link(
     guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
-    telegram = runtime.telegram
-    if telegram is None:
-        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
-    me = await (await telegram.bot_for_guardian(session, guardian_id)).me()
-    code, expires = await create_link_code(
-        session=session,
-        guardian_id=guardian_id,
-        ttl=timedelta(days=runtime.settings.link_code_ttl_days),
-        now=runtime.clock(),
-        by_token=principal.token_id,
-    )
-    return {"code": code, "url": f"https://t.me/{me.username}?start={code}", "expires_at": expires}
+    return await _link(session, principal, runtime, guardian_id, "guardian")
 
 
 @router.post(
@@ -169,16 +187,4 @@ async def staff_telegram_link(
     if staff is None:
         raise NotFound(f"no staff member {staff_id!r}")
     principal.require_school(staff.school_id)
-    telegram = runtime.telegram
-    if telegram is None:
-        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
-    me = await telegram.default_bot.me()
-    code, expires = await create_link_code(
-        session=session,
-        guardian_id=staff_id,
-        subject_type="staff",
-        ttl=timedelta(days=runtime.settings.link_code_ttl_days),
-        now=runtime.clock(),
-        by_token=principal.token_id,
-    )
-    return {"code": code, "url": f"https://t.me/{me.username}?start={code}", "expires_at": expires}
+    return await _link(session, principal, runtime, staff_id, "staff")
