@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -25,8 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+roster_app = typer.Typer(help="Roster: pupils, guardians, consent.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(roster_app, name="roster")
 
 
 def _settings() -> Settings:
@@ -134,7 +137,10 @@ async def _start_bot(
     telegram = runtime.telegram
     if telegram is None:
         return nothing
-    dp = build_dispatcher(settings)
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    # Conversation steps live in Redis, so polling and webhook processes share them.
+    dp = build_dispatcher(settings, storage=RedisStorage(runtime.redis))
     bot = telegram.default_bot
     if settings.telegram_webhook_secret is not None:
         secret = settings.telegram_webhook_secret.get_secret_value()
@@ -283,6 +289,54 @@ def token_create(
     except InvalidInput as exc:
         typer.echo(f"error: {exc.reason}", err=True)
         raise typer.Exit(2) from None
+
+
+@roster_app.command("import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(help="CSV, one row per pupil-guardian pair")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report, write nothing")] = False,
+) -> None:
+    """Load pupils, guardians and consents from a CSV (UTF-8 or Windows-1251, `;` or `,`)."""
+    from notifier.db.engine import create_engine, session_factory
+    from notifier.errors import Conflict, InvalidInput
+    from notifier.roster.importer import ImportReport, import_roster
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: cannot read {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings()
+    _upgrade(settings)
+
+    async def run() -> ImportReport:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                return await import_roster(
+                    session=session, data=data, dry_run=dry_run, actor_school_id=None, by_token=None
+                )
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except InvalidInput as exc:
+        typer.echo(f"error: {file}: {exc.reason}", err=True)
+        raise typer.Exit(2) from None
+    except Conflict as exc:
+        typer.echo(f"error: {exc.reason}", err=True)
+        raise typer.Exit(1) from None
+    verb = "dry run, nothing written: would import" if dry_run else "imported"
+    typer.echo(
+        f"{verb} {report.imported} of {report.rows} rows ({report.encoding}, "
+        f"'{report.delimiter}'); pupils {report.students_created} new, "
+        f"{report.students_updated} changed; guardians {report.guardians_created} new, "
+        f"{report.guardians_updated} changed; {report.consents_created} consents; "
+        f"{len(report.errors)} rows with errors"
+    )
+    for error in report.errors:
+        typer.echo(f"line {error.line}: {error.error}")
 
 
 @app.command()

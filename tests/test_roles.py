@@ -135,6 +135,14 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
         {},
         {A: 201, SA: 201, OA: 403, TO: 201, TX: 403, IN: 403},
     ),
+    (
+        "POST",
+        "/v1/roster/import?dry_run=true",
+        "school_id;class_id;student_id;student_name;guardian_id;guardian_name;phone;email\n"
+        "s17;7b;st-1;Орлов Иван;g-1;Орлова;;g1@parents.example.org\n",
+        {"Content-Type": "text/csv"},
+        {A: 200, SA: 200, OA: 200, TO: 403, TX: 403, IN: 200},
+    ),
     ("GET", "/v1/announcements", None, {}, {A: 200, SA: 200, OA: 200, TO: 200, TX: 200, IN: 403}),
 ]
 
@@ -177,7 +185,13 @@ async def test_role_matrix(
     failures = []
     for method, path, body, headers, expected in MATRIX:
         for role in ROLES:
-            content = None if body is None else json.dumps(body, ensure_ascii=False)
+            content = (
+                None
+                if body is None
+                else body
+                if isinstance(body, str)
+                else json.dumps(body, ensure_ascii=False)
+            )
             r = await api.request(
                 method,
                 path,

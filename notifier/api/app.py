@@ -17,6 +17,7 @@ from notifier.api.routes import (
     health,
     notifications,
     roster,
+    roster_import,
 )
 from notifier.config import Settings
 from notifier.runtime import Runtime, build_runtime
@@ -44,6 +45,15 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (health, events, roster, choices, notifications, announcements, dead_letters):
+    for module in (
+        health,
+        events,
+        roster,
+        roster_import,
+        choices,
+        notifications,
+        announcements,
+        dead_letters,
+    ):
         app.include_router(module.router)
     return app
