@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 PARTS = [
-    ["bench.pipeline", "--events", "5000", "--runs", "3"],
+    ["bench.pipeline", "--events", "2000", "--runs", "3"],
     ["bench.school_day"],
     ["bench.roster_import", "--rows", "5000", "--runs", "3"],
 ]
