@@ -27,6 +27,7 @@ from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
 from notifier.delivery.timing import quiet_until
 from notifier.errors import PermanentDelivery, TransientDelivery
+from notifier.metrics import DELIVERY_LATENCY, MESSAGES
 from notifier.rendering import Renderer
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,11 @@ class Dispatcher:
                 else:
                     key = {"sent": "sent", "failed": "failed"}.get(status, "skipped")
                 setattr(stats, key, getattr(stats, key) + 1)
+                MESSAGES.labels(values["channel"] or "none", key).inc()
+        for note in batch.notifications:
+            sent = next((o.values[note.id] for o in outcomes if note.id in o.values), None)
+            if sent is not None and sent["status"] == "sent":
+                DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
         async with self.sessions() as session:
             await session.execute(update(Notification), updates)
             if attempts:

@@ -17,6 +17,7 @@ from notifier.errors import InvalidInput
 from notifier.events.schema import JournalEventIn, parse_stream_entry
 from notifier.events.store import store_and_plan
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM, dead_letter, ensure_group
+from notifier.metrics import EVENTS_IN, event_type_label
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,11 @@ class StreamConsumer:
                 done.append(entry_id)
                 continue
             try:
-                valid.append((entry_id, parse_stream_entry(fields, max_bytes=self.max_event_bytes)))
+                event = parse_stream_entry(fields, max_bytes=self.max_event_bytes)
+                valid.append((entry_id, event))
+                EVENTS_IN.labels("stream", event_type_label(event.type), "accepted").inc()
             except InvalidInput as exc:
+                EVENTS_IN.labels("stream", "other", "rejected").inc()
                 await dead_letter(
                     self.redis, entry_id=entry_id, reason=exc.reason, payload=fields.get(b"event")
                 )

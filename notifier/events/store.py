@@ -13,6 +13,7 @@ from notifier.db.bulk import insert_ignore
 from notifier.db.models import JournalEvent, Notification
 from notifier.delivery.planner import load_roster, notification_rows, plan_event
 from notifier.events.schema import JournalEventIn
+from notifier.metrics import NOTIFICATIONS_PLANNED
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,13 @@ async def store_and_plan(
     if outbox:
         await session.execute(insert_ignore(session, Notification.__table__, outbox))  # type: ignore[arg-type]
     await session.commit()
+    _count_planned(outbox)
     return StoreResult(len(inserted), len(events) - len(inserted), len(outbox))
+
+
+def _count_planned(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        NOTIFICATIONS_PLANNED.labels(row["category"], row["status"]).inc()
 
 
 async def _join_open_groups(

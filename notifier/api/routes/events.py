@@ -21,7 +21,7 @@ from notifier.events.schema import (
     parse_structured,
 )
 from notifier.events.stream import publish
-from notifier.metrics import EVENTS_IN
+from notifier.metrics import EVENTS_IN, event_type_label
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -70,7 +70,7 @@ async def post_events(
     try:
         parsed = _parse(request, body, runtime.settings.max_event_bytes)
     except InvalidInput as exc:
-        EVENTS_IN.labels("http", "rejected").inc()
+        EVENTS_IN.labels("http", "other", "rejected").inc()
         status = 415 if exc.reason.startswith("Content-Type") else 400
         return JSONResponse(
             {"accepted": [], "rejected": [{"id": None, "error": exc.reason}]}, status_code=status
@@ -80,8 +80,10 @@ async def post_events(
     if accepted:
         # Durable before we answer: the stream is persisted by Redis (AOF) and read by the group.
         await publish(runtime.redis, accepted)
-    EVENTS_IN.labels("http", "accepted").inc(len(accepted))
-    EVENTS_IN.labels("http", "rejected").inc(len(rejected))
+    for ev in accepted:
+        EVENTS_IN.labels("http", event_type_label(ev.type), "accepted").inc()
+    if rejected:
+        EVENTS_IN.labels("http", "other", "rejected").inc(len(rejected))
     payload = {
         "accepted": [ev.id for ev in accepted],
         "rejected": [{"id": r.id, "error": r.error} for r in rejected],

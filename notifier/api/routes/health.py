@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from notifier.api.deps import RuntimeDep
+from notifier.db.models import Notification
+from notifier.events.stream import DEAD_STREAM, GROUP, STREAM
+from notifier.metrics import DEAD_LETTERS, QUEUE_DEPTH, SCHEDULED, STREAM_LAG, STREAM_PENDING
 
 router = APIRouter(tags=["operations"])
 
@@ -36,5 +39,22 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics")
-async def metrics() -> Response:
+async def metrics(runtime: RuntimeDep) -> Response:
+    now = runtime.clock()
+    async with runtime.sessions() as session:
+        due_now, later = (
+            await session.execute(
+                select(
+                    func.count().filter(Notification.due_at <= now),
+                    func.count().filter(Notification.due_at > now),
+                ).where(Notification.status == "pending")
+            )
+        ).one()
+    QUEUE_DEPTH.set(due_now)
+    SCHEDULED.set(later)
+    groups = await runtime.redis.xinfo_groups(STREAM) if await runtime.redis.exists(STREAM) else []
+    group = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
+    STREAM_LAG.set((group or {}).get("lag") or 0)
+    STREAM_PENDING.set((group or {}).get("pending") or 0)
+    DEAD_LETTERS.set(await runtime.redis.xlen(DEAD_STREAM))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
