@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -16,8 +16,11 @@ from notifier.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from notifier.runtime import Runtime
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="notifier: tells parents what happens at school.",
@@ -54,6 +57,18 @@ def _with_redis(settings: Settings, folder: str = "") -> Iterator[Settings]:
         yield settings.model_copy(update={"redis_url": url})
     finally:
         redis.stop()
+
+
+async def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one service call in a session of its own (for commands without a runtime)."""
+    from notifier.db.engine import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
 
 
 def _upgrade(settings: Settings) -> None:
@@ -267,25 +282,19 @@ def token_create(
 ) -> None:
     """Print a new API token once; only its hash is stored."""
     from notifier.auth import create_token
-    from notifier.db.engine import create_engine, session_factory
     from notifier.errors import InvalidInput
 
     settings = _settings()
     _upgrade(settings)
 
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                token, _ = await create_token(
-                    session=session, role=role, school_id=school, staff_id=staff, label=label
-                )
-                return token
-        finally:
-            await engine.dispose()
+    async def run(session: AsyncSession) -> str:
+        token, _ = await create_token(
+            session=session, role=role, school_id=school, staff_id=staff, label=label
+        )
+        return token
 
     try:
-        typer.echo(asyncio.run(run()))
+        typer.echo(asyncio.run(_in_session(settings, run)))
     except InvalidInput as exc:
         typer.echo(f"error: {exc.reason}", err=True)
         raise typer.Exit(2) from None
@@ -297,7 +306,6 @@ def roster_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="report, write nothing")] = False,
 ) -> None:
     """Load pupils, guardians and consents from a CSV (UTF-8 or Windows-1251, `;` or `,`)."""
-    from notifier.db.engine import create_engine, session_factory
     from notifier.errors import Conflict, InvalidInput
     from notifier.roster.importer import ImportReport, import_roster
 
@@ -309,18 +317,13 @@ def roster_import(
     settings = _settings()
     _upgrade(settings)
 
-    async def run() -> ImportReport:
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session:
-                return await import_roster(
-                    session=session, data=data, dry_run=dry_run, actor_school_id=None, by_token=None
-                )
-        finally:
-            await engine.dispose()
+    async def run(session: AsyncSession) -> ImportReport:
+        return await import_roster(
+            session=session, data=data, dry_run=dry_run, actor_school_id=None, by_token=None
+        )
 
     try:
-        report = asyncio.run(run())
+        report = asyncio.run(_in_session(settings, run))
     except InvalidInput as exc:
         typer.echo(f"error: {file}: {exc.reason}", err=True)
         raise typer.Exit(2) from None
