@@ -166,7 +166,7 @@ async def create(
     session.add(announcement)
     rows = await _plan(session, event.pk, ident, classes, pupils, body, now)
     if rows:
-        await session.execute(insert_ignore(session, Notification.__table__, rows))  # type: ignore[arg-type]
+        await session.execute(insert_ignore(session, Notification.__table__), rows)  # type: ignore[arg-type]
     await session.commit()
     return Created(announcement, new=True)
 

@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 
-def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect."""
+def insert_ignore(session: AsyncSession, table: Table) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING for the session's dialect; execute it with a list of
+    rows (executemany: one cached statement, sent in batches), never with `.values(rows)`,
+    which compiles a new statement the size of the batch every time."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt: Insert = module.insert(table).values(rows).on_conflict_do_nothing()
+    stmt: Insert = module.insert(table).on_conflict_do_nothing()
     return stmt

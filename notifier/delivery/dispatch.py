@@ -168,7 +168,7 @@ class Dispatcher:
             if attempts:
                 session.add_all(DeliveryAttempt(**a) for a in attempts)
             if blocks:
-                await session.execute(insert_ignore(session, ChannelBlock.__table__, blocks))  # type: ignore[arg-type]
+                await session.execute(insert_ignore(session, ChannelBlock.__table__), blocks)  # type: ignore[arg-type]
             await session.commit()
         log.info("delivery.batch", extra=vars(stats))
         return stats

@@ -50,16 +50,16 @@ async def store_and_plan(
         for ev in unique
     ]
     table = JournalEvent.__table__
-    stmt = insert_ignore(session, table, rows).returning(  # type: ignore[arg-type]
+    stmt = insert_ignore(session, table).returning(  # type: ignore[arg-type]
         table.c.pk, table.c.source, table.c.event_id
     )
-    inserted = (await session.execute(stmt)).all()
+    inserted = (await session.execute(stmt, rows)).all()
     outbox = []
     for pk, source, event_id in inserted:
         outbox.extend(notification_rows(pk, plans[(source, event_id)], roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
     if outbox:
-        await session.execute(insert_ignore(session, Notification.__table__, outbox))  # type: ignore[arg-type]
+        await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
     await session.commit()
     _count_planned(outbox)
     return StoreResult(len(inserted), len(events) - len(inserted), len(outbox))
@@ -132,6 +132,6 @@ async def replan_unmatched(
             outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
     if outbox:
-        await session.execute(insert_ignore(session, Notification.__table__, outbox))  # type: ignore[arg-type]
+        await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
     await session.commit()
     return ReplayResult(planned, len(rows) - planned, len(outbox))
