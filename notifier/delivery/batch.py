@@ -38,7 +38,6 @@ class Batch:
     blocked: dict[str, set[str]] = field(default_factory=dict)
     # (guardian, mark_id) → the mark as the guardian was last told it
     told: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    previous: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def place_of(self, note: Notification) -> School | None:
         student = self.students.get(note.student_id or "")

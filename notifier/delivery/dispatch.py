@@ -198,7 +198,7 @@ class Dispatcher:
             for note in members:
                 outcome.values[note.id] = self._values(note, status="skipped", reason="no_consent")
             return outcome
-        folded = fold(members, batch.events, batch.told, batch.previous)
+        folded = fold(members, batch.events, batch.told)
         for note in folded.superseded:
             outcome.values[note.id] = self._values(note, status="skipped", reason="superseded")
         if not folded.items:
@@ -207,7 +207,7 @@ class Dispatcher:
         place = batch.place_of(members[0])
         prefs = batch.preferences_of(guardian.id, members[0].student_id)
         if place is not None and not self._urgent(members):
-            quiet = prefs.quiet_hours or (place.quiet_start, place.quiet_end)
+            quiet = prefs.quiet_window(place)
             until = quiet_until(now, zone=place.timezone, start=quiet[0], end=quiet[1])
             if until is not None:  # nobody is woken up: the message waits for the morning
                 for note in live:

@@ -44,7 +44,6 @@ def fold(
     members: list[Notification],
     events: dict[int, JournalEvent],
     told: dict[tuple[str, str], dict[str, Any]],
-    previous: dict[int, dict[str, Any]],
 ) -> Folded:
     """Items of a group in event order; `told` is (guardian, mark_id) → the mark as last sent."""
     items: list[Item] = []
@@ -61,7 +60,7 @@ def fold(
                     note.student_id,
                     event,
                     dict(event.data),
-                    previous.get(event.pk),
+                    None,
                     [note],
                 )
             )

@@ -179,7 +179,7 @@ def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta)
     if school is None:
         return now + coalesce
     prefs = roster.prefs(target.guardian_id, target.student_id)
-    quiet = prefs.quiet_hours or (school.quiet_start, school.quiet_end)
+    quiet = prefs.quiet_window(school)
     if target.mode == "digest":
         return next_digest(now, zone=school.timezone, digest_time=school.digest_time, quiet=quiet)
     return defer_past_quiet(now + coalesce, zone=school.timezone, start=quiet[0], end=quiet[1])

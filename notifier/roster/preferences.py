@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from notifier.db.models import Preference
+from notifier.db.models import Preference, School
 from notifier.events.types import CATEGORIES
 
 CHANNELS = ("telegram", "email", "sms")
@@ -27,6 +27,10 @@ class EffectivePreferences:
             if override:
                 return override
         return self.categories.get(category, "instant")
+
+    def quiet_window(self, school: School) -> tuple[str, str]:
+        """The guardian's own quiet hours, else the school's."""
+        return self.quiet_hours or (school.quiet_start, school.quiet_end)
 
     def as_json(self) -> dict[str, Any]:
         return {
