@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from prometheus_client import start_http_server
 
 from notifier.announcements import send_summaries
 from notifier.config import Settings, load_settings
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
 
+log = logging.getLogger("notifier.worker")
 DELIVER_JOB = "deliver_due"
 KICK_JOB_ID = "deliver_due:kick"
 
@@ -60,6 +63,12 @@ async def startup(ctx: dict[str, Any]) -> None:
         consumer = runtime.consumer(on_planned=on_planned)
         ctx["consumer_stop"] = stop
         ctx["consumer_task"] = asyncio.create_task(consumer.run_forever(stop))
+    if settings.worker_metrics_port and not ctx.get("metrics_served"):
+        # The API's /metrics counts what the API did and reads the shared gauges; what this
+        # process consumed and sent is counted here.
+        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
+        ctx["metrics_served"] = True
+    log.info("worker.started", extra={"consumer": bool(ctx.get("run_consumer", True))})
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

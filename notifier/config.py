@@ -66,18 +66,24 @@ class Settings(BaseSettings):
     sms_api_key: SecretStr | None = None
     sms_sender: str | None = None
 
-    telegram_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
+    # Sends per second per bot, SMS gateway and SMTP relay; 0 turns a limit off (for a local
+    # server, e.g. the benchmark's, never for a real provider).
+    telegram_rate_per_second: float = Field(default=25.0, ge=0, le=1000)
     telegram_chat_interval_seconds: float = Field(default=1.0, ge=0)
     link_code_ttl_days: float = Field(default=14.0, gt=0)
     link_code_max_failures: int = Field(default=5, ge=1)
 
     sms_max_segments: int = Field(default=2, ge=1, le=10)
-    sms_rate_per_second: float = Field(default=20.0, gt=0)
+    sms_rate_per_second: float = Field(default=20.0, ge=0)
     sms_timeout: Seconds = 15.0
-    smtp_rate_per_second: float = Field(default=50.0, gt=0)
+    smtp_rate_per_second: float = Field(default=50.0, ge=0)
 
     public_url: str = "http://127.0.0.1:8000"
     coalesce_seconds: float = Field(default=60.0, ge=0)
+
+    # A worker process serves its own /metrics here (its counters: events consumed, messages
+    # sent); unset, it serves none. One port per process: a container each, or one per worker.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     data_dir: Path = Path("./var")
     log_format: LogFormat = LogFormat.text

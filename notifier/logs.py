@@ -70,3 +70,9 @@ def setup_logging(settings: Settings) -> None:
         "asyncpg",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # arq's command line gives its loggers a handler of their own: one handler (ours) only,
+    # and no line per job run (the every-second cron would write two lines a second).
+    # Failed jobs are logged at WARNING and above, so they still show.
+    for name in ("arq", "arq.worker"):
+        logging.getLogger(name).handlers[:] = []
+    logging.getLogger("arq.worker").setLevel(logging.WARNING)

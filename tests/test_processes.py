@@ -174,10 +174,16 @@ async def test_killing_the_worker_before_it_sends_loses_nothing(
     assert smtp.messages == []
     smtp.clear()  # the relay recovers
     log_b = tmp_path / "worker-b.log"
+    metrics_port = free_port()
+    env["NOTIFIER_WORKER_METRICS_PORT"] = str(metrics_port)
     worker_b = spawn([str(BIN / "arq"), "worker.WorkerSettings"], cwd=ROOT, env=env, log=log_b)
     try:
         await smtp.wait_for(1, timeout=30)
         await asyncio.sleep(1.5)  # a second copy would arrive within this
+        # The worker counts what it sent on its own /metrics.
+        async with httpx.AsyncClient() as client:
+            scrape = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'notifier_messages_total{channel="email",outcome="sent"} 1.0' in scrape
     finally:
         worker_b.send_signal(signal.SIGTERM)
         worker_b.wait(timeout=20)

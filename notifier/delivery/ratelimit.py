@@ -106,7 +106,9 @@ class RateLimiter:
 
 
 def per_second(rate: float) -> tuple[int, float]:
-    """A rate as (limit, window): 25/s → 25 per 1 s; 0.5/s → 1 per 2 s."""
+    """A rate as (limit, window): 25/s → 25 per 1 s; 0.5/s → 1 per 2 s; 0 → no limit."""
+    if rate <= 0:
+        return 0, 1.0
     if rate >= 1:
         return int(rate), 1.0
     return 1, 1 / rate

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
+from functools import cached_property
 from types import TracebackType
 from typing import Literal
 
@@ -27,7 +28,14 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
-    message: EmailMessage
+    at: float = 0.0  # time.monotonic() when the server accepted it
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        # Parsed on first use, so that accepting a message costs the server next to nothing.
+        parsed = BytesParser(policy=default_policy).parsebytes(self.data)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 @dataclass
@@ -95,12 +103,11 @@ class _Handler:
             return fault
         data = envelope.content
         raw = data if isinstance(data, bytes) else (data or "").encode()
-        message = BytesParser(policy=default_policy).parsebytes(raw)
         mail = ReceivedMail(
             mail_from=envelope.mail_from or "",
             rcpt_tos=list(envelope.rcpt_tos),
             data=raw,
-            message=message,
+            at=time.monotonic(),
         )
         with owner._lock:
             owner.messages.append(mail)

@@ -1,0 +1,87 @@
+"""The region benchmark's channel servers, each in a process of its own so that their CPU is
+not counted as ours: `python -m bench.sinks telegram|smtp|sms`.
+
+They are the test suite's servers (tests/servers): a Bot API server that parses the HTML the
+way Telegram does, aiosmtpd, an SMS gateway speaking the generic JSON protocol. They answer
+at once (no faults, no flood limits). The process prints one JSON line with its address,
+then obeys one command per line on stdin:
+
+    count        → {"n": messages received so far}
+    dump PATH    → writes [[recipient, text, monotonic time], ...] to PATH, → {"n": ...}
+    clear        → forgets what it received
+    quit
+Times are `time.monotonic()`, which on Linux is one clock for every process of the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from tests.servers.sms_server import SmsGateway
+from tests.servers.smtp_server import SmtpServer
+from tests.servers.telegram_server import BotApiServer
+
+TOKEN = "424242:BENCH-token"
+SMS_KEY = "bench-key"
+
+
+def _records(kind: str, server: Any) -> list[tuple[str, str, float]]:
+    if kind == "telegram":
+        return [(m.chat_id, m.plain, m.at) for m in server.accepted]
+    if kind == "sms":
+        return [(m.to, m.text, m.at) for m in list(server.messages)]
+    out = []
+    for mail in list(server.messages):
+        body = mail.message.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        out.append((mail.rcpt_tos[0] if mail.rcpt_tos else "", text, mail.at))
+    return out
+
+
+def _count(kind: str, server: Any) -> int:
+    return len(server.accepted) if kind == "telegram" else len(server.messages)
+
+
+def main(kind: str) -> None:
+    server: Any
+    if kind == "telegram":
+        server = BotApiServer(TOKEN, "bench_bot")
+        server.start()
+        address = {"api_base": server.base, "token": TOKEN}
+    elif kind == "sms":
+        server = SmsGateway("http", SMS_KEY)
+        server.start()
+        address = {"url": server.url, "api_key": SMS_KEY}
+    elif kind == "smtp":
+        server = SmtpServer()
+        server.start()
+        address = {"host": server.host, "port": server.port}
+    else:
+        raise SystemExit(f"unknown sink {kind!r}: telegram, smtp or sms")
+    print(json.dumps(address), flush=True)
+    try:
+        for line in sys.stdin:
+            command, _, argument = line.strip().partition(" ")
+            if command == "count":
+                reply: dict[str, Any] = {"n": _count(kind, server)}
+            elif command == "dump":
+                records = _records(kind, server)
+                with open(argument, "w", encoding="utf-8") as out:
+                    json.dump(records, out, ensure_ascii=False)
+                reply = {"n": len(records)}
+            elif command == "clear":
+                server.clear()
+                reply = {"n": 0}
+            elif command == "quit":
+                break
+            else:
+                reply = {"error": f"unknown command {command!r}"}
+            print(json.dumps(reply), flush=True)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "")
