@@ -5,7 +5,6 @@ not at import."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -16,6 +15,7 @@ from prometheus_client import start_http_server
 
 from notifier.announcements import send_summaries
 from notifier.config import Settings, load_settings
+from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
 
@@ -55,14 +55,22 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["runtime"] = runtime
     ctx["dispatcher"] = runtime.dispatcher()
     if ctx.get("run_consumer", True):
-        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        kicks: set[asyncio.Task[None]] = set()
 
-        async def on_planned() -> None:
-            await kick_delivery(ctx)
+        def kick() -> None:  # called on the consumer's thread
+            def on_loop() -> None:
+                task = loop.create_task(kick_delivery(ctx))
+                kicks.add(task)
+                task.add_done_callback(kicks.discard)
 
-        consumer = runtime.consumer(on_planned=on_planned)
-        ctx["consumer_stop"] = stop
-        ctx["consumer_task"] = asyncio.create_task(consumer.run_forever(stop))
+            loop.call_soon_threadsafe(on_loop)
+
+        consumer = ConsumerThread(
+            build=lambda: build_runtime(settings, clock=runtime.clock), on_planned=kick
+        )
+        await asyncio.to_thread(consumer.start)
+        ctx["consumer"] = consumer
     if settings.worker_metrics_port and not ctx.get("metrics_served"):
         # The API's /metrics counts what the API did and reads the shared gauges; what this
         # process consumed and sent is counted here.
@@ -72,10 +80,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    if task := ctx.get("consumer_task"):
-        ctx["consumer_stop"].set()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(task, timeout=5)
+    if consumer := ctx.get("consumer"):
+        await asyncio.to_thread(consumer.stop, 10)
     if ctx.get("owns_runtime", True) and (runtime := ctx.get("runtime")):
         await runtime.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,23 @@ def ru_date(value: str | date | datetime | None, locale: str = "ru") -> str:
             return str(value)
     if isinstance(value, datetime):
         value = value.date()
+    return _day_month(value, locale)
+
+
+@lru_cache(maxsize=4096)
+def _day_month(value: date, locale: str) -> str:
+    # Babel looks its locale data up on every call; a school's messages name a few dates.
     return format_date(value, "d MMMM", locale=locale)
+
+
+@lru_cache(maxsize=16)
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 def ru_plural(n: int, one: str, few: str, many: str) -> str:
     """The Russian form of a word for n, by CLDR plural rules (1 оценка, 3 оценки, 5 оценок)."""
-    form = Locale("ru").plural_form(abs(n))
+    form = _locale("ru").plural_form(abs(n))
     return {"one": one, "few": few}.get(form, many)
 
 

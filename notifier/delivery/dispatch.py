@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Channel, Recipient
@@ -160,14 +160,14 @@ class Dispatcher:
                     key = {"sent": "sent", "failed": "failed"}.get(status, "skipped")
                 setattr(stats, key, getattr(stats, key) + 1)
                 MESSAGES.labels(values["channel"] or "none", key).inc()
+        sent_ids = {values["id"] for values in updates if values["status"] == "sent"}
         for note in batch.notifications:
-            sent = next((o.values[note.id] for o in outcomes if note.id in o.values), None)
-            if sent is not None and sent["status"] == "sent":
+            if note.id in sent_ids:
                 DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
         async with self.sessions() as session:
             await session.execute(update(Notification), updates)
             if attempts:
-                session.add_all(DeliveryAttempt(**a) for a in attempts)
+                await session.execute(insert(DeliveryAttempt), attempts)
             if blocks:
                 await session.execute(insert_ignore(session, ChannelBlock.__table__), blocks)  # type: ignore[arg-type]
             await session.commit()

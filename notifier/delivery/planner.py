@@ -29,14 +29,20 @@ class Roster:
     consented: set[str] = field(default_factory=set)
     preferences: dict[str, Preference] = field(default_factory=dict)
     schools: dict[str, School] = field(default_factory=dict)
+    _prefs: dict[tuple[str | None, str | None], EffectivePreferences] = field(default_factory=dict)
 
     def prefs(self, guardian_id: str, student_id: str) -> EffectivePreferences:
         """The guardian's choices over the defaults of this pupil's school."""
         student = self.students.get(student_id)
-        school = self.schools.get(student.school_id) if student else None
-        return effective(
-            self.preferences.get(guardian_id), school.subscriptions if school else None
-        )
+        school_id = student.school_id if student else None
+        # Most guardians never chose anything: they share their school's defaults.
+        own = guardian_id if guardian_id in self.preferences else None
+        if (found := self._prefs.get((own, school_id))) is None:
+            school = self.schools.get(school_id) if school_id else None
+            found = self._prefs[(own, school_id)] = effective(
+                self.preferences.get(guardian_id), school.subscriptions if school else None
+            )
+        return found
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
+@lru_cache(maxsize=256)
 def _hhmm(value: str) -> time:
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
@@ -15,6 +17,9 @@ def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, moment, tzinfo=zone)
 
 
+# Pure functions of their arguments, asked the same question for every row of a batch (one
+# `now`, a school's zone and window): cached, planning a class's homework asks once.
+@lru_cache(maxsize=1024)
 def quiet_until(now: datetime, *, zone: str, start: str, end: str) -> datetime | None:
     """The end of the quiet window `now` falls in (aware), or None if it is not quiet.
 
@@ -36,11 +41,13 @@ def quiet_until(now: datetime, *, zone: str, start: str, end: str) -> datetime |
     return None
 
 
+@lru_cache(maxsize=1024)
 def defer_past_quiet(when: datetime, *, zone: str, start: str, end: str) -> datetime:
     """`when`, or the end of the quiet window it falls in."""
     return quiet_until(when, zone=zone, start=start, end=end) or when
 
 
+@lru_cache(maxsize=1024)
 def next_digest(now: datetime, *, zone: str, digest_time: str, quiet: tuple[str, str]) -> datetime:
     """The next digest moment after `now` (today's if still ahead, else tomorrow's); when it
     falls in quiet hours, the morning after them."""

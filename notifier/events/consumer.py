@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -164,3 +165,63 @@ class StreamConsumer:
 
 
 __all__ = ["DEAD_STREAM", "STREAM", "StreamConsumer"]
+
+
+class ConsumerThread:
+    """A stream consumer on a thread and event loop of its own, inside a worker process.
+
+    Storing and planning cost little per event, sending costs much per message. On the
+    worker's loop the consumer was one task among a busy delivery's hundreds and got that
+    share of the process: the region benchmark ingested 139 events/s while delivering. On a
+    thread it takes turns with the whole delivery loop under the GIL, so events are stored
+    (and visible, and safe) at once even when a large backlog is being sent. It has its own
+    database engine and Redis client, since those belong to one event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        build: Callable[[], Any],
+        on_planned: Callable[[], None] | None = None,
+    ) -> None:
+        # `build()` makes a Runtime (notifier.runtime) on the thread's loop.
+        self._build = build
+        self._on_planned = on_planned
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream-consumer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(timeout=30)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Finish the batch in hand, then end (blocking: call it from a thread of its own)."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception:
+            log.exception("consumer.thread_failed")
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        runtime = self._build()
+        on_planned = self._on_planned
+
+        async def planned() -> None:
+            if on_planned is not None:
+                on_planned()
+
+        try:
+            self._ready.set()
+            await runtime.consumer(on_planned=planned).run_forever(self._stop)
+        finally:
+            await runtime.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,8 +67,8 @@ async def store_and_plan(
 
 
 def _count_planned(rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        NOTIFICATIONS_PLANNED.labels(row["category"], row["status"]).inc()
+    for (category, status), n in Counter((r["category"], r["status"]) for r in rows).items():
+        NOTIFICATIONS_PLANNED.labels(category, status).inc(n)
 
 
 async def _join_open_groups(
