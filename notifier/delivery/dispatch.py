@@ -297,7 +297,9 @@ class Dispatcher:
                 )
                 continue
             self._attempts(outcome, live, name, now, "sent", result.detail, result.provider_id)
-            log.info(
+            # Every attempt is in the delivery log table; a log line per sent message would
+            # cost a twentieth of the worker's time and say nothing the table does not.
+            log.debug(
                 "delivery.sent",
                 extra={"notification_id": first.id, "channel": name, "rows": len(live)},
             )
