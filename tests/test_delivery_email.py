@@ -231,3 +231,42 @@ async def test_logs_carry_ids_never_personal_data(
     assert "delivery.sent" in text
     for secret in ("olga.secret", "Секрет", "Тимофей", "Тайный", "Химия"):
         assert secret not in text, secret
+
+
+async def test_concurrent_delivery_runs_send_each_message_once(
+    api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, settings
+) -> None:
+    """Several delivery runs at once (several workers, or a worker's job and its cron tick)
+    claim small batches whose groups interleave: each guardian's group goes once, whole, and
+    no run fails (on PostgreSQL two claims taking whole groups used to deadlock)."""
+    import asyncio
+
+    from notifier.delivery.dispatch import Dispatcher
+
+    await school_with_class(api)
+    pupils = [f"st-{i}" for i in range(30)]
+    for i, pupil in enumerate(pupils):
+        await pupil_with_guardian(api, pupil, f"g-{i}")
+    for round_ in range(5):  # five marks per pupil, interleaved across pupils
+        for pupil in pupils:
+            await post_structured(api, mark(pupil, mark_id=f"{pupil}-m{round_}"))
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass
+    small = settings.model_copy(update={"delivery_batch_size": 7})
+    runs = [
+        Dispatcher(
+            sessions=runtime.sessions,
+            channels=runtime.channels,
+            renderer=runtime.renderer,
+            settings=small,
+            clock=runtime.clock,
+        ).run()
+        for _ in range(6)
+    ]
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted(
+        f"g-{i}@parents.example.org" for i in range(30)
+    )
+    assert not [n for n in await _log(api) if n["status"] != "sent"]
