@@ -665,6 +665,27 @@ async def analyze(sessions: Any) -> None:
             await s.commit()
 
 
+async def top_statements(sessions: Any, n: int = 6) -> None:
+    """The statements PostgreSQL spent most time on over the whole benchmark."""
+    async with sessions() as s:
+        try:
+            rows = (
+                await s.execute(
+                    text(
+                        "SELECT calls, total_exec_time, query FROM pg_stat_statements "
+                        "ORDER BY total_exec_time DESC LIMIT :n"
+                    ),
+                    {"n": n},
+                )
+            ).all()
+        except Exception as exc:
+            print(f"  (pg_stat_statements not available: {type(exc).__name__})")
+            return
+    print("  PostgreSQL's top statements by total time:")
+    for calls, total_ms, query in rows:
+        print(f"    {total_ms / 1000:7.1f} s {calls:>8,} calls  {' '.join(query.split())[:110]}")
+
+
 async def expected_deliveries(
     sessions: Any, phase: Phase
 ) -> tuple[Counter[tuple[str, str]], Counter[str]]:
@@ -914,6 +935,14 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
         f"({', '.join(f'{k} {v}' for k, v in kinds.most_common())})"
     )
     await asyncio.to_thread(upgrade, database_url)
+    if database_url.startswith("postgresql"):
+        engine0 = create_engine(database_url)
+        try:
+            async with engine0.begin() as conn:
+                await conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+        except Exception:
+            pass
+        await engine0.dispose()
     t = time.perf_counter()
     await load_region(database_url, region)
     print(f"roster loaded in {time.perf_counter() - t:.1f} s")
@@ -1003,6 +1032,8 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
         memory = service.memory()
         memory["metrics_sent"] = await service.sent_by_metrics()
         report(args, results, ceilings, memory)
+        if args.database == "postgres":
+            await top_statements(sessions)
     finally:
         if service is not None:
             service.stop()
@@ -1109,7 +1140,8 @@ def main() -> None:
         if args.database == "postgres":
             from tests.servers.postgres_server import PostgresServer, create_database
 
-            with PostgresServer() as pg:
+            # pg_stat_statements: the bench prints where the database's time went.
+            with PostgresServer({"shared_preload_libraries": "pg_stat_statements"}) as pg:
                 url = create_database(pg.start(), "region")
                 asyncio.run(bench(args, folder, url, redis_server.url))
         else:

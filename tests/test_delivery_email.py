@@ -270,3 +270,27 @@ async def test_concurrent_delivery_runs_send_each_message_once(
         f"g-{i}@parents.example.org" for i in range(30)
     )
     assert not [n for n in await _log(api) if n["status"] != "sent"]
+
+
+async def test_a_claim_takes_its_limit_and_the_rest_of_those_groups_only(
+    api: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    """On PostgreSQL a claim written as `id IN (locking subquery with LIMIT)` could lease the
+    whole backlog in one go (the subquery ran again per row, skipping what it had locked)."""
+    from datetime import timedelta
+
+    from notifier.delivery.dispatch import claim
+
+    await school_with_class(api)
+    for i in range(30):
+        await pupil_with_guardian(api, f"st-{i}", f"g-{i}")
+    for round_ in range(5):
+        for i in range(30):
+            await post_structured(api, mark(f"st-{i}", mark_id=f"st-{i}-m{round_}"))
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass
+    async with runtime.sessions() as session:
+        ids = await claim(session=session, now=clock(), limit=7, lease=timedelta(seconds=60))
+    # 7 rows picked, then the rest of their groups: at most 7 guardians' five marks.
+    assert 7 <= len(ids) <= 35

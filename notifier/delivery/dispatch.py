@@ -87,12 +87,16 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
         .returning(Notification.id, Notification.group_key)
         .execution_options(synchronize_session=False)
     )
+    # Picked first, leased second: as `id IN (subquery)`, PostgreSQL could run the locking,
+    # limited subquery once per outer row, each time skipping the rows it had just locked, and
+    # lease the whole backlog in one claim (9,980 rows for a limit of 200, in 8.5 s).
+    picked = list(await session.scalars(pick))
+    if not picked:
+        await session.commit()
+        return []
+    # The lease checks `due` again: on SQLite another process may have leased a row since.
     rows = list(
-        (
-            await session.execute(
-                lease_them.where(Notification.id.in_(pick.scalar_subquery()), _due(now))
-            )
-        ).all()
+        (await session.execute(lease_them.where(Notification.id.in_(picked), _due(now)))).all()
     )
     keys = {key for _, key in rows if key}
     if keys:  # a group leaves whole, even when the limit cut it

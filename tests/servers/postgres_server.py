@@ -111,7 +111,9 @@ def _version_key(name: str) -> tuple[int, ...]:
 class PostgresServer:
     """PostgreSQL in a temp dir, tuned for speed over durability; `start()` gives a URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        # Extra server settings (`-c name=value`), e.g. shared_preload_libraries.
+        self.settings = dict(settings or {})
         self.url: str | None = None
         self.tmp: Path | None = None
         self.port: int | None = None
@@ -259,6 +261,7 @@ class PostgresServer:
             "-c", "synchronous_commit=off",
             "-c", "full_page_writes=off",
             "-c", "max_connections=200",
+            *(f"-c{name}={value}" for name, value in self.settings.items()),
         ]  # fmt: skip
         self._proc = subprocess.Popen(
             argv,
