@@ -103,6 +103,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": 10,
+        # How often arq looks for a queued job. The delivery kick after planning waits for it:
+        # at 20 events/s the median latency was 276 ms with arq's 0.5 s and 118 ms with this.
+        "poll_delay": 0.05,
         "job_timeout": 300,
         "keep_result": 0,
     }
