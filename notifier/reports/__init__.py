@@ -1,0 +1,1 @@
+"""Reports built from the stored journal: marks and attendance for a period."""
