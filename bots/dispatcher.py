@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 
-from bots.handlers import announce, link
+from bots.handlers import announce, link, queries
 from bots.handlers import settings as settings_handlers
 from bots.middlewares import SessionMiddleware
 from notifier.config import Settings
@@ -18,5 +18,6 @@ def build_dispatcher(settings: Settings, *, storage: BaseStorage | None = None) 
     dp.update.outer_middleware(SessionMiddleware())
     dp.include_router(announce.build_router())
     dp.include_router(settings_handlers.build_router())
+    dp.include_router(queries.build_router())
     dp.include_router(link.build_router())
     return dp

@@ -553,3 +553,51 @@ async def test_a_class_teacher_announces_from_telegram(
     assert (
         await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=clock()) == 0
     )
+
+
+async def test_marks_asks_which_child_then_shows_the_weeks_marks_with_averages(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    """A parent of two children: /marks offers both, and for the one picked shows this week's
+    marks per subject with the average and the weighted average (a corrected mark counts as
+    corrected, last week's mark and the other child's do not count)."""
+    from tests.factories import cloud_event
+
+    await _family(api)
+    await pupil_with_guardian(
+        api,
+        "st-2",
+        "g-1",
+        email="mum@parents.example.org",
+        full_name="Соколов Пётр Андреевич",
+        extra_students=("st-1",),
+    )
+    await link(api, dp, runtime, bot_api)
+    events = [
+        mark("st-2", mark_id="a1", subject="Алгебра", value="5", lesson_date="2026-11-23"),
+        mark(
+            "st-2", mark_id="a2", subject="Алгебра", value="3", weight=2, lesson_date="2026-11-24"
+        ),
+        mark("st-2", mark_id="a3", subject="Алгебра", value="2", lesson_date="2026-11-23"),
+        cloud_event(
+            "journal.mark.updated",
+            {"mark_id": "a3", "student_id": "st-2", "subject": "Алгебра", "value": "4"},
+        ),
+        mark("st-2", mark_id="a4", subject="Физика", value="2", lesson_date="2026-11-16"),
+        mark("st-1", mark_id="a5", subject="История", value="5", lesson_date="2026-11-23"),
+    ]
+    assert (await post_batch(api, events)).status_code == 202
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    picker = bot_api.messages_to(str(CHAT))[-1]
+    assert "Чьи оценки" in picker.plain
+    await feed(
+        dp, runtime, bot_api.callback_query(CHAT, _button(picker, "Пётр"), picker.message_id)
+    )
+    answer = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "Оценки за неделю 23 ноября – 29 ноября" in answer and "Пётр" in answer
+    # (5 + 3 + 4) / 3 = 4.00; (5·1 + 3·2 + 4·1) / 4 = 3.75
+    assert "Алгебра: 5, 4, 3 (вес 2) — средний 4,00, взвешенный 3,75" in answer  # lesson order
+    assert "Физика" not in answer and "История" not in answer

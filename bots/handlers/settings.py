@@ -11,16 +11,14 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db.models import Guardian, Student
-from notifier.delivery.context import PupilView
+from bots.handlers.family import NOT_LINKED, children_of, guardian_for_chat
+from notifier.db.models import Guardian
 from notifier.delivery.grouping import CATEGORY_TITLES
 from notifier.events.types import CATEGORIES
 from notifier.roster.choices import guardian_preferences, set_mode, set_quiet_hours
 from notifier.roster.preferences import EffectivePreferences
-from notifier.roster.service import guardian_student_ids
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,6 @@ QUIET_CHOICES: tuple[tuple[str, str] | None, ...] = (
     ("20:00", "09:00"),
     ("00:00", "00:00"),
 )
-NOT_LINKED = "Этот чат не подключён. Откройте ссылку, которую выдала школа."
 
 
 class Pick(CallbackData, prefix="p"):
@@ -58,22 +55,6 @@ def _quiet_title(window: tuple[str, str] | None) -> str:
     if window[0] == window[1]:
         return "без тишины"
     return f"{window[0]}–{window[1]}"
-
-
-async def _guardian(session: AsyncSession, chat_id: int) -> Guardian | None:
-    return await session.scalar(
-        select(Guardian).where(Guardian.telegram_chat_id == str(chat_id)).limit(1)
-    )
-
-
-async def _children(session: AsyncSession, guardian_id: str) -> list[tuple[str, str]]:
-    ids = await guardian_student_ids(session=session, guardian_id=guardian_id)
-    names = dict(
-        (
-            await session.execute(select(Student.id, Student.full_name).where(Student.id.in_(ids)))
-        ).all()
-    )
-    return [(sid, PupilView(sid, names.get(sid, "")).first_name) for sid in ids]
 
 
 def _view(
@@ -106,12 +87,12 @@ def _view(
 
 
 async def show_settings(message: Message, session: AsyncSession) -> None:
-    guardian = await _guardian(session, message.chat.id)
+    guardian = await guardian_for_chat(session, message.chat.id)
     if guardian is None:
         await message.answer(NOT_LINKED)
         return
     prefs = await guardian_preferences(session=session, guardian_id=guardian.id)
-    text, markup = _view(prefs, await _children(session, guardian.id), -1)
+    text, markup = _view(prefs, await children_of(session, guardian.id), -1)
     await message.answer(text, reply_markup=markup)
 
 
@@ -119,13 +100,13 @@ async def _refresh(
     query: CallbackQuery, session: AsyncSession, guardian: Guardian, child: int
 ) -> None:
     prefs = await guardian_preferences(session=session, guardian_id=guardian.id)
-    text, markup = _view(prefs, await _children(session, guardian.id), child)
+    text, markup = _view(prefs, await children_of(session, guardian.id), child)
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=markup)
 
 
 async def on_child(query: CallbackQuery, callback_data: Child, session: AsyncSession) -> None:
-    guardian = await _guardian(session, query.from_user.id)
+    guardian = await guardian_for_chat(session, query.from_user.id)
     if guardian is None:
         await query.answer(NOT_LINKED, show_alert=True)
         return
@@ -134,7 +115,7 @@ async def on_child(query: CallbackQuery, callback_data: Child, session: AsyncSes
 
 
 async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSession) -> None:
-    guardian = await _guardian(session, query.from_user.id)
+    guardian = await guardian_for_chat(session, query.from_user.id)
     if (
         guardian is None
         or not (0 <= callback_data.category < len(CATEGORIES))
@@ -142,7 +123,7 @@ async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSessi
     ):
         await query.answer(NOT_LINKED if guardian is None else "Устаревшая кнопка", show_alert=True)
         return
-    children = await _children(session, guardian.id)
+    children = await children_of(session, guardian.id)
     student_id = (
         children[callback_data.child][0] if 0 <= callback_data.child < len(children) else None
     )
@@ -162,7 +143,7 @@ async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSessi
 
 
 async def on_quiet(query: CallbackQuery, callback_data: Quiet, session: AsyncSession) -> None:
-    guardian = await _guardian(session, query.from_user.id)
+    guardian = await guardian_for_chat(session, query.from_user.id)
     if guardian is None or not (0 <= callback_data.choice < len(QUIET_CHOICES)):
         await query.answer(NOT_LINKED if guardian is None else "Устаревшая кнопка", show_alert=True)
         return
