@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aiogram import Dispatcher
+from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import BotCommand
 
 from bots.handlers import announce, link, queries
 from bots.handlers import settings as settings_handlers
@@ -21,3 +22,34 @@ def build_dispatcher(settings: Settings, *, storage: BaseStorage | None = None) 
     dp.include_router(queries.build_router())
     dp.include_router(link.build_router())
     return dp
+
+
+COMMANDS = {
+    # language_code None: every user whose language has no list of its own (Russian first).
+    None: [
+        ("marks", "Оценки за эту неделю"),
+        ("homework", "Домашнее задание на завтра и на неделю"),
+        ("absences", "Пропуски и опоздания за четверть"),
+        ("summary", "Сводка за прошлую неделю"),
+        ("settings", "Что и когда присылать"),
+        ("stop", "Больше не присылать сообщения"),
+        ("help", "Справка"),
+    ],
+    "en": [
+        ("marks", "This week's marks"),
+        ("homework", "Homework for tomorrow and this week"),
+        ("absences", "Absences and lateness this term"),
+        ("summary", "Last week's summary"),
+        ("settings", "What to send and when"),
+        ("stop", "Stop sending messages"),
+        ("help", "Help"),
+    ],
+}
+
+
+async def register_commands(bot: Bot) -> None:
+    """The command menu Telegram shows, in Russian and in English."""
+    for language, commands in COMMANDS.items():
+        await bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in commands], language_code=language
+        )

@@ -143,7 +143,7 @@ async def _start_bot(
 ) -> Callable[[], Awaitable[None]]:
     """The Telegram bot beside the API: by webhook when a secret is set, else long polling.
     Returns how to stop it."""
-    from bots.dispatcher import build_dispatcher
+    from bots.dispatcher import build_dispatcher, register_commands
     from bots.webhook import mount, register
 
     async def nothing() -> None:
@@ -162,12 +162,14 @@ async def _start_bot(
         if app is not None:
             mount(app, dispatcher=dp, bot=bot, runtime=runtime, secret=secret)
             await register(bot, public_url=settings.public_url, secret=secret)
+            await register_commands(bot)
         return nothing
     async with runtime.sessions() as session:  # schools' own bots poll too
         await telegram.refresh(session)
     bots = list(telegram.bots.values())
     for polled in bots:
         await polled.delete_webhook(drop_pending_updates=False)
+        await register_commands(polled)
     task = asyncio.create_task(
         dp.start_polling(*bots, handle_signals=False, close_bot_session=False, runtime=runtime)
     )

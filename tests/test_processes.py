@@ -217,3 +217,9 @@ def test_notifier_bot_links_a_parent_by_long_polling(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=20)
         assert "/stop" in bot_api.messages_to("4242")[0].plain
+        # The command menu, in Russian for everyone and in English for English users.
+        menus = {c.params.get("language_code"): c.params for c in bot_api.calls_to("setMyCommands")}
+        assert set(menus) == {None, "en"}
+        ru, en = json.loads(menus[None]["commands"]), json.loads(menus["en"]["commands"])
+        assert {"command": "marks", "description": "Оценки за эту неделю"} in ru
+        assert {"command": "marks", "description": "This week's marks"} in en

@@ -592,7 +592,7 @@ async def test_marks_asks_which_child_then_shows_the_weeks_marks_with_averages(
         pass
     await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
     picker = bot_api.messages_to(str(CHAT))[-1]
-    assert "Чьи оценки" in picker.plain
+    assert "О ком из детей?" in picker.plain
     await feed(
         dp, runtime, bot_api.callback_query(CHAT, _button(picker, "Пётр"), picker.message_id)
     )
@@ -601,3 +601,75 @@ async def test_marks_asks_which_child_then_shows_the_weeks_marks_with_averages(
     # (5 + 3 + 4) / 3 = 4.00; (5·1 + 3·2 + 4·1) / 4 = 3.75
     assert "Алгебра: 5, 4, 3 (вес 2) — средний 4,00, взвешенный 3,75" in answer  # lesson order
     assert "Физика" not in answer and "История" not in answer
+
+
+async def test_homework_shows_tomorrows_then_the_rest_of_the_week(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    """Monday 23 November: tomorrow's homework first, then Wednesday's; an updated assignment
+    shows its new text, another class's homework does not show."""
+    from tests.factories import cloud_event
+
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+
+    def homework(hw: str, due: str, text: str, klass: str = "7b", updated: bool = False) -> dict:  # type: ignore[type-arg]
+        kind = "updated" if updated else "assigned"
+        data = {"homework_id": hw, "class_id": klass, "subject": "Алгебра", "text": text}
+        return cloud_event(f"journal.homework.{kind}", data | {"due_date": due})
+
+    events = [
+        homework("h1", "2026-11-24", "№ 12 <b>и</b> 13"),
+        homework("h2", "2026-11-25", "Параграф 4"),
+        homework("h2", "2026-11-25", "Параграф 5", updated=True),
+        homework("h3", "2026-11-24", "Чужое задание", klass="8a"),
+        homework("h4", "2026-11-23", "Сегодняшнее"),
+    ]
+    assert (await post_batch(api, events)).status_code == 202
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/homework"))
+    answer = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "На завтра, 24 ноября\nАлгебра: № 12 <b>и</b> 13" in answer  # shown as typed
+    assert "25 ноября · Алгебра: Параграф 5" in answer
+    assert "Параграф 4" not in answer and "Чужое" not in answer and "Сегодняшнее" not in answer
+
+
+async def test_absences_this_term_and_last_weeks_summary(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    """The term began on 1 November: October's absence does not count. /summary is last week
+    (16–22 November) with averages and attendance."""
+    from tests.factories import cloud_event
+
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+
+    def attendance(day: str, status: str) -> dict:  # type: ignore[type-arg]
+        data = {"student_id": "st-1", "lesson_date": day, "status": status}
+        return cloud_event("journal.attendance.recorded", data)
+
+    events = [
+        attendance("2026-10-20", "absent"),
+        attendance("2026-11-02", "absent"),
+        attendance("2026-11-17", "absent"),
+        attendance("2026-11-18", "late"),
+        attendance("2026-11-23", "excused"),
+        mark("st-1", mark_id="w1", subject="Химия", value="4", lesson_date="2026-11-17"),
+        mark("st-1", mark_id="w2", subject="Химия", value="5", weight=3, lesson_date="2026-11-18"),
+    ]
+    assert (await post_batch(api, events)).status_code == 202
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/absences"))
+    absences = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "Посещаемость с 1 ноября по 23 ноября" in absences
+    assert "Пропуски: 2 раза, по уважительной причине: 1 раз, опоздания: 1 раз" in absences
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/summary"))
+    summary = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "Сводка за неделю 16 ноября – 22 ноября" in summary
+    # (4 + 5) / 2 = 4.50; (4·1 + 5·3) / 4 = 4.75
+    assert "Химия: 4, 5 (вес 3) — средний 4,50, взвешенный 4,75" in summary
+    assert "Пропуски: 1 раз, по уважительной причине: 0 раз, опоздания: 1 раз" in summary

@@ -69,6 +69,21 @@ def week_of(moment: datetime, zone: str, *, previous: bool = False) -> tuple[dat
     return monday, monday + timedelta(days=6)
 
 
+# Russian school terms (четверти) start about here; a term runs until the next one starts.
+TERM_STARTS = ((9, 1), (11, 1), (1, 9), (4, 1))
+
+
+def term_of(moment: datetime, zone: str) -> tuple[date, date]:
+    """From the start of the school term `moment` falls in, to that day."""
+    today = moment.astimezone(ZoneInfo(zone)).date()
+    starts = [
+        date(year, month, day)
+        for year in (today.year - 1, today.year)
+        for month, day in TERM_STARTS
+    ]
+    return max(s for s in starts if s <= today), today
+
+
 def _day(data: dict[str, Any], fallback: datetime | None) -> date | None:
     raw = data.get("lesson_date")
     if isinstance(raw, str):
