@@ -673,3 +673,33 @@ async def test_absences_this_term_and_last_weeks_summary(
     # (4 + 5) / 2 = 4.50; (4·1 + 5·3) / 4 = 4.75
     assert "Химия: 4, 5 (вес 3) — средний 4,50, взвешенный 4,75" in summary
     assert "Пропуски: 1 раз, по уважительной причине: 0 раз, опоздания: 1 раз" in summary
+
+
+async def test_a_guardian_with_the_english_locale_is_answered_in_english(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _family(api)
+    body = {
+        "full_name": "Sokolova Vera",
+        "email": "mum@parents.example.org",
+        "student_ids": ["st-1"],
+        "locale": "en",
+    }
+    assert (await api.put("/v1/guardians/g-1", json=body)).status_code == 200
+    await link(api, dp, runtime, bot_api)
+    events = [
+        mark("st-1", mark_id="e1", subject="Химия", value="4", lesson_date="2026-11-23"),
+        mark("st-1", mark_id="e2", subject="Химия", value="5", weight=3, lesson_date="2026-11-23"),
+    ]
+    assert (await post_batch(api, events)).status_code == 202
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    answer = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "Marks for the week 23 November – 29 November" in answer
+    assert "Химия: 4, 5 (weight 3) — average 4.50, weighted 4.75" in answer
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/absences"))
+    assert "Absences: 0 times, excused: 0 times, late: 0 times" in (
+        bot_api.messages_to(str(CHAT))[-1].plain
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram import Router
@@ -15,6 +15,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from sqlalchemy import select
@@ -22,12 +23,55 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.handlers.family import NOT_LINKED, children_of, guardian_for_chat
 from notifier.db.models import School, Student
-from notifier.rendering import ru_plural
 from notifier.reports.homework import homework_due
 from notifier.reports.marks import Report, pupil_report, term_of, week_of
 from notifier.runtime import Runtime
 
-Answer = Callable[[AsyncSession, Runtime, str, str], Awaitable[str]]
+Answer = Callable[[AsyncSession, Runtime, str, str, str], Awaitable[str]]
+
+# What the answers say, per guardian locale (Russian unless the guardian chose English).
+TEXTS: dict[str, dict[str, str]] = {
+    "ru": {
+        "marks": "Оценки за неделю",
+        "summary": "Сводка за неделю",
+        "no_marks": "Оценок за эти дни нет.",
+        "subject": "{subject}: <b>{marks}</b> — средний {average}, взвешенный {weighted}",
+        "weight": "вес",
+        "attendance": "Пропуски: {absent}, по уважительной причине: {excused}, опоздания: {late}",
+        "attendance_head": "Посещаемость с {start} по {end}",
+        "homework": "Домашние задания",
+        "tomorrow": "На завтра, {day}",
+        "none_tomorrow": "Заданий на завтра нет.",
+        "later": "Дальше на этой неделе",
+        "which": "О ком из детей?",
+        "no_children": "К этому чату не привязан ни один ученик.",
+        "stale": "Устаревшая кнопка",
+    },
+    "en": {
+        "marks": "Marks for the week",
+        "summary": "Summary for the week",
+        "no_marks": "No marks for these days.",
+        "subject": "{subject}: <b>{marks}</b> — average {average}, weighted {weighted}",
+        "weight": "weight",
+        "attendance": "Absences: {absent}, excused: {excused}, late: {late}",
+        "attendance_head": "Attendance from {start} to {end}",
+        "homework": "Homework",
+        "tomorrow": "For tomorrow, {day}",
+        "none_tomorrow": "No homework for tomorrow.",
+        "later": "Later this week",
+        "which": "Which child?",
+        "no_children": "No pupil is linked to this chat.",
+        "stale": "This button is out of date",
+    },
+}
+TIMES = {
+    "ru": {"one": "раз", "few": "раза", "many": "раз"},
+    "en": {"one": "time", "other": "times"},
+}
+
+
+def _lang(locale: str | None) -> str:
+    return "en" if (locale or "").lower().startswith("en") else "ru"
 
 
 class Ask(CallbackData, prefix="ask"):
@@ -35,42 +79,49 @@ class Ask(CallbackData, prefix="ask"):
     child: int
 
 
-def _day(value: object) -> str:
-    return format_date(value, "d MMMM", locale="ru")  # type: ignore[arg-type]
+def _day(value: date, lang: str) -> str:
+    return format_date(value, "d MMMM", locale=lang)
 
 
-def _number(value: float | None) -> str:
-    return format_decimal(value, "0.00", locale="ru") if value is not None else "—"
+def _number(value: float | None, lang: str) -> str:
+    return format_decimal(value, "0.00", locale=lang) if value is not None else "—"
 
 
-def _times(n: int) -> str:
-    return f"{n} {ru_plural(n, 'раз', 'раза', 'раз')}"
+def _times(n: int, lang: str) -> str:
+    """«2 раза», «5 раз», "1 time": plural forms by CLDR rules (Babel)."""
+    forms = TIMES[lang]
+    form = Locale.parse(lang).plural_form(n)
+    return f"{n} {forms.get(form, forms.get('other', forms.get('many', '')))}"
 
 
-def format_report(report: Report, name: str, title: str) -> str:
-    """Telegram HTML: a line per subject with its marks in lesson order, then attendance."""
-    lines = [
-        f"<b>{title} {_day(report.start)} – {_day(report.end)}</b> · {html.escape(name)}",
-        "",
-    ]
+def format_report(report: Report, name: str, title: str, lang: str = "ru") -> str:
+    """Telegram HTML: a line per subject with its marks in lesson order."""
+    t = TEXTS[lang]
+    period = f"{_day(report.start, lang)} – {_day(report.end, lang)}"
+    lines = [f"<b>{title} {period}</b> · {html.escape(name)}", ""]
     if not report.subjects:
-        lines.append("Оценок за эти дни нет.")
+        lines.append(t["no_marks"])
     for subject in report.subjects:
         marks = ", ".join(
-            html.escape(m.value) + (f" (вес {m.weight:g})" if m.weight != 1 else "")
+            html.escape(m.value) + (f" ({t['weight']} {m.weight:g})" if m.weight != 1 else "")
             for m in subject.marks
         )
         lines.append(
-            f"{html.escape(subject.name)}: <b>{marks}</b> — средний {_number(subject.average)}, "
-            f"взвешенный {_number(subject.weighted)}"
+            t["subject"].format(
+                subject=html.escape(subject.name),
+                marks=marks,
+                average=_number(subject.average, lang),
+                weighted=_number(subject.weighted, lang),
+            )
         )
     return "\n".join(lines)
 
 
-def _attendance(report: Report) -> str:
-    return (
-        f"Пропуски: {_times(report.absent)}, по уважительной причине: {_times(report.excused)}, "
-        f"опоздания: {_times(report.late)}"
+def _attendance(report: Report, lang: str) -> str:
+    return TEXTS[lang]["attendance"].format(
+        absent=_times(report.absent, lang),
+        excused=_times(report.excused, lang),
+        late=_times(report.late, lang),
     )
 
 
@@ -83,32 +134,36 @@ async def _zone(session: AsyncSession, student_id: str) -> str:
     return zone or "Europe/Moscow"
 
 
-async def marks_answer(session: AsyncSession, runtime: Runtime, student_id: str, name: str) -> str:
+async def marks_answer(
+    session: AsyncSession, runtime: Runtime, student_id: str, name: str, lang: str
+) -> str:
     start, end = week_of(runtime.clock(), await _zone(session, student_id))
     report = await pupil_report(session=session, student_id=student_id, start=start, end=end)
-    return format_report(report, name, "Оценки за неделю")
+    return format_report(report, name, TEXTS[lang]["marks"], lang)
 
 
 async def summary_answer(
-    session: AsyncSession, runtime: Runtime, student_id: str, name: str
+    session: AsyncSession, runtime: Runtime, student_id: str, name: str, lang: str
 ) -> str:
     start, end = week_of(runtime.clock(), await _zone(session, student_id), previous=True)
     report = await pupil_report(session=session, student_id=student_id, start=start, end=end)
-    return format_report(report, name, "Сводка за неделю") + "\n\n" + _attendance(report)
+    text = format_report(report, name, TEXTS[lang]["summary"], lang)
+    return f"{text}\n\n{_attendance(report, lang)}"
 
 
 async def absences_answer(
-    session: AsyncSession, runtime: Runtime, student_id: str, name: str
+    session: AsyncSession, runtime: Runtime, student_id: str, name: str, lang: str
 ) -> str:
     start, end = term_of(runtime.clock(), await _zone(session, student_id))
     report = await pupil_report(session=session, student_id=student_id, start=start, end=end)
-    head = f"<b>Посещаемость с {_day(start)} по {_day(end)}</b> · {html.escape(name)}"
-    return f"{head}\n\n{_attendance(report)}"
+    head = TEXTS[lang]["attendance_head"].format(start=_day(start, lang), end=_day(end, lang))
+    return f"<b>{head}</b> · {html.escape(name)}\n\n{_attendance(report, lang)}"
 
 
 async def homework_answer(
-    session: AsyncSession, runtime: Runtime, student_id: str, name: str
+    session: AsyncSession, runtime: Runtime, student_id: str, name: str, lang: str
 ) -> str:
+    t = TEXTS[lang]
     zone = await _zone(session, student_id)
     today = runtime.clock().astimezone(ZoneInfo(zone)).date()
     tomorrow = today + timedelta(days=1)
@@ -117,18 +172,20 @@ async def homework_answer(
         session=session, student_id=student_id, start=tomorrow, end=max(sunday, tomorrow)
     )
     lines = [
-        f"<b>Домашние задания</b> · {html.escape(name)}",
+        f"<b>{t['homework']}</b> · {html.escape(name)}",
         "",
-        f"<b>На завтра, {_day(tomorrow)}</b>",
+        f"<b>{t['tomorrow'].format(day=_day(tomorrow, lang))}</b>",
     ]
     first = [a for a in due if a.due == tomorrow]
     later = [a for a in due if a.due > tomorrow]
     lines += [f"{html.escape(a.subject)}: {html.escape(a.text)}" for a in first] or [
-        "Заданий на завтра нет."
+        t["none_tomorrow"]
     ]
     if later:
-        lines += ["", "<b>Дальше на этой неделе</b>"]
-        lines += [f"{_day(a.due)} · {html.escape(a.subject)}: {html.escape(a.text)}" for a in later]
+        lines += ["", f"<b>{t['later']}</b>"]
+        lines += [
+            f"{_day(a.due, lang)} · {html.escape(a.subject)}: {html.escape(a.text)}" for a in later
+        ]
     return "\n".join(lines)
 
 
@@ -148,17 +205,18 @@ async def ask(
     if guardian is None:
         await message.answer(NOT_LINKED)
         return
+    lang = _lang(guardian.locale)
     children = await children_of(session, guardian.id)
     if not children:
-        await message.answer("К этому чату не привязан ни один ученик.")
+        await message.answer(TEXTS[lang]["no_children"])
         return
     if len(children) == 1:
-        await message.answer(await ANSWERS[what](session, runtime, *children[0]))
+        await message.answer(await ANSWERS[what](session, runtime, *children[0], lang))
         return
     kb = InlineKeyboardBuilder()
     for i, (_, name) in enumerate(children):
         kb.button(text=name, callback_data=Ask(what=what, child=i))
-    await message.answer("О ком из детей?", reply_markup=kb.as_markup())
+    await message.answer(TEXTS[lang]["which"], reply_markup=kb.as_markup())
 
 
 async def on_ask(
@@ -168,10 +226,13 @@ async def on_ask(
     children = await children_of(session, guardian.id) if guardian else []
     answer = ANSWERS.get(callback_data.what)
     if guardian is None or answer is None or not (0 <= callback_data.child < len(children)):
-        await query.answer(NOT_LINKED if guardian is None else "Устаревшая кнопка", show_alert=True)
+        stale = TEXTS[_lang(guardian.locale if guardian else None)]["stale"]
+        await query.answer(NOT_LINKED if guardian is None else stale, show_alert=True)
         return
+    lang = _lang(guardian.locale)
     if isinstance(query.message, Message):
-        await query.message.answer(await answer(session, runtime, *children[callback_data.child]))
+        child = children[callback_data.child]
+        await query.message.answer(await answer(session, runtime, *child, lang))
     await query.answer()
 
 
