@@ -17,6 +17,7 @@ from notifier.announcements import send_summaries
 from notifier.config import Settings, load_settings
 from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
+from notifier.retention import purge_expired
 from notifier.runtime import Runtime, build_runtime
 
 log = logging.getLogger("notifier.worker")
@@ -39,6 +40,19 @@ async def announcement_summaries(ctx: dict[str, Any]) -> None:
     """Every few seconds: delivery summaries for teachers who announced from Telegram."""
     runtime: Runtime = ctx["runtime"]
     await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=runtime.clock())
+
+
+async def retention(ctx: dict[str, Any]) -> None:
+    """Every night: remove journal data and delivery records past their retention period."""
+    runtime: Runtime = ctx["runtime"]
+    settings: Settings = ctx["settings"]
+    async with runtime.sessions() as session:
+        await purge_expired(
+            session=session,
+            now=runtime.clock(),
+            years=settings.retention_years,
+            final_mark_years=settings.final_marks_retention_years,
+        )
 
 
 async def kick_delivery(ctx: dict[str, Any]) -> None:
@@ -90,6 +104,8 @@ FUNCTIONS = [func(deliver_due, name=DELIVER_JOB, keep_result=0, max_tries=3)]
 CRON_JOBS = [
     cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True),
     cron(announcement_summaries, second=set(range(0, 60, 5)), keep_result=0),
+    # Once a day at 00:40 UTC (03:40 in Moscow); the deletes are indexed and brief.
+    cron(retention, hour={0}, minute={40}, keep_result=0, unique=True),
 ]
 
 

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     coalesce_seconds: float = Field(default=60.0, ge=0)
 
+    # Retention (REQUIREMENTS 004 §7.1): journal events and delivery records for this many
+    # years, period (final) marks for the second figure; a daily job removes what is older.
+    retention_years: float = Field(default=5.0, gt=0)
+    final_marks_retention_years: float = Field(default=25.0, gt=0)
+
     # A worker process serves its own /metrics here (its counters: events consumed, messages
     # sent); unset, it serves none. One port per process: a container each, or one per worker.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
