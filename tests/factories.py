@@ -121,3 +121,10 @@ async def post_binary(api: httpx.AsyncClient, event: dict[str, Any]) -> httpx.Re
     headers = {f"ce-{k}": str(v) for k, v in event.items() if k not in ("data", "datacontenttype")}
     headers["Content-Type"] = "application/json"
     return await api.post("/v1/events", content=json.dumps(event["data"]), headers=headers)
+
+
+async def consume_all(runtime: Any) -> None:
+    """Store and plan everything in the stream, without delivering (the consumer alone)."""
+    consumer = runtime.consumer(name="test")
+    while await consumer.run_once():
+        pass

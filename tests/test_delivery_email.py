@@ -12,7 +12,13 @@ import pytest
 
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.factories import mark, post_structured, pupil_with_guardian, school_with_class
+from tests.factories import (
+    consume_all,
+    mark,
+    post_structured,
+    pupil_with_guardian,
+    school_with_class,
+)
 from tests.servers.smtp_server import SmtpServer
 from worker import DELIVER_JOB, in_process_worker, worker_options
 
@@ -250,9 +256,7 @@ async def test_concurrent_delivery_runs_send_each_message_once(
     for round_ in range(5):  # five marks per pupil, interleaved across pupils
         for pupil in pupils:
             await post_structured(api, mark(pupil, mark_id=f"{pupil}-m{round_}"))
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
     small = settings.model_copy(update={"delivery_batch_size": 7})
     runs = [
         Dispatcher(
@@ -287,9 +291,7 @@ async def test_a_claim_takes_its_limit_and_the_rest_of_those_groups_only(
     for round_ in range(5):
         for i in range(30):
             await post_structured(api, mark(f"st-{i}", mark_id=f"st-{i}-m{round_}"))
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
     async with runtime.sessions() as session:
         ids = await claim(session=session, now=clock(), limit=7, lease=timedelta(seconds=60))
     # 7 rows picked, then the rest of their groups: at most 7 guardians' five marks.

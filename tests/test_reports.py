@@ -10,7 +10,14 @@ import pytest
 
 from notifier.reports.marks import pupil_report, week_of
 from notifier.runtime import Runtime
-from tests.factories import cloud_event, mark, post_batch, pupil_with_guardian, school_with_class
+from tests.factories import (
+    cloud_event,
+    consume_all,
+    mark,
+    post_batch,
+    pupil_with_guardian,
+    school_with_class,
+)
 
 
 def _attendance(student: str, day: str, status: str) -> dict:  # type: ignore[type-arg]
@@ -47,9 +54,7 @@ async def _week_of_marks(api: httpx.AsyncClient, runtime: Runtime) -> None:
         _attendance("st-1", "2026-11-16", "absent"),
     ]
     assert (await post_batch(api, events)).status_code == 202
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
 
 
 async def test_a_week_of_marks_with_weights_a_correction_and_a_deletion(

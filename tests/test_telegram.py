@@ -22,6 +22,7 @@ from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, FakeClock
 from tests.factories import (
     cloud_event,
+    consume_all,
     mark,
     post_batch,
     post_structured,
@@ -587,9 +588,7 @@ async def test_marks_asks_which_child_then_shows_the_weeks_marks_with_averages(
         mark("st-1", mark_id="a5", subject="История", value="5", lesson_date="2026-11-23"),
     ]
     assert (await post_batch(api, events)).status_code == 202
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
     await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
     picker = bot_api.messages_to(str(CHAT))[-1]
     assert "О ком из детей?" in picker.plain
@@ -626,9 +625,7 @@ async def test_homework_shows_tomorrows_then_the_rest_of_the_week(
         homework("h4", "2026-11-23", "Сегодняшнее"),
     ]
     assert (await post_batch(api, events)).status_code == 202
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
     await feed(dp, runtime, bot_api.user_message(CHAT, "/homework"))
     answer = bot_api.messages_to(str(CHAT))[-1].plain
     assert "На завтра, 24 ноября\nАлгебра: № 12 <b>и</b> 13" in answer  # shown as typed
@@ -660,9 +657,7 @@ async def test_absences_this_term_and_last_weeks_summary(
         mark("st-1", mark_id="w2", subject="Химия", value="5", weight=3, lesson_date="2026-11-18"),
     ]
     assert (await post_batch(api, events)).status_code == 202
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
     await feed(dp, runtime, bot_api.user_message(CHAT, "/absences"))
     absences = bot_api.messages_to(str(CHAT))[-1].plain
     assert "Посещаемость с 1 ноября по 23 ноября" in absences
@@ -692,9 +687,7 @@ async def test_a_guardian_with_the_english_locale_is_answered_in_english(
         mark("st-1", mark_id="e2", subject="Химия", value="5", weight=3, lesson_date="2026-11-23"),
     ]
     assert (await post_batch(api, events)).status_code == 202
-    consumer = runtime.consumer(name="test")
-    while await consumer.run_once():
-        pass
+    await consume_all(runtime)
     await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
     answer = bot_api.messages_to(str(CHAT))[-1].plain
     assert "Marks for the week 23 November – 29 November" in answer
