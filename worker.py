@@ -19,6 +19,7 @@ from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
 from notifier.retention import purge_expired
 from notifier.runtime import Runtime, build_runtime
+from notifier.summaries import plan_weekly
 
 log = logging.getLogger("notifier.worker")
 DELIVER_JOB = "deliver_due"
@@ -40,6 +41,14 @@ async def announcement_summaries(ctx: dict[str, Any]) -> None:
     """Every few seconds: delivery summaries for teachers who announced from Telegram."""
     runtime: Runtime = ctx["runtime"]
     await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=runtime.clock())
+
+
+async def weekly_summaries(ctx: dict[str, Any]) -> None:
+    """Every minute: plan the weekly summaries of the schools whose Saturday digest time has
+    come (once per school and week)."""
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.sessions() as session:
+        await plan_weekly(session=session, now=runtime.clock())
 
 
 async def retention(ctx: dict[str, Any]) -> None:
@@ -104,6 +113,7 @@ FUNCTIONS = [func(deliver_due, name=DELIVER_JOB, keep_result=0, max_tries=3)]
 CRON_JOBS = [
     cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True),
     cron(announcement_summaries, second=set(range(0, 60, 5)), keep_result=0),
+    cron(weekly_summaries, second={30}, keep_result=0, unique=True),
     # Once a day at 00:40 UTC (03:40 in Moscow); the deletes are indexed and brief.
     cron(retention, hour={0}, minute={40}, keep_result=0, unique=True),
 ]

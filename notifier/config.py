@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     smtp_rate_per_second: float = Field(default=50.0, ge=0)
 
     public_url: str = "http://127.0.0.1:8000"
+    # Signs the links in messages (one-click unsubscribe). Unset: a random key is made on first
+    # use and kept in the database, so every process of one installation shares it.
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
     coalesce_seconds: float = Field(default=60.0, ge=0)
 
     # Retention (REQUIREMENTS 004 §7.1): journal events and delivery records for this many

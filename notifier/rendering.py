@@ -12,6 +12,8 @@ from babel import Locale
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from notifier.reports import summary
+
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 ATTENDANCE = {
@@ -80,8 +82,17 @@ def _environment(*, html: bool, templates: Path) -> Environment:
         attendance_status=lambda s: ATTENDANCE.get(s, s),
         schedule_change=lambda s: SCHEDULE.get(s, s),
         single_line=_single_line,
+        average=summary.number,
+        period=summary.period,
     )
     return env
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str  # ASCII, so no header needs encoding
+    content_type: str  # "application/pdf"
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,9 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
+    # The one-click unsubscribe link of this guardian and these categories (RFC 8058).
+    unsubscribe: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Renderer:
@@ -101,12 +115,21 @@ class Renderer:
 
     def email(self, kind: str, context: dict[str, Any]) -> RenderedEmail:
         subject = self._text.get_template(f"{kind}/subject.txt.j2").render(context)
+        text = self._text.get_template(f"{kind}/email.txt.j2").render(context).strip() + "\n"
+        unsubscribe = context.get("unsubscribe_url")
+        if unsubscribe:
+            text += f"Отписаться от таких писем: {unsubscribe}\n"
         return RenderedEmail(
             # A header is one line whatever the data held: no header can be smuggled in.
             subject=_single_line(subject)[:200],
-            text=self._text.get_template(f"{kind}/email.txt.j2").render(context).strip() + "\n",
+            text=text,
             html=self._html.get_template(f"{kind}/email.html.j2").render(context),
+            unsubscribe=unsubscribe,
         )
+
+    def page(self, template: str, context: dict[str, Any]) -> str:
+        """A web page (HTML, autoescaped), e.g. the class's printable summary."""
+        return self._html.get_template(template).render(context)
 
     def telegram(self, kind: str, context: dict[str, Any]) -> str:
         """Telegram HTML: autoescaped, so user text can never become markup."""

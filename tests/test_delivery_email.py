@@ -5,16 +5,21 @@ from __future__ import annotations
 import email.policy
 import json
 import logging
+import shutil
 from email import message_from_bytes
+from pathlib import Path
 
 import httpx
 import pytest
 
+from notifier.rendering import TEMPLATES_DIR, Renderer
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import (
+    cloud_event,
     consume_all,
     mark,
+    post_batch,
     post_structured,
     pupil_with_guardian,
     school_with_class,
@@ -296,3 +301,26 @@ async def test_a_claim_takes_its_limit_and_the_rest_of_those_groups_only(
         ids = await claim(session=session, now=clock(), limit=7, lease=timedelta(seconds=60))
     # 7 rows picked, then the rest of their groups: at most 7 guardians' five marks.
     assert 7 <= len(ids) <= 35
+
+
+async def test_a_template_fault_fails_its_message_and_the_batch_goes_on(
+    api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, tmp_path: Path, pump
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, templates)
+    (templates / "mark_created" / "email.html.j2").write_text("{{ 1 // 0 }}")
+    runtime.renderer = Renderer(templates)
+    await _one_parent(api)
+    homework = cloud_event(
+        "journal.homework.assigned",
+        {"homework_id": "h-1", "class_id": "7b", "subject": "История", "text": "§ 7"},
+    )
+    assert (await post_batch(api, [mark("st-1"), homework])).status_code == 202
+    await pump()
+    await pump()  # nothing comes back: the failed row is not retried at every lease
+    assert len(smtp.messages) == 1
+    assert "История" in str(smtp.messages[0].message.get_body(("plain",)).get_content())
+    entries = {e["category"]: e for e in await _log(api)}
+    assert entries["homework"]["status"] == "sent"
+    assert entries["marks"]["status"] == "failed"
+    assert entries["marks"]["reason"] == "email: cannot render (ZeroDivisionError)"

@@ -76,7 +76,10 @@ async def test_default_preferences(api: httpx.AsyncClient) -> None:
         "period_marks",
         "comments",
         "announcements",
+        "summary",
     }
+    summary = prefs["categories"].pop("summary")
+    assert summary == "weekly"  # the weekly summary, on Saturdays
     assert set(prefs["categories"].values()) == {"instant"}
     assert (await api.get("/v1/guardians/nobody/preferences")).status_code == 404
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from json import loads as json_loads
 from typing import Any
 
@@ -18,7 +19,8 @@ from bots.dispatcher import build_dispatcher
 from bots.webhook import mount
 from notifier.api.app import create_app
 from notifier.config import Settings
-from notifier.runtime import Runtime
+from notifier.runtime import Runtime, run_until_idle
+from notifier.summaries import plan_weekly
 from tests.conftest import ADMIN_TOKEN, FakeClock
 from tests.factories import (
     cloud_event,
@@ -696,3 +698,34 @@ async def test_a_guardian_with_the_english_locale_is_answered_in_english(
     assert "Absences: 0 times, excused: 0 times, late: 0 times" in (
         bot_api.messages_to(str(CHAT))[-1].plain
     )
+
+
+async def test_the_weekly_summary_comes_to_telegram_short_on_saturday_evening(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    clock: FakeClock,
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    events = [
+        mark("st-1", mark_id="w1", subject="Химия", value="4", lesson_date="2026-11-23"),
+        mark("st-1", mark_id="w2", subject="Химия", value="5", weight=3, lesson_date="2026-11-24"),
+        mark("st-1", mark_id="w3", subject="Физика", value="3", lesson_date="2026-11-24"),
+    ]
+    assert (await post_batch(api, events)).status_code == 202
+    await run_until_idle(runtime)
+    smtp.clear()
+    clock.now = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)  # Saturday 19:00 in Moscow
+    async with runtime.sessions() as session:
+        assert await plan_weekly(session=session, now=clock.now) == 1
+    await run_until_idle(runtime)
+    summary = bot_api.messages_to(str(CHAT))[-1]
+    assert "Итоги недели · Вера, 7Б" in summary.plain
+    assert "23 ноября – 29 ноября" in summary.plain
+    assert "Физика: 3 — ср. 3,00" in summary.plain
+    assert "Химия: 4 5 — ср. 4,50, взвеш. 4,75" in summary.plain
+    assert "Пропущено уроков: 0, опозданий: 0" in summary.plain
+    assert smtp.messages == []  # Telegram first: the email is not sent as well

@@ -1,5 +1,6 @@
-"""/settings: a parent switches categories between instant, digest and off per child and
-picks quiet hours on an inline keyboard; the next message follows the new choice."""
+"""/settings: a parent switches categories between instant, digest and off (the weekly summary
+between Saturdays and off) per child and picks quiet hours on an inline keyboard; the next
+message follows the new choice."""
 
 from __future__ import annotations
 
@@ -16,14 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bots.handlers.family import NOT_LINKED, children_of, guardian_for_chat
 from notifier.db.models import Guardian
 from notifier.delivery.grouping import CATEGORY_TITLES
-from notifier.events.types import CATEGORIES
 from notifier.roster.choices import guardian_preferences, set_mode, set_quiet_hours
-from notifier.roster.preferences import EffectivePreferences
+from notifier.roster.preferences import ALL_CATEGORIES, EffectivePreferences, modes_of
 
 log = logging.getLogger(__name__)
 
-MODES = ("instant", "digest", "off")
-MODE_TITLES = {"instant": "сразу", "digest": "сводка", "off": "выкл"}
+MODE_TITLES = {"instant": "сразу", "digest": "сводка", "weekly": "по субботам", "off": "выкл"}
 QUIET_CHOICES: tuple[tuple[str, str] | None, ...] = (
     None,
     ("21:00", "08:00"),
@@ -70,10 +69,10 @@ def _view(
         )
         for i, (_, name) in enumerate(children):
             kb.button(text=("• " if i == child else "") + name, callback_data=Child(child=i))
-    for c, category in enumerate(CATEGORIES):
+    for c, category in enumerate(ALL_CATEGORIES):
         mode = prefs.mode(category, student_id)
         lines.append(f"{CATEGORY_TITLES[category]}: <b>{MODE_TITLES[mode]}</b>")
-        for m, option in enumerate(MODES):
+        for m, option in enumerate(modes_of(category)):
             mark = "✓ " if option == mode else ""
             text = f"{mark}{CATEGORY_TITLES[category][:12]}: {MODE_TITLES[option]}"
             kb.button(text=text, callback_data=Pick(child=child, category=c, mode=m))
@@ -82,7 +81,7 @@ def _view(
         mark = "✓ " if window == prefs.quiet_hours else ""
         kb.button(text=f"{mark}Тишина: {_quiet_title(window)}", callback_data=Quiet(choice=q))
     heads = [len(children) + 1] if len(children) > 1 else []
-    kb.adjust(*heads, *([3] * len(CATEGORIES)), 2, 3)
+    kb.adjust(*heads, *(len(modes_of(c)) for c in ALL_CATEGORIES), 2, 3)
     return "\n".join(lines), kb.as_markup()
 
 
@@ -118,8 +117,8 @@ async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSessi
     guardian = await guardian_for_chat(session, query.from_user.id)
     if (
         guardian is None
-        or not (0 <= callback_data.category < len(CATEGORIES))
-        or not (0 <= callback_data.mode < len(MODES))
+        or not (0 <= callback_data.category < len(ALL_CATEGORIES))
+        or not (0 <= callback_data.mode < len(modes_of(ALL_CATEGORIES[callback_data.category])))
     ):
         await query.answer(NOT_LINKED if guardian is None else "Устаревшая кнопка", show_alert=True)
         return
@@ -127,7 +126,8 @@ async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSessi
     student_id = (
         children[callback_data.child][0] if 0 <= callback_data.child < len(children) else None
     )
-    category, mode = CATEGORIES[callback_data.category], MODES[callback_data.mode]
+    category = ALL_CATEGORIES[callback_data.category]
+    mode = modes_of(category)[callback_data.mode]
     await set_mode(
         session=session,
         guardian_id=guardian.id,

@@ -18,6 +18,8 @@ from notifier.api.routes import (
     notifications,
     roster,
     roster_import,
+    summaries,
+    unsubscribe,
 )
 from notifier.config import Settings
 from notifier.runtime import Runtime, build_runtime
@@ -54,6 +56,8 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         notifications,
         announcements,
         dead_letters,
+        summaries,
+        unsubscribe,
     ):
         app.include_router(module.router)
     return app

@@ -11,6 +11,8 @@ from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.mime.application import MIMEApplication
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8, Compat32
@@ -24,7 +26,7 @@ from notifier.channels.outbox import write_atomic
 from notifier.config import Settings, SmtpTls
 from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
-from notifier.rendering import RenderedEmail
+from notifier.rendering import Attachment, RenderedEmail
 
 _ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -35,8 +37,9 @@ class _Wire(Compat32):
     encoded words and folds at 78, by continuation lines only (it refuses a value that would
     start a header of its own). A short one-line printable ASCII value, in which `Header`
     would find nothing to fold or encode, is written as it stands: the same bytes, without
-    the work. (`EmailPolicy`, the modern API, is about ten times slower here: 2-4 ms to fold
-    one To with a Cyrillic display name; see bench/email_build.py.)
+    the work; so is one long word, such as the List-Unsubscribe link, which it could only
+    push onto a line of its own. (`EmailPolicy`, the modern API, is about ten times slower
+    here: 2-4 ms to fold one To with a Cyrillic display name; see bench/email_build.py.)
     """
 
     def fold_binary(self, name: str, value: str) -> bytes:
@@ -45,13 +48,18 @@ class _Wire(Compat32):
             and value.isascii()
             and value.isprintable()  # no CR, LF or other control character
             and self.max_line_length is not None
-            and len(name) + 2 + len(value) <= self.max_line_length
+            and (
+                len(name) + 2 + len(value) <= self.max_line_length
+                # One long word (a link) has nowhere to fold: RFC 5322 allows 998 octets.
+                or (" " not in value and len(name) + 2 + len(value) <= MAX_LINE)
+            )
         ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 
 
 _WIRE = _Wire(linesep="\r\n")
+MAX_LINE = 998
 
 
 def redact(text: str) -> str:
@@ -89,7 +97,7 @@ def build_email(
         raise PermanentDelivery(f"bad address: {type(exc).__name__}") from None
     subject = " ".join(content.subject.split())
     message_id = f"<{ref}@{_domain(sender)}>"
-    headers = (
+    headers: tuple[tuple[str, str], ...] = (
         ("From", sender),
         ("Date", format_datetime(now)),
         ("Message-ID", message_id),
@@ -97,6 +105,13 @@ def build_email(
         ("X-Auto-Response-Suppress", "All"),
         ("Precedence", "bulk"),
     )
+    if content.unsubscribe:
+        # RFC 2369 and RFC 8058: mail clients show "Unsubscribe" and POST to the link.
+        link = "".join(content.unsubscribe.split())
+        headers += (
+            ("List-Unsubscribe", f"<{link}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        )
     if (sender + recipient.email).isascii():
         data = _mime(headers, to, subject, content)
         smtputf8 = False
@@ -110,7 +125,19 @@ def _mime(
     headers: tuple[tuple[str, str], ...], to: Address, subject: str, content: RenderedEmail
 ) -> bytes:
     # The bodies are base64, whose alphabet has no "-": no line of theirs can be a boundary.
-    msg = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}")
+    bodies = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(16)}")
+    for body, subtype in ((content.text, "plain"), (content.html, "html")):
+        part = MIMEText(_canonical(body), subtype, "utf-8")  # utf-8 in base64
+        del part["MIME-Version"]  # said once, at the top
+        bodies.attach(part)
+    if content.attachments:
+        msg = MIMEMultipart("mixed", boundary=f"=_{secrets.token_hex(16)}")
+        del bodies["MIME-Version"]
+        msg.attach(bodies)
+        for attachment in content.attachments:
+            msg.attach(_attachment(attachment))
+    else:
+        msg = bodies
     if to.display_name:
         # Always an encoded word, so no character of the name needs quoting.
         recipient = Header(to.display_name, "utf-8", header_name="To")
@@ -121,11 +148,17 @@ def _mime(
     msg["Subject"] = Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     for name, value in headers:
         msg[name] = value
-    for body, subtype in ((content.text, "plain"), (content.html, "html")):
-        part = MIMEText(_canonical(body), subtype, "utf-8")  # utf-8 in base64
-        del part["MIME-Version"]  # said once, at the top
-        msg.attach(part)
     return msg.as_bytes(policy=_WIRE)
+
+
+def _attachment(attachment: Attachment) -> MIMEBase:
+    maintype, _, subtype = attachment.content_type.partition("/")
+    if maintype != "application":
+        raise ValueError(f"attachments are application/*, not {attachment.content_type}")
+    part = MIMEApplication(attachment.data, subtype)  # base64
+    del part["MIME-Version"]
+    part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+    return part
 
 
 def _mime_smtputf8(
@@ -140,6 +173,11 @@ def _mime_smtputf8(
         msg[name] = value
     msg.set_content(content.text, subtype="plain", charset="utf-8", cte="base64")
     msg.add_alternative(content.html, subtype="html", charset="utf-8", cte="base64")
+    for attachment in content.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return msg.as_bytes()
 
 

@@ -176,6 +176,8 @@ class JournalEvent(Base):
     type: Mapped[str] = mapped_column(String(100))
     time: Mapped[datetime | None]
     data: Mapped[dict[str, Any]]
+    # data.student_id, kept apart so a pupil's marks and absences are found by an index.
+    student_id: Mapped[str | None] = mapped_column(Id, index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     # planned | unmatched | ignored (unknown type or nothing to tell)
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -262,3 +264,13 @@ class Announcement(Base):
     # A teacher who announced from Telegram gets the delivery summary there once all is sent.
     summary_chat_id: Mapped[str | None] = mapped_column(String(32))
     summary_sent_at: Mapped[datetime | None]
+
+
+class AppSecret(Base):
+    """Keys the service makes for itself on first use and shares between its processes through
+    the database (the signing key of unsubscribe links, unless NOTIFIER_SECRET_KEY is set)."""
+
+    __tablename__ = "app_secrets"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from notifier.db.models import (
     Student,
 )
 from notifier.delivery.grouping import MARK_TYPES
+from notifier.reports import summary
+from notifier.reports.marks import Report, pupil_report
 from notifier.roster.preferences import EffectivePreferences, effective
 
 TOLD_TYPES = ("journal.mark.created", "journal.mark.updated")
@@ -38,6 +41,8 @@ class Batch:
     blocked: dict[str, set[str]] = field(default_factory=dict)
     # (guardian, mark_id) → the mark as the guardian was last told it
     told: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # event pk of a weekly summary → the pupil's marks and attendance for its period
+    reports: dict[int, Report] = field(default_factory=dict)
 
     def place_of(self, note: Notification) -> School | None:
         student = self.students.get(note.student_id or "")
@@ -107,6 +112,14 @@ async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
         )
     ):
         batch.blocked.setdefault(guardian_id, set()).add(channel)
+    for pk in {n.event_pk for n in notes if n.kind == summary.KIND}:
+        data = batch.events[pk].data
+        batch.reports[pk] = await pupil_report(
+            session=session,
+            student_id=str(data["student_id"]),
+            start=date.fromisoformat(data["from"]),
+            end=date.fromisoformat(data["to"]),
+        )
     mark_ids = {
         str(e.data["mark_id"])
         for e in batch.events.values()

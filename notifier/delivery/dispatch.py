@@ -30,6 +30,7 @@ from notifier.delivery.timing import quiet_until
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.metrics import DELIVERY_LATENCY, MESSAGES
 from notifier.rendering import Renderer
+from notifier.unsubscribe import Links, load_links
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -125,6 +126,7 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self._limit = asyncio.Semaphore(settings.delivery_concurrency)
+        self._links: Links | None = None
 
     async def run(self, *, time_budget: float = 10.0) -> DeliveryStats:
         """Deliver batches until nothing is due or the time slice is used up. Rows planned
@@ -151,12 +153,14 @@ class Dispatcher:
                 return DeliveryStats()
             for configured in self.channels.values():
                 await configured.refresh(session)
+            if self._links is None:
+                self._links = await load_links(session, self.settings)
             batch = await load_batch(session=session, ids=ids)
         groups: dict[str, list[Notification]] = defaultdict(list)
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
         outcomes = await asyncio.gather(
-            *(self._deliver_group(now, batch, members) for members in groups.values())
+            *(self._deliver_group_safely(now, batch, members) for members in groups.values())
         )
         stats = DeliveryStats(claimed=len(ids))
         updates: list[dict[str, Any]] = []
@@ -228,6 +232,29 @@ class Dispatcher:
         values.update(changes)
         return values
 
+    async def _deliver_group_safely(
+        self, now: datetime, batch: Batch, members: list[Notification]
+    ) -> _Outcome:
+        """A fault of ours in one group fails that group, recorded with its reason; the rest
+        of the batch is delivered and recorded (else the batch would come back at every lease
+        and stall the outbox)."""
+        try:
+            return await self._deliver_group(now, batch, members)
+        except Exception as exc:
+            log.error(
+                "delivery.group_failed",
+                extra={"notification_id": members[0].id, "error": type(exc).__name__},
+            )
+            outcome = _Outcome()
+            for note in members:
+                outcome.values[note.id] = self._values(
+                    note,
+                    status="failed",
+                    reason=f"internal error ({type(exc).__name__})",
+                    attempts=note.attempts + 1,
+                )
+            return outcome
+
     async def _deliver_group(
         self, now: datetime, batch: Batch, members: list[Notification]
     ) -> _Outcome:
@@ -270,7 +297,15 @@ class Dispatcher:
         )
         dead = batch.blocked.get(guardian.id, set())
         order = [c for c in prefs.channels if c not in dead]
-        await self._send(now, live, message, recipient, order, outcome)
+        on_paper = "paper" in order
+        if on_paper:  # the guardian asked for paper: nothing goes by the channels after it
+            order = order[: order.index("paper")]
+        order = [c for c in order if message.allows(c)]
+        if "email" in order and message.categories and self._links is not None:
+            message.context["unsubscribe_url"] = self._links.url(guardian.id, message.categories)
+        await self._send(
+            now, live, message, recipient, order, outcome, "paper" if on_paper else "no_channel"
+        )
         return outcome
 
     @staticmethod
@@ -285,6 +320,7 @@ class Dispatcher:
         recipient: Recipient,
         order: list[str],
         outcome: _Outcome,
+        unreachable: str = "no_channel",
     ) -> None:
         first = live[0]
         candidates = [
@@ -294,13 +330,27 @@ class Dispatcher:
         ]
         if not candidates:
             for note in live:
-                outcome.values[note.id] = self._values(note, status="skipped", reason="no_channel")
+                outcome.values[note.id] = self._values(note, status="skipped", reason=unreachable)
             return
         reasons = []
         # The first reachable channel only; the next one only when this one failed for good.
         for name in candidates:
             try:
                 content = message.render(name)
+            except Exception as exc:  # a template or data fault fails this message, not the batch
+                log.error(
+                    "delivery.render_failed",
+                    extra={
+                        "notification_id": first.id,
+                        "kind": first.kind,
+                        "channel": name,
+                        "error": type(exc).__name__,  # its text may quote the data: not logged
+                    },
+                )
+                self._attempts(outcome, live, name, now, "permanent", "cannot render")
+                reasons.append(f"{name}: cannot render ({type(exc).__name__})")
+                continue
+            try:
                 async with self._limit:
                     result = await self.channels[name].send(
                         recipient, content, ref=f"notifier-{first.id}", now=now

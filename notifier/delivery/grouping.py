@@ -18,6 +18,7 @@ CATEGORY_TITLES = {
     "period_marks": "Итоговые оценки",
     "comments": "Комментарии учителей",
     "announcements": "Объявления",
+    "summary": "Итоги недели",
 }
 
 

@@ -3,7 +3,8 @@ the list form for several of one category, the digest for a guardian's day."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,9 @@ from notifier.db.models import Guardian
 from notifier.delivery.batch import Batch
 from notifier.delivery.context import PersonView, PupilView, SchoolView, template_context
 from notifier.delivery.grouping import CATEGORY_TITLES, Item
-from notifier.rendering import Renderer
+from notifier.rendering import Attachment, Renderer
+from notifier.reports import summary
+from notifier.reports.pdf import summary_pdf
 
 
 @dataclass
@@ -21,10 +24,19 @@ class Message:
     renderer: Renderer
     template: str  # a kind, `_list` or `_digest`
     context: dict[str, Any]
+    categories: tuple[str, ...] = ()  # what an unsubscribe link in it turns off
+    channels: tuple[str, ...] | None = None  # the channels it may go by; None: any
+    attachments: Callable[[], tuple[Attachment, ...]] | None = None  # made for email only
+
+    def allows(self, channel: str) -> bool:
+        return self.channels is None or channel in self.channels
 
     def render(self, channel: str) -> Any:
         if channel == "email":
-            return self.renderer.email(self.template, self.context)
+            email = self.renderer.email(self.template, self.context)
+            if self.attachments is not None:
+                email = replace(email, attachments=self.attachments())
+            return email
         if channel == "telegram":
             return self.renderer.telegram(self.template, self.context)
         return self.renderer.text(self.template, f"{channel}.txt.j2", self.context)
@@ -42,7 +54,36 @@ def _item_context(batch: Batch, guardian: Guardian, item: Item) -> dict[str, Any
         previous=item.previous,
     )
     context["data"] = item.data
+    if item.kind == summary.KIND:
+        context["report"] = batch.reports.get(item.event.pk)
     return context
+
+
+def _summary(renderer: Renderer, batch: Batch, item: Item, context: dict[str, Any]) -> Message:
+    """The weekly summary: short in Telegram, a table in email with the PDF attached; never
+    by SMS (a page of marks does not fit a text message; those parents get it on paper)."""
+    student = batch.students.get(item.student_id or "")
+    school: SchoolView | None = context["school"]
+    report = context["report"]
+
+    def pdf() -> tuple[Attachment, ...]:
+        page = summary.SummaryPage(
+            school=(school.name or "") if school else "",
+            class_name=context["class_name"],
+            pupil=student.full_name if student else "",
+            report=report,
+        )
+        name = f"summary-{report.start.isoformat()}-{item.student_id}.pdf"
+        return (Attachment(name, "application/pdf", summary_pdf([page])),)
+
+    return Message(
+        renderer,
+        summary.KIND,
+        context,
+        categories=(summary.KIND,),
+        channels=("telegram", "email"),
+        attachments=pdf if report is not None else None,
+    )
 
 
 def compose(
@@ -55,8 +96,11 @@ def compose(
     now: datetime,
 ) -> Message:
     contexts = [_item_context(batch, guardian, item) for item in items]
+    categories = tuple(sorted({item.category for item in items}))
+    if len(items) == 1 and items[0].kind == summary.KIND:
+        return _summary(renderer, batch, items[0], contexts[0])
     if len(items) == 1 and not digest:
-        return Message(renderer, items[0].kind, contexts[0])
+        return Message(renderer, items[0].kind, contexts[0], categories)
 
     def line(item: Item, context: dict[str, Any]) -> str:
         return renderer.text(item.kind, "line.txt.j2", context)
@@ -77,6 +121,7 @@ def compose(
                     for i, c in zip(items, contexts, strict=True)
                 ],
             },
+            categories,
         )
     sections: dict[str, Any] = {}
     for item, context in zip(items, contexts, strict=True):
@@ -108,4 +153,5 @@ def compose(
             "count": len(items),
             "sections": list(sections.values()),
         },
+        categories,
     )

@@ -44,6 +44,7 @@ async def store_and_plan(
             "type": ev.type,
             "time": ev.time,
             "data": ev.data,
+            "student_id": _pupil(ev.data),
             "received_at": now,
             "status": plans[(ev.source, ev.id)].status,
             "detail": plans[(ev.source, ev.id)].detail,
@@ -64,6 +65,11 @@ async def store_and_plan(
     await session.commit()
     _count_planned(outbox)
     return StoreResult(len(inserted), len(events) - len(inserted), len(outbox))
+
+
+def _pupil(data: dict[str, Any]) -> str | None:
+    student_id = data.get("student_id")
+    return student_id if isinstance(student_id, str) and len(student_id) <= 64 else None
 
 
 def _count_planned(rows: list[dict[str, Any]]) -> None:

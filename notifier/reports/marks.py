@@ -109,7 +109,7 @@ async def pupil_report(*, session: AsyncSession, student_id: str, start: date, e
         select(JournalEvent.type, JournalEvent.data, JournalEvent.time, JournalEvent.received_at)
         .where(
             JournalEvent.type.in_((*MARK_TYPES, ATTENDANCE)),
-            JournalEvent.data["student_id"].as_string() == student_id,
+            JournalEvent.student_id == student_id,
         )
         .order_by(JournalEvent.pk)
     )

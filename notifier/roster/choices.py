@@ -11,15 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.auth import Principal
 from notifier.db.models import AuditEntry, Guardian, Preference, School, Student
 from notifier.errors import InvalidInput, NotFound
-from notifier.roster.preferences import EffectivePreferences, effective
+from notifier.roster.preferences import EffectivePreferences, effective, modes_of
 from notifier.roster.schemas import QuietHours
 from notifier.roster.service import get_guardian, guardian_student_ids
 
 Category = Literal[
-    "marks", "homework", "attendance", "schedule", "period_marks", "comments", "announcements"
+    "marks",
+    "homework",
+    "attendance",
+    "schedule",
+    "period_marks",
+    "comments",
+    "announcements",
+    "summary",
 ]
-Mode = Literal["instant", "digest", "off"]
-ChannelName = Literal["telegram", "email", "sms"]
+Mode = Literal["instant", "digest", "weekly", "off"]
+# "paper": the guardian asked for printed summaries (REQUIREMENTS: a written application); no
+# message goes electronically by the channels after it.
+ChannelName = Literal["telegram", "email", "sms", "paper"]
 
 
 class _In(BaseModel):
@@ -32,8 +41,22 @@ def _unique(channels: list[str] | None) -> list[str] | None:
     return channels
 
 
+def _modes_fit(categories: dict[str, str], where: str = "categories") -> dict[str, str]:
+    for category, mode in categories.items():
+        if mode not in modes_of(category):
+            allowed = " or ".join(modes_of(category))
+            raise ValueError(f"{where}.{category}: {mode!r} is not a mode of it; use {allowed}")
+    return categories
+
+
+def _per_student_fit(per_student: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    for student_id, categories in per_student.items():
+        _modes_fit(categories, f"per_student.{student_id}")
+    return per_student
+
+
 class PreferencesIn(_In):
-    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=3)] | None = None
+    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=4)] | None = None
     categories: dict[Category, Mode] = Field(default_factory=dict)
     per_student: dict[str, dict[Category, Mode]] = Field(default_factory=dict)
     quiet_hours: QuietHours | None = None
@@ -42,21 +65,26 @@ class PreferencesIn(_In):
     )
 
     _channels = field_validator("channels")(_unique)
+    _categories = field_validator("categories")(_modes_fit)
+    _per_student = field_validator("per_student")(_per_student_fit)
 
 
 class SubscriptionsIn(_In):
-    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=3)] | None = None
+    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=4)] | None = None
     categories: dict[Category, Mode] = Field(default_factory=dict)
 
     _channels = field_validator("channels")(_unique)
+    _categories = field_validator("categories")(_modes_fit)
 
 
 def _has_address(guardian: Guardian, channel: str) -> bool:
-    return bool(
-        {"telegram": guardian.telegram_chat_id, "email": guardian.email, "sms": guardian.phone}[
-            channel
-        ]
-    )
+    addresses = {
+        "telegram": guardian.telegram_chat_id,
+        "email": guardian.email,
+        "sms": guardian.phone,
+        "paper": "school",  # handed over at school: always reachable
+    }
+    return bool(addresses[channel])
 
 
 def _audit(
@@ -136,8 +164,9 @@ async def set_mode(
     category: str,
     mode: str,
     student_id: str | None = None,
+    via: str = "bot",
 ) -> None:
-    """One choice made by the guardian themselves (the bot's keyboard)."""
+    """One choice made by the guardian themselves (the bot's keyboard, an unsubscribe link)."""
     pref = await session.get(Preference, guardian_id) or Preference(guardian_id=guardian_id)
     if student_id is None:
         pref.categories = {**(pref.categories or {}), category: mode}
@@ -152,7 +181,7 @@ async def set_mode(
         "preferences.mode",
         "guardian",
         guardian_id,
-        {"category": category, "mode": mode, "student_id": student_id},
+        {"category": category, "mode": mode, "student_id": student_id, "via": via},
     )
     await session.commit()
 

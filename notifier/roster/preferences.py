@@ -11,12 +11,25 @@ from notifier.events.types import CATEGORIES
 
 CHANNELS = ("telegram", "email", "sms")
 MODES = ("instant", "digest", "off")
+# The weekly summary (сводная ведомость) is not an event's category: it goes once a week, on
+# Saturday at the school's digest time, unless the guardian turns it off.
+SUMMARY = "summary"
+SUMMARY_MODES = ("weekly", "off")
+ALL_CATEGORIES = (*CATEGORIES, SUMMARY)
+
+
+def modes_of(category: str) -> tuple[str, ...]:
+    return SUMMARY_MODES if category == SUMMARY else MODES
+
+
+def default_modes() -> dict[str, str]:
+    return {category: modes_of(category)[0] for category in ALL_CATEGORIES}
 
 
 @dataclass(frozen=True)
 class EffectivePreferences:
     channels: tuple[str, ...] = CHANNELS
-    categories: dict[str, str] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, "instant"))
+    categories: dict[str, str] = field(default_factory=default_modes)
     per_student: dict[str, dict[str, str]] = field(default_factory=dict)
     quiet_hours: tuple[str, str] | None = None
 
@@ -26,7 +39,7 @@ class EffectivePreferences:
             override = self.per_student.get(student_id, {}).get(category)
             if override:
                 return override
-        return self.categories.get(category, "instant")
+        return self.categories.get(category) or modes_of(category)[0]
 
     def quiet_window(self, school: School) -> tuple[str, str]:
         """The guardian's own quiet hours, else the school's."""
@@ -52,7 +65,7 @@ def effective(
     school = school or {}
     own = pref.channels if pref is not None and pref.channels else {}
     channels = tuple(own.get("order") or school.get("channels") or CHANNELS)
-    categories = dict.fromkeys(CATEGORIES, "instant")
+    categories = default_modes()
     categories.update(school.get("categories") or {})
     if pref is not None:
         categories.update(pref.categories or {})

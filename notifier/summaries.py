@@ -1,0 +1,287 @@
+"""The weekly summary (сводная ведомость, 002 §4.14): planned for every pupil's guardians on
+Saturday at the school's digest time (the `summary` category, on unless turned off), and built
+for a class and any period as printable pages for the guardians who get it on paper."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.db.bulk import insert_ignore
+from notifier.db.models import (
+    ChannelBlock,
+    Consent,
+    Guardian,
+    GuardianStudent,
+    JournalEvent,
+    Notification,
+    Preference,
+    School,
+    SchoolClass,
+    Student,
+)
+from notifier.delivery.planner import Roster, Target, due_time, load_roster
+from notifier.events.schema import JournalEventIn
+from notifier.reports import summary
+from notifier.reports.marks import pupil_report, week_of
+from notifier.roster.preferences import SUMMARY, effective
+
+log = logging.getLogger(__name__)
+
+SATURDAY, SUNDAY = 5, 6
+WEEK_MARKER = "notifier.summary.week"  # one per school and week: that week's summaries exist
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def summary_due(school: School, now: datetime) -> tuple[date, date] | None:
+    """The week to summarise when it is time: from Saturday's digest time, and all Sunday so
+    a worker that was down on Saturday catches up."""
+    local = now.astimezone(ZoneInfo(school.timezone))
+    saturday_evening = local.weekday() == SATURDAY and (
+        local.hour * 60 + local.minute >= _minutes(school.digest_time)
+    )
+    if not saturday_evening and local.weekday() != SUNDAY:
+        return None
+    return week_of(now, school.timezone)
+
+
+async def plan_weekly(*, session: AsyncSession, now: datetime) -> int:
+    """Plan this week's summaries of every school whose time has come, once per school and
+    week; returns how many outbox rows were written."""
+    written = 0
+    for school in list(await session.scalars(select(School).order_by(School.id))):
+        week = summary_due(school, now)
+        if week is None:
+            continue
+        marker = f"{school.id}:{week[0].isoformat()}"
+        done = await session.scalar(
+            select(
+                exists().where(
+                    JournalEvent.source == summary.SOURCE, JournalEvent.event_id == marker
+                )
+            )
+        )
+        if not done:
+            written += await _plan_school(session, school, week, marker, now)
+    return written
+
+
+async def _plan_school(
+    session: AsyncSession, school: School, week: tuple[date, date], marker: str, now: datetime
+) -> int:
+    start, end = week
+    events = JournalEvent.__table__
+    claimed = (
+        await session.execute(
+            insert_ignore(session, events).returning(events.c.pk),  # type: ignore[arg-type]
+            [_event_row(marker, WEEK_MARKER, {"school_id": school.id}, start, end, now)],
+        )
+    ).all()
+    if not claimed:  # another worker is planning this school's week
+        await session.rollback()
+        return 0
+    class_ids = list(
+        await session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id))
+    )
+    roster = await load_roster(
+        session=session,
+        events=[
+            JournalEventIn(
+                summary.SOURCE, marker, "journal.homework.assigned", None, {"class_id": c}
+            )
+            for c in class_ids
+        ],
+    )
+    pupils = sorted(
+        s.id
+        for s in roster.students.values()
+        if s.school_id == school.id and roster.guardians_of[s.id]
+    )
+    rows = [
+        _event_row(
+            f"{pupil}:{start.isoformat()}",
+            summary.EVENT_TYPE,
+            {"student_id": pupil},
+            start,
+            end,
+            now,
+        )
+        for pupil in pupils
+    ]
+    outbox: list[dict[str, Any]] = []
+    if rows:
+        inserted = (
+            await session.execute(
+                insert_ignore(session, events).returning(events.c.pk, events.c.student_id),  # type: ignore[arg-type]
+                rows,
+            )
+        ).all()
+        for pk, pupil in inserted:
+            outbox.extend(_rows(pk, pupil, start, roster, now))
+    if outbox:
+        await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
+    await session.commit()
+    log.info(
+        "summary.planned",
+        extra={
+            "school_id": school.id,
+            "week": start.isoformat(),
+            "pupils": len(rows),
+            "rows": len(outbox),
+        },
+    )
+    return len(outbox)
+
+
+def _event_row(
+    event_id: str, type_: str, data: dict[str, Any], start: date, end: date, now: datetime
+) -> dict[str, Any]:
+    return {
+        "source": summary.SOURCE,
+        "event_id": event_id,
+        "type": type_,
+        "time": now,
+        "data": {**data, "from": start.isoformat(), "to": end.isoformat()},
+        "student_id": data.get("student_id"),
+        "received_at": now,
+        "status": "planned",
+        "detail": None,
+    }
+
+
+def _rows(
+    event_pk: int, pupil: str, start: date, roster: Roster, now: datetime
+) -> list[dict[str, Any]]:
+    rows = []
+    for guardian_id in roster.guardians_of.get(pupil, ()):
+        status, reason = "pending", None
+        if guardian_id not in roster.consented:
+            status, reason = "skipped", "no_consent"
+        elif roster.prefs(guardian_id, pupil).mode(SUMMARY, pupil) == "off":
+            status, reason = "skipped", "opted_out"
+        target = Target(guardian_id, pupil, status, reason)
+        rows.append(
+            {
+                "event_pk": event_pk,
+                "guardian_id": guardian_id,
+                "student_id": pupil,
+                "category": SUMMARY,
+                "kind": summary.KIND,
+                "status": status,
+                "reason": reason,
+                "due_at": due_time(target, roster, now, timedelta(0))
+                if status == "pending"
+                else now,
+                # Each summary is a message of its own, never folded with another.
+                "group_key": f"s:{guardian_id}:{pupil}:{start.isoformat()}",
+                "mode": "instant",
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+# -- The class's printable summary -------------------------------------------------------------
+
+
+ELECTRONIC = ("telegram", "email")  # the channels that carry a summary
+
+
+def paper_reason(
+    guardian: Guardian, *, consented: bool, channels: tuple[str, ...], blocked: set[str], mode: str
+) -> str | None:
+    """Why this guardian's summary must be printed: they asked for paper, or no channel that
+    carries a summary can reach them; None when it goes by Telegram or email (or is off)."""
+    if mode == "off":
+        return None
+    if not consented:
+        return "нет согласия на электронную рассылку"
+    addresses = {"telegram": guardian.telegram_chat_id, "email": guardian.email}
+    for channel in channels:
+        if channel == "paper":
+            return "выбрал(а) бумажную ведомость"
+        if channel in ELECTRONIC and addresses[channel] and channel not in blocked:
+            return None
+    return "нет Telegram и электронной почты"
+
+
+async def class_pages(
+    *, session: AsyncSession, class_id: str, start: date, end: date, everyone: bool
+) -> tuple[SchoolClass, School, list[summary.SummaryPage]]:
+    """One page per pupil of the class whose summary goes on paper to some guardian (every
+    pupil, if `everyone`), each naming the guardians it is for."""
+    school_class = await session.get(SchoolClass, class_id)
+    assert school_class is not None, "the route checked the class"
+    school = await session.get(School, school_class.school_id)
+    assert school is not None
+    pupils = list(
+        await session.scalars(
+            select(Student).where(Student.class_id == class_id).order_by(Student.full_name)
+        )
+    )
+    links = (
+        await session.execute(
+            select(GuardianStudent.student_id, Guardian)
+            .join(Guardian, Guardian.id == GuardianStudent.guardian_id)
+            .where(GuardianStudent.student_id.in_([p.id for p in pupils]))
+            .order_by(Guardian.full_name)
+        )
+    ).all()
+    guardian_ids = {g.id for _, g in links}
+    consented = set(
+        await session.scalars(
+            select(Consent.guardian_id).where(
+                Consent.guardian_id.in_(guardian_ids), Consent.revoked_at.is_(None)
+            )
+        )
+    )
+    prefs = {
+        p.guardian_id: p
+        for p in await session.scalars(
+            select(Preference).where(Preference.guardian_id.in_(guardian_ids))
+        )
+    }
+    blocked: dict[str, set[str]] = {}
+    for guardian_id, channel in await session.execute(
+        select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
+            ChannelBlock.guardian_id.in_(guardian_ids)
+        )
+    ):
+        blocked.setdefault(guardian_id, set()).add(channel)
+    readers: dict[str, list[str]] = {}
+    for student_id, guardian in links:
+        chosen = effective(prefs.get(guardian.id), school.subscriptions)
+        why = paper_reason(
+            guardian,
+            consented=guardian.id in consented,
+            channels=chosen.channels,
+            blocked=blocked.get(guardian.id, set()),
+            mode=chosen.mode(SUMMARY, student_id),
+        )
+        if why is not None:
+            readers.setdefault(student_id, []).append(guardian.full_name)
+    pages = []
+    for pupil in pupils:
+        if not everyone and pupil.id not in readers:
+            continue
+        report = await pupil_report(session=session, student_id=pupil.id, start=start, end=end)
+        pages.append(
+            summary.SummaryPage(
+                school=school.name,
+                class_name=school_class.name,
+                pupil=pupil.full_name,
+                report=report,
+                guardians=tuple(readers.get(pupil.id, ())),
+            )
+        )
+    return school_class, school, pages
