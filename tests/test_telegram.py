@@ -473,7 +473,13 @@ async def test_settings_keyboard_changes_the_next_messages_routing(
     )
     prefs = (await api.get("/v1/guardians/g-1/preferences")).json()
     assert prefs["categories"]["marks"] == "off"
-    # ...but back on for Пётр only.
+    # The weekly summary has two choices of its own.
+    assert "Итоги недели: по субботам" in menu.plain
+    summary_off = _button(menu, "Итоги недели: выкл")
+    await feed(dp, runtime, bot_api.callback_query(CHAT, summary_off, menu.message_id))
+    prefs = (await api.get("/v1/guardians/g-1/preferences")).json()
+    assert prefs["categories"]["summary"] == "off"
+    # ...but marks back on for Пётр only.
     await feed(dp, runtime, bot_api.callback_query(CHAT, _button(menu, "Пётр"), menu.message_id))
     edited = bot_api.calls_to("editMessageText")[-1]
     peter_menu = type("M", (), {"reply_markup": json_loads(edited.params["reply_markup"])})()
