@@ -302,6 +302,50 @@ def token_create(
         raise typer.Exit(2) from None
 
 
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="the token's id (`notifier token list`)")],
+) -> None:
+    """Void a token at once: requests with it are refused from now on."""
+    from notifier.auth import revoke_token
+    from notifier.db.types import utcnow
+    from notifier.errors import NotFound
+
+    settings = _settings()
+    _upgrade(settings)
+
+    async def run(session: AsyncSession) -> None:
+        await revoke_token(session=session, token_id=token_id, now=utcnow())
+
+    try:
+        asyncio.run(_in_session(settings, run))
+    except NotFound as exc:
+        typer.echo(f"error: {exc.reason}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"token {token_id} revoked")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """The tokens: id, role, school, staff, created, revoked (never the tokens themselves)."""
+    from sqlalchemy import select
+
+    from notifier.db.models import ApiToken
+
+    settings = _settings()
+    _upgrade(settings)
+
+    async def run(session: AsyncSession) -> list[ApiToken]:
+        return list(await session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+    for row in asyncio.run(_in_session(settings, run)):
+        revoked = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        typer.echo(
+            f"{row.id}\t{row.role}\t{row.school_id or '*'}\t{row.staff_id or '-'}"
+            f"\t{row.created_at:%Y-%m-%d}\t{revoked}\t{row.label or ''}"
+        )
+
+
 @roster_app.command("import")
 def roster_import(
     file: Annotated[Path, typer.Argument(help="CSV, one row per pupil-guardian pair")],

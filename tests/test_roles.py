@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import httpx
 import pytest
 
+from notifier.api.app import create_app
 from notifier.auth import Role, create_token
+from notifier.config import Settings
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import cloud_event, mark, put
@@ -18,7 +21,11 @@ ROLES = ("admin", "school_admin", "other_admin", "teacher_own", "teacher_other",
 A, SA, OA, TO, TX, IN = ROLES
 EVENT = {"Content-Type": "application/cloudevents+json"}
 
-# (method, path, body, headers, {role: expected status})
+# Ids made by the `tokens` fixture, for paths like "/v1/announcements/{announcement}".
+IDS: dict[str, str] = {}
+
+# (method, path, body, headers, {role: expected status}); "{role}" in a path is the caller's
+# role, so that each role acts on a record of its own (erasure).
 MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
     (
         "PUT",
@@ -144,6 +151,70 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
         {A: 200, SA: 200, OA: 200, TO: 403, TX: 403, IN: 200},
     ),
     ("GET", "/v1/announcements", None, {}, {A: 200, SA: 200, OA: 200, TO: 200, TX: 200, IN: 403}),
+    (
+        "GET",
+        "/v1/announcements/{announcement}",  # the admin's, to class 7b
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
+        "/v1/announcements/{announcement}",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "POST",
+        "/v1/staff/t-1/telegram-link",
+        None,
+        {},  # 409: Telegram is not configured
+        {A: 409, SA: 409, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "POST",
+        "/v1/dead-letters/0-1/replay",
+        None,
+        {},  # 404: no such entry, for those who may replay
+        {A: 404, SA: 404, OA: 404, TO: 403, TX: 403, IN: 403},
+    ),
+    ("GET", "/v1/audit", None, {}, {A: 200, SA: 403, OA: 403, TO: 403, TX: 403, IN: 403}),
+    (
+        "GET",
+        "/v1/audit?subject_type=guardian&subject_id=g-1",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "GET",
+        "/v1/classes/7b/summary.pdf",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 200, TX: 403, IN: 403},
+    ),
+    (
+        "GET",
+        "/v1/classes/7b/summary.html",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 200, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
+        "/v1/guardians/g-1/consent",  # granted above by A, then SA, then IN
+        None,
+        {},  # 404 once it is revoked: nothing in force
+        {A: 204, SA: 404, OA: 403, TO: 403, TX: 403, IN: 404},
+    ),
+    (
+        "DELETE",
+        "/v1/guardians/g-del-{role}",  # each role its own guardian of pupil st-1
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
 ]
 
 
@@ -163,6 +234,17 @@ async def tokens(api: httpx.AsyncClient, runtime: Runtime) -> dict[str, dict[str
         ),
     ]:
         await put(api, path, body)
+    for role in ROLES:
+        await put(
+            api,
+            f"/v1/guardians/g-del-{role}",
+            {"full_name": "Удаляемый", "student_ids": ["st-1"]},
+        )
+    created = await api.post(
+        "/v1/announcements", json={"audience": {"class_ids": ["7b"]}, "text": "Собрание"}
+    )
+    assert created.status_code == 201, created.text
+    IDS["announcement"] = created.json()["id"]
     out = {A: {"Authorization": f"Bearer {ADMIN_TOKEN}"}}
     async with runtime.sessions() as session:
         for name, role, kw in [
@@ -194,7 +276,7 @@ async def test_role_matrix(
             )
             r = await api.request(
                 method,
-                path,
+                path.format(role=role, **IDS),
                 content=content,
                 headers={"Content-Type": "application/json", **headers, **tokens[role]},
             )
@@ -222,4 +304,39 @@ async def test_a_school_admin_sees_only_their_schools_messages(
     await pump()
     mine = (await api.get("/v1/notifications", headers=tokens[SA])).json()["items"]
     theirs = (await api.get("/v1/notifications", headers=tokens[OA])).json()["items"]
-    assert len(mine) == 1 and theirs == []
+    comments = [n for n in mine if n["category"] == "comments" and n["guardian_id"] == "g-1"]
+    assert len(comments) == 1 and theirs == []
+
+
+# Routes anyone may call, each for a reason: probes and metrics for the operator's network, the
+# unsubscribe link (signed) and the announcement page (a 128-bit id) are keys in themselves.
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/unsubscribe/{token}"),
+    ("POST", "/unsubscribe/{token}"),
+}
+# Not in the schema, and public for the same reason: GET /a/{ident}, the announcement page.
+
+
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_route_has_a_role_test(settings: Settings) -> None:
+    """Every operation of the OpenAPI schema has a line in MATRIX (or a reason in PUBLIC):
+    a new route without a role test fails here."""
+    schema = create_app(settings).openapi()
+    tested = [(m, p.split("?")[0]) for m, p, *_ in MATRIX]
+    missing = []
+    for path, operations in schema["paths"].items():
+        pattern = _template(path)
+        for method in operations:
+            verb = method.upper()
+            if (verb, path) in PUBLIC:
+                continue
+            if not any(m == verb and pattern.match(p) for m, p in tested):
+                missing.append(f"{verb} {path}")
+    assert not missing, "routes without a role test in MATRIX:\n" + "\n".join(missing)

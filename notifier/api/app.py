@@ -11,6 +11,7 @@ from notifier import __version__
 from notifier.api import errors
 from notifier.api.routes import (
     announcements,
+    audit,
     choices,
     dead_letters,
     events,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         notifications,
         announcements,
         dead_letters,
+        audit,
         summaries,
         unsubscribe,
     ):

@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import audit
+from notifier.audit import fields_of
 from notifier.auth import Principal
-from notifier.db.models import AuditEntry, Guardian, Preference, School, Student
+from notifier.db.models import Guardian, Preference, School, Student
 from notifier.errors import InvalidInput, NotFound
 from notifier.roster.preferences import EffectivePreferences, effective, modes_of
 from notifier.roster.schemas import QuietHours
@@ -87,26 +89,6 @@ def _has_address(guardian: Guardian, channel: str) -> bool:
     return bool(addresses[channel])
 
 
-def _audit(
-    session: AsyncSession,
-    actor: Principal | None,
-    action: str,
-    subject_type: str,
-    subject_id: str,
-    detail: dict[str, Any],
-) -> None:
-    session.add(
-        AuditEntry(
-            actor_token_id=actor.token_id if actor else None,
-            actor_role=actor.role.value if actor else "guardian",
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            detail=detail,
-        )
-    )
-
-
 async def guardian_preferences(*, session: AsyncSession, guardian_id: str) -> EffectivePreferences:
     """What applies to this guardian now (for their first pupil's school)."""
     await get_guardian(session=session, guardian_id=guardian_id)
@@ -152,7 +134,14 @@ async def set_preferences(
     pref.quiet_end = body.quiet_hours.end if body.quiet_hours else None
     pref.updated_by = actor.token_id if actor else None
     session.add(pref)
-    _audit(session, actor, "preferences.set", "guardian", guardian_id, body.model_dump(mode="json"))
+    audit.record(
+        session,
+        actor,
+        "preferences.set",
+        "guardian",
+        guardian_id,
+        fields_of(body, personal=["basis"]),
+    )
     await session.commit()
     return await guardian_preferences(session=session, guardian_id=guardian_id)
 
@@ -175,7 +164,7 @@ async def set_mode(
         per_student.setdefault(student_id, {})[category] = mode
         pref.per_student = per_student
     session.add(pref)
-    _audit(
+    audit.record(
         session,
         None,
         "preferences.mode",
@@ -193,7 +182,7 @@ async def set_quiet_hours(
     pref = await session.get(Preference, guardian_id) or Preference(guardian_id=guardian_id)
     pref.quiet_start, pref.quiet_end = window or (None, None)
     session.add(pref)
-    _audit(
+    audit.record(
         session,
         None,
         "preferences.quiet_hours",
@@ -224,6 +213,6 @@ async def set_school_subscriptions(
     if body.channels:
         subs["channels"] = list(body.channels)
     school.subscriptions = subs
-    _audit(session, actor, "subscriptions.set", "school", school_id, body.model_dump(mode="json"))
+    audit.record(session, actor, "subscriptions.set", "school", school_id, fields_of(body))
     await session.commit()
     return await school_subscriptions(session=session, school_id=school_id)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import (
+    AuditEntry,
     ChannelBlock,
     Consent,
     Guardian,
     GuardianStudent,
+    LinkCode,
+    Notification,
+    Preference,
     School,
     SchoolClass,
     Staff,
@@ -168,3 +175,53 @@ async def revoke_consent(*, session: AsyncSession, guardian_id: str, by_token: i
         raise NotFound(f"guardian {guardian_id!r} has no consent in force")
     current.revoked_at, current.revoked_by = utcnow(), by_token
     await session.commit()
+
+
+@dataclass(frozen=True)
+class Erased:
+    pseudonym: str
+    kept: int  # delivery records kept, under the pseudonym
+    cancelled: int  # messages that had not gone yet
+
+
+async def erase_guardian(*, session: AsyncSession, guardian_id: str) -> Erased:
+    """152-FZ erasure: the guardian's record, links to pupils, consent records, preferences,
+    channel blocks and link codes go; messages not yet sent are cancelled; the delivery log is
+    kept for statistics under a random pseudonym that leads back to nobody; audit entries keep
+    who did what, without their details."""
+    await get_guardian(session=session, guardian_id=guardian_id)
+    pseudonym = f"erased-{secrets.token_hex(8)}"
+    cancelled = await session.execute(
+        update(Notification)
+        .where(Notification.guardian_id == guardian_id, Notification.status == "pending")
+        .values(status="cancelled", reason="erased", lease_until=None)
+    )
+    kept = await session.execute(
+        update(Notification)
+        .where(Notification.guardian_id == guardian_id)
+        .values(guardian_id=pseudonym)
+    )
+    await session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.subject_type == "guardian", AuditEntry.subject_id == guardian_id)
+        .values(detail=None)
+    )
+    for model, column in (
+        (GuardianStudent, GuardianStudent.guardian_id),
+        (Consent, Consent.guardian_id),
+        (Preference, Preference.guardian_id),
+        (ChannelBlock, ChannelBlock.guardian_id),
+    ):
+        await session.execute(delete(model).where(column == guardian_id))
+    await session.execute(
+        delete(LinkCode).where(
+            LinkCode.subject_type == "guardian", LinkCode.subject_id == guardian_id
+        )
+    )
+    await session.execute(delete(Guardian).where(Guardian.id == guardian_id))
+    await session.commit()
+    return Erased(
+        pseudonym,
+        int(kept.rowcount or 0),  # type: ignore[attr-defined]
+        int(cancelled.rowcount or 0),  # type: ignore[attr-defined]
+    )

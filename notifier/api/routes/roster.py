@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from notifier import audit
 from notifier.api.access import guardian_access, pupils_scope
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.audit import fields_of
 from notifier.auth import Principal, Role
 from notifier.db.models import SchoolClass, Staff, Student
 from notifier.errors import Conflict, NotFound
@@ -31,6 +33,14 @@ async def put_school(
     school_id: str, body: SchoolIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     _writer(principal, school_id)
+    audit.record(
+        session,
+        principal,
+        "school.put",
+        "school",
+        school_id,
+        fields_of(body, personal=["telegram_token"]),
+    )
     school = await service.put_school(session=session, school_id=school_id, body=body)
     shown = body.model_dump(mode="json", exclude={"telegram_token"})
     bot = school.telegram_token.split(":", 1)[0] if school.telegram_token else None
@@ -45,6 +55,7 @@ async def put_class(
     existing = await session.get(SchoolClass, class_id)
     if existing is not None:
         principal.require_school(existing.school_id)
+    audit.record(session, principal, "class.put", "class", class_id, fields_of(body))
     await service.put_class(session=session, class_id=class_id, body=body)
     return {"id": class_id, **body.model_dump(mode="json")}
 
@@ -57,6 +68,14 @@ async def put_student(
     existing = await session.get(Student, student_id)
     if existing is not None:
         principal.require_school(existing.school_id)
+    audit.record(
+        session,
+        principal,
+        "student.put",
+        "student",
+        student_id,
+        fields_of(body, personal=["full_name"]),
+    )
     await service.put_student(session=session, student_id=student_id, body=body)
     return {"id": student_id, **body.model_dump(mode="json")}
 
@@ -67,6 +86,14 @@ async def put_guardian(
 ) -> dict[str, Any]:
     principal.require(*WRITERS)
     await pupils_scope(session, principal, body.student_ids)
+    audit.record(
+        session,
+        principal,
+        "guardian.put",
+        "guardian",
+        guardian_id,
+        fields_of(body, personal=["full_name", "phone", "email"]),
+    )
     await service.put_guardian(session=session, guardian_id=guardian_id, body=body)
     return {"id": guardian_id, **body.model_dump(mode="json")}
 
@@ -76,6 +103,9 @@ async def put_staff(
     staff_id: str, body: StaffIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     _writer(principal, body.school_id)
+    audit.record(
+        session, principal, "staff.put", "staff", staff_id, fields_of(body, personal=["full_name"])
+    )
     await service.put_staff(session=session, staff_id=staff_id, body=body)
     return {"id": staff_id, **body.model_dump(mode="json")}
 
@@ -87,6 +117,7 @@ async def grant_consent(
     guardian_id: str, body: ConsentIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     await guardian_access(session, principal, guardian_id, *WRITERS)
+    audit.record(session, principal, "consent.grant", "guardian", guardian_id, fields_of(body))
     consent = await service.grant_consent(
         session=session,
         guardian_id=guardian_id,
@@ -107,10 +138,37 @@ async def revoke_consent(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     await guardian_access(session, principal, guardian_id, *WRITERS)
+    audit.record(session, principal, "consent.revoke", "guardian", guardian_id)
     await service.revoke_consent(
         session=session, guardian_id=guardian_id, by_token=principal.token_id
     )
     return Response(status_code=204)
+
+
+@router.delete(
+    "/guardians/{guardian_id}",
+    summary="Erase a guardian's personal data (152-FZ); delivery statistics stay, anonymous",
+)
+async def erase_guardian(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    await guardian_access(session, principal, guardian_id, Role.admin)
+    erased = await service.erase_guardian(session=session, guardian_id=guardian_id)
+    audit.record(
+        session,
+        principal,
+        "guardian.erase",
+        "guardian",
+        guardian_id,
+        {"kept": erased.kept, "cancelled": erased.cancelled},
+    )
+    await session.commit()
+    return {
+        "id": guardian_id,
+        "erased": True,
+        "delivery_records_kept": erased.kept,
+        "messages_cancelled": erased.cancelled,
+    }
 
 
 @router.get("/guardians/{guardian_id}", summary="A guardian, their pupils and consent")
@@ -151,6 +209,7 @@ async def _link(
         else telegram.default_bot
     )
     me = await bot.me()
+    audit.record(session, principal, "telegram_link.create", subject_type, subject_id)
     code, expires = await create_link_code(
         session=session,
         guardian_id=subject_id,

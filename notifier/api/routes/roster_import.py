@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from notifier import audit
 from notifier.api.deps import PrincipalDep, SessionDep
 from notifier.auth import Role
 from notifier.errors import InvalidInput
@@ -111,4 +112,11 @@ async def import_csv(
         actor_school_id=principal.school_id,
         by_token=principal.token_id,
     )
+    if not report.dry_run and report.imported:
+        counts = dataclasses.asdict(report)
+        detail = {k: v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}
+        audit.record(
+            session, principal, "roster.import", "school", principal.school_id or "*", detail
+        )
+        await session.commit()
     return JSONResponse(dataclasses.asdict(report))
