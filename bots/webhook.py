@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from notifier.api.limits import AuthThrottle
 from notifier.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,17 @@ def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, s
 
     @app.post(PATH, include_in_schema=False)
     async def telegram_webhook(request: Request) -> JSONResponse:
+        throttle = AuthThrottle(runtime.redis, runtime.settings.auth_failures_per_minute)
+        client = request.client.host if request.client else "unknown"
+        if (wait := await throttle.retry_after(client)) is not None:
+            return JSONResponse(
+                {"error": f"too many wrong secrets; try again in {wait} s"},
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
+            await throttle.failed(client)
             log.warning("bot.webhook_denied", extra={"path": PATH})
             return JSONResponse({"error": "wrong or missing secret token"}, status_code=401)
         try:

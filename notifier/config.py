@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     telegram_chat_interval_seconds: float = Field(default=1.0, ge=0)
     link_code_ttl_days: float = Field(default=14.0, gt=0)
     link_code_max_failures: int = Field(default=5, ge=1)
+    # Wrong bearer tokens (and webhook secrets) per client address and minute before 429.
+    auth_failures_per_minute: int = Field(default=20, ge=1)
 
     sms_max_segments: int = Field(default=2, ge=1, le=10)
     sms_rate_per_second: float = Field(default=20.0, ge=0)

@@ -27,6 +27,14 @@ class Forbidden(NotifierError):
     """The caller's role or scope does not allow this."""
 
 
+class TooManyRequests(NotifierError):
+    """Slow down: `retry_after` seconds."""
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class Conflict(NotifierError):
     """The request contradicts what is stored."""
 

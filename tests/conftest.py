@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from notifier.db.engine import create_engine
 from notifier.db.migrate import upgrade
 from notifier.db.models import Base
 from notifier.runtime import Runtime, build_runtime, run_until_idle
+from tests.log_scan import Collector, process_logs, scan
 from tests.servers.postgres_server import PostgresServer
 from tests.servers.redis_server import start_redis
 from tests.servers.smtp_server import SmtpServer
@@ -161,3 +163,35 @@ def pump(runtime: Runtime) -> Any:
         await run_until_idle(runtime)
 
     return run
+
+
+# -- The whole run's logs, scanned for personal data and secrets (tests/log_scan.py) -----------
+
+_LOGS = Collector()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(_LOGS)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)  # what production writes at its default level
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(_LOGS)
+    lines = list(_LOGS.lines)
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = factory.getbasetemp() if factory is not None else None
+    if base is not None:
+        lines.extend(process_logs(base))
+    findings = scan(lines)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"log scan: {len(lines)} log lines of this run, {len(findings)} with personal data "
+            "or secrets"
+        )
+        for finding in findings[:20]:
+            reporter.write_line(f"  {finding.where}: {finding.what}: {finding.line}")
+    if findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -26,7 +26,7 @@ async def _parent(api: httpx.AsyncClient) -> None:
     await put(api, "/v1/guardians/g-1", body)
     r = await api.put(
         "/v1/guardians/g-1/preferences",
-        json={"categories": {"homework": "digest"}, "basis": f"Заявление {NAME}"},
+        json={"categories": {"homework": "digest"}, "basis": "Заявление № 12 от 01.09.2026"},
     )
     assert r.status_code == 200, r.text
 
@@ -124,7 +124,7 @@ async def test_the_audit_trail_names_who_changed_what_without_personal_values(
     put_entry = items[2]["detail"]
     assert put_entry["full_name"] == "set" and put_entry["email"] == "set"
     assert put_entry["phone"] == "set" and put_entry["student_ids"] == ["st-1"]
-    assert items[1]["detail"]["basis"] == "set"
+    assert items[1]["detail"]["basis"] == "Заявление № 12 от 01.09.2026"  # the paper it rests on
     assert items[1]["detail"]["categories"] == {"homework": "digest"}
     dumped = json.dumps(items, ensure_ascii=False)
     assert NAME not in dumped and EMAIL not in dumped and PHONE not in dumped

@@ -338,7 +338,9 @@ async def test_preferences_route_the_next_message(
     assert list((settings.outbox_dir / "sms").glob("*.json"))
     assert smtp.messages == []
     async with runtime.sessions() as session:
-        [entry] = list(await session.scalars(select(AuditEntry)))
+        [entry] = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "preferences.set"))
+        )
     assert entry.action == "preferences.set" and entry.actor_role == "admin"
     assert entry.detail and entry.detail["basis"] == "Заявление № 12 от 01.09.2026"
 

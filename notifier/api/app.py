@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from notifier import __version__
 from notifier.api import errors
+from notifier.api.limits import BodyLimit
 from notifier.api.routes import (
     announcements,
     audit,
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(BodyLimit)
     for module in (
         health,
         events,

@@ -9,8 +9,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.api.limits import AuthThrottle
 from notifier.auth import Principal, resolve
-from notifier.errors import NotifierError
+from notifier.errors import NotifierError, TooManyRequests
 from notifier.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="API token (`notifier token create`)")
@@ -44,6 +45,12 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("send `Authorization: Bearer <token>`")
+    throttle = AuthThrottle(runtime.redis, runtime.settings.auth_failures_per_minute)
+    client = request.client.host if request.client else "unknown"
+    if (wait := await throttle.retry_after(client)) is not None:
+        raise TooManyRequests(
+            f"too many wrong tokens from this address; try again in {wait} s", retry_after=wait
+        )
     admin = runtime.settings.admin_token
     principal = await resolve(
         session=session,
@@ -51,6 +58,7 @@ async def get_principal(
         admin_token=admin.get_secret_value() if admin else None,
     )
     if principal is None:
+        await throttle.failed(client)
         raise Unauthorized("the token is unknown or revoked")
     request.state.principal = principal  # for the denial log
     return principal

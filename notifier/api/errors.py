@@ -9,7 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from notifier.api.deps import Unauthorized
-from notifier.errors import Conflict, Forbidden, InvalidInput, NotFound, NotifierError
+from notifier.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotifierError,
+    TooManyRequests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +26,7 @@ STATUS: dict[type[NotifierError], int] = {
     Forbidden: 403,
     Conflict: 409,
     Unauthorized: 401,
+    TooManyRequests: 429,
 }
 
 
@@ -42,6 +50,8 @@ def install(app: FastAPI) -> None:
                 },
             )
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -56,7 +66,8 @@ def install(app: FastAPI) -> None:
         first = errors[0] if errors else {"field": "", "error": "invalid request"}
         return JSONResponse(
             {
-                "error": f"{first['field']}: {first['error']}",
+                # (fuzzing: a body that is not an object, or a bad field name, has no field)
+                "error": f"{first['field'] or 'body'}: {first['error']}",
                 "field": first["field"],
                 "errors": errors,
             },

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import audit
@@ -16,6 +16,7 @@ from notifier.errors import InvalidInput, NotFound
 from notifier.roster.preferences import EffectivePreferences, effective, modes_of
 from notifier.roster.schemas import QuietHours
 from notifier.roster.service import get_guardian, guardian_student_ids
+from notifier.text import CleanText
 
 Category = Literal[
     "marks",
@@ -33,7 +34,7 @@ Mode = Literal["instant", "digest", "weekly", "off"]
 ChannelName = Literal["telegram", "email", "sms", "paper"]
 
 
-class _In(BaseModel):
+class _In(CleanText):  # fuzz fix: NUL or a lone surrogate in a string was a 500 when stored
     model_config = ConfigDict(extra="forbid")
 
 
@@ -140,7 +141,7 @@ async def set_preferences(
         "preferences.set",
         "guardian",
         guardian_id,
-        fields_of(body, personal=["basis"]),
+        fields_of(body),
     )
     await session.commit()
     return await guardian_preferences(session=session, guardian_id=guardian_id)
