@@ -23,7 +23,7 @@ from notifier.db.models import (
 from notifier.delivery.grouping import MARK_TYPES
 from notifier.reports import summary
 from notifier.reports.marks import Report, pupil_report
-from notifier.roster.preferences import EffectivePreferences, effective
+from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 
 TOLD_TYPES = ("journal.mark.created", "journal.mark.updated")
 
@@ -48,12 +48,13 @@ class Batch:
         student = self.students.get(note.student_id or "")
         return self.schools.get(student.school_id) if student else None
 
+    _prefs: PreferenceCache | None = None
+
     def preferences_of(self, guardian_id: str, student_id: str | None) -> EffectivePreferences:
+        if self._prefs is None:  # made once the batch is loaded
+            self._prefs = PreferenceCache(self.preferences, self.schools)
         student = self.students.get(student_id or "")
-        school = self.schools.get(student.school_id) if student else None
-        return effective(
-            self.preferences.get(guardian_id), school.subscriptions if school else None
-        )
+        return self._prefs.of(guardian_id, student.school_id if student else None)
 
 
 async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:

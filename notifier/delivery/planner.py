@@ -15,7 +15,7 @@ from notifier.db.models import Consent, GuardianStudent, Preference, School, Sch
 from notifier.delivery.timing import defer_past_quiet, next_digest
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
-from notifier.roster.preferences import EffectivePreferences, effective
+from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 
 
 @dataclass
@@ -29,20 +29,14 @@ class Roster:
     consented: set[str] = field(default_factory=set)
     preferences: dict[str, Preference] = field(default_factory=dict)
     schools: dict[str, School] = field(default_factory=dict)
-    _prefs: dict[tuple[str | None, str | None], EffectivePreferences] = field(default_factory=dict)
+    _prefs: PreferenceCache | None = None
 
     def prefs(self, guardian_id: str, student_id: str) -> EffectivePreferences:
         """The guardian's choices over the defaults of this pupil's school."""
+        if self._prefs is None:  # made once the roster is loaded
+            self._prefs = PreferenceCache(self.preferences, self.schools)
         student = self.students.get(student_id)
-        school_id = student.school_id if student else None
-        # Most guardians never chose anything: they share their school's defaults.
-        own = guardian_id if guardian_id in self.preferences else None
-        if (found := self._prefs.get((own, school_id))) is None:
-            school = self.schools.get(school_id) if school_id else None
-            found = self._prefs[(own, school_id)] = effective(
-                self.preferences.get(guardian_id), school.subscriptions if school else None
-            )
-        return found
+        return self._prefs.of(guardian_id, student.school_id if student else None)
 
 
 @dataclass(frozen=True)

@@ -73,3 +73,23 @@ def effective(
         return EffectivePreferences(channels, categories)
     quiet = (pref.quiet_start, pref.quiet_end) if pref.quiet_start and pref.quiet_end else None
     return EffectivePreferences(channels, categories, dict(pref.per_student or {}), quiet)
+
+
+@dataclass
+class PreferenceCache:
+    """Effective preferences for many guardians at once (a batch of events or of messages):
+    most guardians never chose anything and share their school's defaults, so those are built
+    once per school."""
+
+    preferences: dict[str, Preference]
+    schools: dict[str, School]
+    _built: dict[tuple[str | None, str | None], EffectivePreferences] = field(default_factory=dict)
+
+    def of(self, guardian_id: str, school_id: str | None) -> EffectivePreferences:
+        own = guardian_id if guardian_id in self.preferences else None
+        if (found := self._built.get((own, school_id))) is None:
+            school = self.schools.get(school_id) if school_id else None
+            found = self._built[(own, school_id)] = effective(
+                self.preferences.get(guardian_id), school.subscriptions if school else None
+            )
+        return found
