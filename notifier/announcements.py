@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,19 +25,20 @@ from notifier.db.models import Announcement, JournalEvent, Notification, SchoolC
 from notifier.delivery.planner import Target, due_time, load_roster
 from notifier.errors import Conflict, DeliveryError, Forbidden, InvalidInput, NotFound
 from notifier.events.schema import JournalEventIn
+from notifier.text import CleanText
 
 SOURCE = "/notifier/announcements"
 TYPE = "notifier.announcement"
 REPORT_STATUS = {"pending": "scheduled", "sent": "sent", "failed": "failed"}
 
 
-class Audience(BaseModel):
+class Audience(CleanText):  # fuzz fix: NUL or a lone surrogate was a 500 when stored
     model_config = ConfigDict(extra="forbid")
     class_ids: list[str] = Field(default_factory=list, max_length=100)
     student_ids: list[str] = Field(default_factory=list, max_length=5000)
 
 
-class AnnouncementIn(BaseModel):
+class AnnouncementIn(CleanText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     audience: Audience
     text: str = Field(min_length=1, max_length=4000)

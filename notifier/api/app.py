@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from notifier import __version__
 from notifier.api import errors
+from notifier.api.deps import clean_parameters
 from notifier.api.limits import BodyLimit
 from notifier.api.routes import (
     announcements,
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         version=__version__,
         summary="Journal events in, parent messages out",
         lifespan=lifespan,
+        dependencies=[Depends(clean_parameters)],  # no NUL, no overlong ids (fuzz fixes)
     )
     if runtime is not None:
         app.state.runtime = runtime

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudevents.core.bindings.common import decode_header_value
@@ -15,9 +15,12 @@ from pydantic import ValidationError
 
 from notifier.errors import InvalidInput
 from notifier.events.types import KINDS
+from notifier.text import BadText, check_text
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
 JSON_TYPES = ("application/json", "text/json")
+# The journal_events columns (an accepted event must fit them, not fail later in the consumer).
+MAX_LENGTHS = {"id": 200, "source": 500, "type": 100}
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,23 @@ def _parse_time(value: Any) -> datetime:
         raise InvalidInput(f"time: {value[:40]!r} is not RFC 3339", field="time") from None
     if "T" not in value.upper() or parsed.tzinfo is None:
         raise InvalidInput("time: must be RFC 3339 with a date, time and offset", field="time")
+    try:  # fuzz fix: 0001-01-01T00:00:00+05:00 parsed, then failed to be stored (OverflowError)
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"time: {value[:40]!r} is out of range", field="time") from None
     return parsed
+
+
+def _check_values(obj: dict[str, Any]) -> None:
+    """Fuzz fix: JSON may carry what neither Redis nor the databases take, and an event
+    accepted with it failed later (a 500 on publish, or the consumer raising instead of
+    dead-lettering): lone surrogates, NUL, nesting near the recursion limit."""
+    try:
+        check_text(obj)
+    except BadText as exc:
+        raise InvalidInput(
+            str(exc) if exc.path else f"event: {exc}", field=exc.path or None
+        ) from None
 
 
 def _data_errors(exc: ValidationError) -> str:
@@ -78,6 +97,7 @@ def validate_event(obj: Any, *, max_bytes: int, size: int | None = None) -> Jour
     """Check one CloudEvent in its JSON form; raise InvalidInput saying what to fix."""
     if not isinstance(obj, dict):
         raise InvalidInput("an event must be a JSON object")
+    _check_values(obj)
     if size is None:
         size = len(json.dumps(obj, ensure_ascii=False).encode())
     if size > max_bytes:
@@ -99,6 +119,9 @@ def validate_event(obj: Any, *, max_bytes: int, size: int | None = None) -> Jour
         event = CloudEvent(attributes, obj.get("data"))
     except BaseCloudEventException as exc:
         raise InvalidInput(str(exc).split(": ", 1)[-1]) from None
+    for name, limit in MAX_LENGTHS.items():  # fuzz fix: longer ones failed to be stored
+        if len(obj[name]) > limit:
+            raise InvalidInput(f"{name}: at most {limit} characters", field=name)
     kind = KINDS.get(event.get_type())
     data = event.get_data()
     if kind is not None:
@@ -122,7 +145,8 @@ def validate_event(obj: Any, *, max_bytes: int, size: int | None = None) -> Jour
 
 def _event_id(obj: Any) -> str | None:
     if isinstance(obj, dict) and isinstance(obj.get("id"), str):
-        return str(obj["id"])[:200]
+        # Fuzz fix: a lone surrogate in the id of a rejected event broke the JSON answer (500).
+        return str(obj["id"])[:200].encode("utf-8", "backslashreplace").decode()
     return None
 
 
@@ -133,11 +157,24 @@ def _one(obj: Any, max_bytes: int, size: int | None = None) -> Parsed:
         return Rejected(_event_id(obj), exc.reason)
 
 
+class _NotJsonConstant(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJsonConstant(f"{name} is not a JSON number")
+
+
 def _loads(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(body, parse_constant=_no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError, _NotJsonConstant) as exc:
         raise InvalidInput(f"body is not valid JSON: {exc}") from None
+    # Fuzz fixes: these escaped as a 500 (and from the stream consumer, stalling its group).
+    except RecursionError:
+        raise InvalidInput("body is not valid JSON: nested too deeply") from None
+    except ValueError:  # int(): more digits than sys.get_int_max_str_digits()
+        raise InvalidInput("body is not valid JSON: a number has too many digits") from None
 
 
 def parse_structured(body: bytes, *, max_bytes: int) -> list[Parsed]:

@@ -158,6 +158,8 @@ def _records(lines: list[str]) -> tuple[list[_Record], str]:
                 records.append(_Record(first, last, values))
     except csv.Error as exc:
         raise InvalidInput(f"line {reader.line_num}: not readable as CSV ({exc})") from None
+    if not records:  # fuzz fix: only empty values (`"";""`, `;;;`) was an IndexError, a 500
+        raise InvalidInput("the file has no values: expected a header row and one row per pair")
     return records, delimiter
 
 
@@ -231,6 +233,8 @@ class _Checker:
 
     def row(self, record: _Record) -> _Row | list[str]:
         values, problems = record.values, []
+        if any("\x00" in v for v in values):  # fuzz fix: PostgreSQL refuses it (was a 500)
+            return ["a value contains the NUL character (\\u0000)"]
         if any("\n" in v or "\r" in v for v in values):
             # The rest of the row (and maybe of the file) is inside the quote: nothing to check.
             lines = f"{record.line}-{record.last}" if record.last > record.line else record.line
@@ -402,7 +406,8 @@ async def import_roster(
 
     def column(key: str) -> set[str]:
         i = index[key]
-        return {r.values[i].strip() for r in body if i < len(r.values)}
+        # (without NUL: PostgreSQL refuses it even in a query; such rows are reported)
+        return {v for r in body if i < len(r.values) and "\x00" not in (v := r.values[i].strip())}
 
     known, addresses = await asyncio.gather(
         _load(session, column("school_id"), column("student_id"), column("guardian_id")),

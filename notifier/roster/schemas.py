@@ -10,6 +10,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from notifier.text import CleanText
+
 Name = Annotated[str, Field(min_length=1, max_length=300)]
 Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s/]+$")]
 
@@ -23,7 +25,8 @@ def _hhmm(value: str) -> str:
 def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    # fuzz fix: OSError too: ZoneInfo("x" * 300) fails with "file name too long" (was a 500)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
     if value not in available_timezones():
         raise ValueError("must be an IANA time zone such as Europe/Moscow")
@@ -61,7 +64,7 @@ Email = Annotated[str, AfterValidator(normalise_email)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
 
-class _In(BaseModel):
+class _In(CleanText):  # fuzz fix: NUL or a lone surrogate in a string was a 500 when stored
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.api.access import guardian_access
-from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.deps import MAX_PK, PrincipalDep, SessionDep
 from notifier.auth import Principal, Role
 from notifier.db.models import AuditEntry, SchoolClass, Staff, Student
 from notifier.errors import Forbidden, InvalidInput, NotFound
@@ -55,7 +55,9 @@ async def audit_trail(
     ] = None,
     subject_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=50)] = None,
-    before: Annotated[int | None, Query(ge=1, description="entries older than this id")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_PK, description="entries older than this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     if subject_id is not None and subject_type is None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import Field
+from redis.exceptions import ResponseError
 
-from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.deps import MAX_PK, PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Role
 from notifier.errors import InvalidInput, NotFound
 from notifier.events.schema import parse_stream_entry
@@ -16,6 +19,7 @@ from notifier.events.store import replan_unmatched
 from notifier.events.stream import DEAD_STREAM, STREAM
 
 router = APIRouter(prefix="/v1", tags=["dead letters"])
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a Redis stream id, e.g. 1795434897945-0
 
 
 def _text(value: bytes | None, limit: int = 4000) -> str | None:
@@ -47,7 +51,13 @@ async def replay_dead_letter(
     ident: str, runtime: RuntimeDep, principal: PrincipalDep
 ) -> JSONResponse:
     principal.require(Role.admin)
-    found = await runtime.redis.xrange(DEAD_STREAM, min=ident, max=ident, count=1)
+    # Fuzz fix: Redis refused an id of another shape ("abc", "-", 2**64) and that was a 500.
+    if not STREAM_ID.fullmatch(ident):
+        raise NotFound(f"no dead letter {ident!r}: ids look like 1795434897945-0")
+    try:
+        found = await runtime.redis.xrange(DEAD_STREAM, min=ident, max=ident, count=1)
+    except ResponseError:  # digits beyond 64 bits
+        found = []
     if not found:
         raise NotFound(f"no dead letter {ident!r}")
     payload = found[0][1].get(b"payload")
@@ -70,7 +80,9 @@ async def replay_unmatched(
     session: SessionDep,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    pk: list[int] | None = Query(None, description="only these events (pk from the listing)"),
+    pk: list[Annotated[int, Field(ge=1, le=MAX_PK)]] | None = Query(
+        None, description="only these events (pk from the listing)"
+    ),
 ) -> dict[str, int]:
     principal.require(Role.admin, Role.integration)
     result = await replan_unmatched(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.deps import MAX_PK, PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Role
 from notifier.db.models import JournalEvent
 from notifier.errors import InvalidInput
@@ -96,7 +96,9 @@ async def unmatched(
     session: SessionDep,
     principal: PrincipalDep,
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = Query(None, description="page: return events older than this pk"),
+    before: int | None = Query(
+        None, ge=1, le=MAX_PK, description="page: return events older than this pk"
+    ),
 ) -> dict[str, Any]:
     principal.require(Role.admin, Role.integration)
     stmt = select(JournalEvent).where(JournalEvent.status == "unmatched")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.api.access import guardian_access
-from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.deps import MAX_PK, PrincipalDep, SessionDep
 from notifier.auth import Role
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification, Student
 
@@ -83,7 +83,7 @@ async def guardian_notifications(
     principal: PrincipalDep,
     status: str | None = Query(None, pattern="^(pending|sent|failed|skipped)$"),
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = None,
+    before: int | None = Query(None, ge=1, le=MAX_PK),
 ) -> dict[str, Any]:
     await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
     return await _log(
@@ -99,7 +99,7 @@ async def notifications(
     event_id: str | None = None,
     status: str | None = Query(None, pattern="^(pending|sent|failed|skipped)$"),
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = None,
+    before: int | None = Query(None, ge=1, le=MAX_PK),
 ) -> dict[str, Any]:
     principal.require(Role.admin)
     return await _log(
