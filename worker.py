@@ -5,13 +5,20 @@ not at import."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
+import arq.worker
 from arq import cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 from prometheus_client import start_http_server
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from notifier.announcements import send_summaries
 from notifier.config import Settings, load_settings
@@ -22,6 +29,9 @@ from notifier.runtime import Runtime, build_runtime
 from notifier.summaries import plan_weekly
 
 log = logging.getLogger("notifier.worker")
+# Redis is away (a restart, a failover). WatchError: redis-py's word for a connection lost
+# between WATCH and EXEC, which arq's job start and enqueue do not expect.
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, WatchError, OSError)
 DELIVER_JOB = "deliver_due"
 KICK_JOB_ID = "deliver_due:kick"
 
@@ -66,7 +76,11 @@ async def retention(ctx: dict[str, Any]) -> None:
 
 async def kick_delivery(ctx: dict[str, Any]) -> None:
     """Ask for a delivery run now (after new messages were planned)."""
-    await ctx["redis"].enqueue_job(DELIVER_JOB, _job_id=KICK_JOB_ID)
+    try:
+        await ctx["redis"].enqueue_job(DELIVER_JOB, _job_id=KICK_JOB_ID)
+    except REDIS_DOWN as exc:
+        # Redis is away: the every-second tick delivers them once it is back.
+        log.warning("worker.kick_failed", extra={"error": type(exc).__name__})
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -119,6 +133,43 @@ CRON_JOBS = [
 ]
 
 
+class ResilientWorker(Worker):
+    """arq's Worker, riding out a Redis restart or failover. Found by tests/test_faults.py:
+    arq's poll loop handles no error, so the first Redis command that failed after Redis went
+    away ended the worker process. Commands retry with backoff (`redis_settings`); what cannot
+    be retried (a connection lost in the middle of a job start's WATCH ... EXEC) skips one poll.
+    """
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        try:
+            await super().start_jobs(job_ids)
+        except REDIS_DOWN:
+            # arq had counted the job it was starting (its counter and semaphore) when the
+            # connection went; give the slot back, or the worker would run one job fewer.
+            self.job_counter -= 1
+            self.sem.release()
+            raise
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_DOWN as exc:
+            log.warning("worker.redis_unavailable", extra={"error": type(exc).__name__})
+            await asyncio.sleep(1)
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq's connection, made to ride out a Redis restart or failover (tests/test_faults.py):
+    each command retries with backoff (0.1 s doubling to 2 s) for about a minute; a longer
+    outage still ends the process, for its supervisor to start again."""
+    return dataclasses.replace(
+        RedisSettings.from_dsn(url),
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=40),
+        # OSError: a refused connect is raised as it is, before redis-py wraps it.
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+    )
+
+
 def worker_options(settings: Settings) -> dict[str, Any]:
     """arq Worker keyword arguments for these settings (also used by `notifier up`)."""
     assert settings.redis_url, "the Redis URL is known before the worker starts"
@@ -127,7 +178,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "cron_jobs": CRON_JOBS,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "redis_settings": redis_settings(settings.redis_url),
         "max_jobs": 10,
         # How often arq looks for a queued job. The delivery kick after planning waits for it:
         # at 20 events/s the median latency was 276 ms with arq's 0.5 s and 118 ms with this.
@@ -149,7 +200,7 @@ def in_process_worker(
         "logging_ready": True,
         "run_consumer": run_consumer,
     }
-    return Worker(**options, ctx=ctx)
+    return ResilientWorker(**options, ctx=ctx)
 
 
 def __getattr__(name: str) -> Any:
@@ -161,4 +212,7 @@ def __getattr__(name: str) -> Any:
         raise SystemExit("NOTIFIER_REDIS_URL must be set for `arq worker.WorkerSettings`")
     options = worker_options(settings)
     options["ctx"] = {"settings": settings}
+    # arq's command line has no setting for the worker class; it builds `arq.worker.Worker`
+    # (by that module's global name), so that name is made to mean ours in this process.
+    arq.worker.Worker = ResilientWorker  # type: ignore[misc]
     return type("WorkerSettings", (), options)

@@ -18,7 +18,7 @@ from notifier.logs import _KeyValueFormatter
 PATTERNS: dict[str, re.Pattern[str]] = {
     "Cyrillic text (a name or message text)": re.compile(r"[А-Яа-яЁё]{2,}"),
     "an email address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]*[a-z]"),
-    "a phone number": re.compile(r"(?<![\d-])\+?7\d{10}(?!\d)"),
+    "a phone number": re.compile(r"(?<![\w-])\+?7\d{10}(?!\w)"),
     "an API token": re.compile(r"ntf_[A-Za-z0-9_-]{8,}|test-admin-token"),
     "a bot token": re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b"),
 }

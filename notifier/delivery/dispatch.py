@@ -61,7 +61,8 @@ class _Outcome:
 
 # pg_advisory_xact_lock key of the claim (any constant the application uses for nothing else).
 CLAIM_LOCK = 0x6E6F7469  # "noti"
-RECORD_TRIES = 6  # about 6 s of retries (0.2 s doubling)
+RECORD_TRIES = 6  # at least this many tries (0.2 s doubling, at most RECORD_MAX_DELAY apart)
+RECORD_MAX_DELAY = 2.0
 
 
 def _due(now: datetime) -> Any:
@@ -142,6 +143,9 @@ class Dispatcher:
 
     async def deliver_batch(self) -> DeliveryStats:
         now = self.clock()
+        # When our lease of the batch ends (monotonic), as far as we know: the claim sets it,
+        # each renewal moves it on.
+        lease_ends = [time.monotonic() + self.settings.lease_seconds]
         async with self.sessions() as session:
             ids = await claim(
                 session=session,
@@ -159,9 +163,18 @@ class Dispatcher:
         groups: dict[str, list[Notification]] = defaultdict(list)
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
-        outcomes = await asyncio.gather(
-            *(self._deliver_group_safely(now, batch, members) for members in groups.values())
-        )
+        # Fault tests (tests/test_faults.py): several runs of one worker share its send slots,
+        # so with a backlog a batch took longer than its lease; another run claimed the same
+        # rows, sent them again, and its late record overwrote "sent" with "superseded".
+        # The lease is held for as long as the batch is out, and lapses only if we die.
+        renewal = asyncio.create_task(self._keep_leased(ids, lease_ends))
+        try:
+            outcomes = await asyncio.gather(
+                *(self._deliver_group_safely(now, batch, members) for members in groups.values())
+            )
+        finally:
+            renewal.cancel()
+            await asyncio.wait([renewal])
         stats = DeliveryStats(claimed=len(ids))
         updates: list[dict[str, Any]] = []
         attempts: list[dict[str, Any]] = []
@@ -182,19 +195,50 @@ class Dispatcher:
         for note in batch.notifications:
             if note.id in sent_ids:
                 DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
-        await self._record(updates, attempts, blocks)
+        await self._record(updates, attempts, blocks, lease_ends[0])
         log.info("delivery.batch", extra=vars(stats))
         return stats
+
+    async def _keep_leased(self, ids: list[int], lease_ends: list[float]) -> None:
+        """Extend the lease of a batch's rows every third of the lease, until cancelled."""
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            started = time.monotonic()
+            try:
+                async with self.sessions() as session:
+                    await session.execute(
+                        update(Notification)
+                        .where(
+                            Notification.id.in_(ids),
+                            Notification.status == "pending",
+                            Notification.lease_until.is_not(None),
+                        )
+                        .values(lease_until=self.clock() + lease)
+                        .execution_options(synchronize_session=False)
+                    )
+                    await session.commit()
+                lease_ends[0] = started + lease.total_seconds()
+            except Exception as exc:  # the database is away: then nobody can claim them either
+                log.warning("delivery.lease_renewal_failed", extra={"error": type(exc).__name__})
 
     async def _record(
         self,
         updates: list[dict[str, Any]],
         attempts: list[dict[str, Any]],
         blocks: list[dict[str, Any]],
+        lease_ends: float,
     ) -> None:
         """Write what happened. The messages are out: a lost record would send them again when
-        the lease ends, so a deadlock or a dropped connection is retried, not given up on."""
-        for attempt in range(RECORD_TRIES):
+        the lease ends, so a deadlock or a dropped connection is retried, not given up on.
+
+        Found by tests/test_faults.py: six tries (about 6 s) were shorter than a PostgreSQL
+        restart, after which every message of the batch went a second time. It now keeps
+        trying (at least RECORD_TRIES times) until shortly before the batch's lease ends
+        (`lease_ends`, monotonic), so nobody can have claimed the rows meanwhile."""
+        give_up = lease_ends - RECORD_MAX_DELAY
+        attempt = 0
+        while True:
             try:
                 async with self.sessions() as session:
                     await session.execute(update(Notification), updates)
@@ -208,13 +252,15 @@ class Dispatcher:
             except IntegrityError:
                 raise
             except (DBAPIError, OSError) as exc:
-                if attempt == RECORD_TRIES - 1:
+                delay = min(RECORD_MAX_DELAY, 0.2 * 2**attempt)
+                attempt += 1
+                if attempt >= RECORD_TRIES and time.monotonic() + delay > give_up:
                     raise
                 log.warning(
                     "delivery.record_retry",
-                    extra={"error": type(exc).__name__, "rows": len(updates), "try": attempt + 1},
+                    extra={"error": type(exc).__name__, "rows": len(updates), "try": attempt},
                 )
-                await asyncio.sleep(0.2 * 2**attempt)
+                await asyncio.sleep(delay)
 
     @staticmethod
     def _values(note: Notification, **changes: Any) -> dict[str, Any]:

@@ -10,11 +10,22 @@ when the last of them started). All times come from Redis, so workers on several
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from notifier.errors import TransientDelivery
+
+log = logging.getLogger(__name__)
+# Redis away (a restart, a failover). Found by tests/test_faults.py: these went up through the
+# channel's send() and the dispatcher failed every message in flight for good ("internal error
+# (ConnectionError)"), or marked one that had gone as failed when only the release was lost.
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 # KEYS[1] log (zset: member -> start+hold while in flight, completion time after);
 # KEYS[2] pause key. ARGV: limit, window µs, hold µs, member.
@@ -89,20 +100,32 @@ class RateLimiter:
             int(HOLD_SECONDS * 1_000_000),
             member,
         ]
-        while True:
-            wait_us = int(await self._acquire(keys=[key, key + ":pause"], args=args))
-            if wait_us <= 0:
-                break
-            await asyncio.sleep(wait_us / 1_000_000)
+        try:
+            while True:
+                wait_us = int(await self._acquire(keys=[key, key + ":pause"], args=args))
+                if wait_us <= 0:
+                    break
+                await asyncio.sleep(wait_us / 1_000_000)
+        except REDIS_DOWN as exc:
+            # Nothing was sent: the message waits for its next try.
+            raise TransientDelivery(f"rate limiter unavailable ({type(exc).__name__})") from None
         try:
             yield
         finally:
-            await self._release(keys=[key], args=[member])
+            try:
+                await self._release(keys=[key], args=[member])
+            except REDIS_DOWN as exc:
+                # The send is over, whatever its outcome; the slot frees itself after
+                # HOLD_SECONDS. Raising here would record a message that went as failed.
+                log.warning("ratelimit.release_failed", extra={"error": type(exc).__name__})
 
     async def pause(self, bucket: str, seconds: float) -> None:
         """Hold the whole bucket (e.g. a bot told by Telegram to retry after N seconds)."""
         key = self.prefix + bucket + ":pause"
-        await self._pause(keys=[key], args=[int(seconds * 1_000_000)])
+        try:
+            await self._pause(keys=[key], args=[int(seconds * 1_000_000)])
+        except REDIS_DOWN as exc:  # the message itself is retried after `seconds` anyway
+            log.warning("ratelimit.pause_failed", extra={"error": type(exc).__name__})
 
 
 def per_second(rate: float) -> tuple[int, float]:

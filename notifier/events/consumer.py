@@ -25,6 +25,25 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # Database trouble is the database's, not the entry's: such a batch is retried, never parked.
 TRANSIENT = (OperationalError, RedisConnectionError, OSError, asyncio.TimeoutError)
+# SQLSTATE classes of the server's state, not of the statement: connection (08), transaction
+# rollback (40: deadlock, serialization), resources (53), operator intervention (57: shutting
+# down, starting up), system error (58).
+SERVER_STATES = {"08", "40", "53", "57", "58"}
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether storing failed for a reason of the database's (or Redis's), not the events'.
+
+    Found by a PostgreSQL restart under load (tests/test_faults.py): while the server starts
+    or stops, connecting fails with 57P03 "cannot connect now", which asyncpg's dialect gives as
+    a plain DBAPIError with connection_invalidated False; the batch was then stored one event
+    at a time and every event, failing the same way, was parked in the dead-letter stream."""
+    if isinstance(exc, TRANSIENT):
+        return True
+    if isinstance(exc, DBAPIError):
+        code = str(getattr(exc.orig, "sqlstate", None) or "")
+        return exc.connection_invalidated or code[:2] in SERVER_STATES
+    return False
 
 
 class StreamConsumer:
@@ -82,7 +101,7 @@ class StreamConsumer:
                 log.warning(
                     "consumer.retry",
                     extra={"error": type(exc).__name__, "delay": delay},
-                    exc_info=not isinstance(exc, TRANSIENT),
+                    exc_info=not transient(exc),
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
@@ -127,19 +146,17 @@ class StreamConsumer:
         try:
             await self._store_batch([ev for _, ev in valid])
             done.extend(entry_id for entry_id, _ in valid)
-        except TRANSIENT:
-            raise
         except Exception as exc:
-            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            if transient(exc):
                 raise
             # One bad event must not hold back the others: store them one by one.
             log.warning("consumer.batch_failed", extra={"error": type(exc).__name__})
             for entry_id, ev in valid:
                 try:
                     await self._store_batch([ev])
-                except TRANSIENT:
-                    raise
                 except Exception as one_exc:
+                    if transient(one_exc):
+                        raise
                     reason = f"could not be stored: {type(one_exc).__name__}"
                     await dead_letter(
                         self.redis, entry_id=entry_id, reason=reason, payload=ev.to_json().encode()

@@ -111,9 +111,10 @@ def _version_key(name: str) -> tuple[int, ...]:
 class PostgresServer:
     """PostgreSQL in a temp dir, tuned for speed over durability; `start()` gives a URL."""
 
-    def __init__(self, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, settings: dict[str, str] | None = None, *, port: int | None = None) -> None:
         # Extra server settings (`-c name=value`), e.g. shared_preload_libraries.
         self.settings = dict(settings or {})
+        self._port = port  # None: a free one
         self.url: str | None = None
         self.tmp: Path | None = None
         self.port: int | None = None
@@ -135,7 +136,7 @@ class PostgresServer:
         last_error: RuntimeError | None = None
         for _ in range(_START_ATTEMPTS):
             try:
-                self._spawn(bindir)
+                self._spawn(bindir, port=self._port)
                 _run(self._wait_ready)
             except RuntimeError as exc:
                 # Most likely the free port was taken in between: try another.
@@ -156,6 +157,27 @@ class PostgresServer:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
         self.url = None
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: sessions are ended, committed work is kept) but keep
+        its data directory and port, for `resume()`: a database restart as clients see it."""
+        if self.tmp is None:
+            raise RuntimeError("only a server this object started can be halted")
+        self._terminate()
+
+    def begin_smart_shutdown(self) -> None:
+        """SIGTERM: the server waits for its open sessions to end and meanwhile refuses every
+        new connection with 57P03 "the database system is shutting down". `halt()` ends it."""
+        if self._proc is None:
+            raise RuntimeError("the server is not running")
+        self._proc.send_signal(signal.SIGTERM)
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port and data directory."""
+        if self.tmp is None or self.port is None:
+            raise RuntimeError("halt() a started server first")
+        self._spawn(find_postgres_bin(), port=self.port)
+        _run(self._wait_ready)
 
     def __enter__(self) -> PostgresServer:
         self.start()
@@ -245,9 +267,9 @@ class PostgresServer:
             output = result.stdout
         raise RuntimeError(f"initdb failed:\n{output.decode(errors='replace')[-2000:]}")
 
-    def _spawn(self, bindir: Path) -> None:
+    def _spawn(self, bindir: Path, port: int | None = None) -> None:
         assert self.tmp is not None
-        self.port = free_port()
+        self.port = port or free_port()
         if self._log is None:
             self._log = (self.tmp / "postgres.log").open("ab")
         argv = [

@@ -87,6 +87,11 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         owner = self.owner
+        if not owner._flowing.is_set():  # hold(): the client waits for our answer
+            with owner._lock:
+                owner.held += 1
+            while not owner._flowing.is_set():
+                await asyncio.sleep(0.01)
         with owner._lock:
             drop = owner._drops > 0
             if drop:
@@ -131,13 +136,17 @@ class SmtpServer:
         self._rejected: dict[str, str] = {}
         self._drops = 0
         self._controller: Controller | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.held = 0  # DATA commands that waited for release()
 
-    def start(self) -> None:
+    def start(self, port: int | None = None) -> None:
+        """Listen on a free port, or on `port` (the old one, to come back after `stop()`)."""
         if self._controller is not None:
             return
         last_error: OSError | None = None
         for _ in range(3):
-            self.port = free_port(self.host)
+            self.port = port or free_port(self.host)
             controller = Controller(
                 _Handler(self),
                 hostname=self.host,
@@ -150,9 +159,11 @@ class SmtpServer:
             try:
                 controller.start()
             except OSError as exc:
-                # The free port was taken in between.
+                # The free port was taken in between (or the old one is not released yet).
                 last_error = exc
                 controller.stop(no_assert=True)
+                if port:
+                    time.sleep(0.5)
                 continue
             self._controller = controller
             return
@@ -160,6 +171,7 @@ class SmtpServer:
         raise last_error
 
     def stop(self) -> None:
+        self._flowing.set()
         controller, self._controller = self._controller, None
         if controller is not None:
             controller.stop()
@@ -199,6 +211,15 @@ class SmtpServer:
         """Refuse RCPT TO `addr` for good."""
         with self._lock:
             self._rejected[addr.lower()] = f"{code} {text}"
+
+    def hold(self) -> None:
+        """Keep every message from now on waiting at DATA, unanswered, until `release()`: the
+        client's send is in flight for as long as the test likes."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        """Answer the held messages (and accept them, unless a fault is programmed)."""
+        self._flowing.set()
 
     def drop_connection_next(self, times: int = 1) -> None:
         """Cut the connection on the next `times` DATA commands, before any answer."""
