@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import string
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,10 +14,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from notifier.api.app import create_app
 from notifier.auth import Role, create_token
+from notifier.config import Settings
 from notifier.db.models import ApiToken
 from notifier.roster.telegram_link import create_link_code
-from notifier.runtime import Runtime
+from notifier.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import mark, pupil_with_guardian, school_with_class
 
@@ -108,3 +111,29 @@ async def test_tokens_and_link_codes_are_random_and_stored_hashed(
     assert all(_bits(t.removeprefix("ntf_")) >= 128 for t in tokens)
     assert all(_bits(c) >= 128 for c in codes)
     assert all(len(h) == 64 and all(t not in h for t in tokens) for h in stored)
+
+
+async def test_redis_away_is_503_with_retry_after_not_a_500(
+    settings: Settings, runtime: Runtime
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    away = settings.model_copy(update={"redis_url": dead})
+    rt = build_runtime(away, clock=runtime.clock)
+    try:
+        transport = httpx.ASGITransport(app=create_app(away, runtime=rt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://notifier.test") as c:
+            r = await c.post(
+                "/v1/events",
+                content=json.dumps(mark("st-1")),
+                headers={
+                    "Authorization": f"Bearer {ADMIN_TOKEN}",
+                    "Content-Type": "application/cloudevents+json",
+                },
+            )
+    finally:
+        await rt.close()
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "5"
+    assert "Redis is unavailable" in r.json()["error"]

@@ -7,6 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from notifier.api.deps import Unauthorized
@@ -83,4 +86,22 @@ def install(app: FastAPI) -> None:
                 "errors": errors,
             },
             status_code=422,
+        )
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Redis or the database is away (a restart, a failover): nothing was accepted, and the
+        # caller should try again, not read it as our bug (the fault suite saw a 500 here).
+        what = "Redis" if isinstance(exc, RedisConnectionError | RedisTimeoutError) else "database"
+        log.warning(
+            "api.unavailable",
+            extra={"path": request.url.path, "error": type(exc).__name__, "store": what},
+        )
+        return JSONResponse(
+            {"error": f"the {what} is unavailable; nothing was accepted, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
