@@ -26,10 +26,11 @@ from notifier.db.models import (
     Student,
 )
 from notifier.delivery.planner import Roster, Target, due_time, load_roster
+from notifier.delivery.timing import hhmm
 from notifier.events.schema import JournalEventIn
 from notifier.reports import summary
 from notifier.reports.marks import pupil_report, week_of
-from notifier.roster.preferences import SUMMARY, effective
+from notifier.roster.preferences import SUMMARY, PreferenceCache
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,11 @@ SATURDAY, SUNDAY = 5, 6
 WEEK_MARKER = "notifier.summary.week"  # one per school and week: that week's summaries exist
 
 
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 def summary_due(school: School, now: datetime) -> tuple[date, date] | None:
     """The week to summarise when it is time: from Saturday's digest time, and all Sunday so
     a worker that was down on Saturday catches up."""
     local = now.astimezone(ZoneInfo(school.timezone))
-    saturday_evening = local.weekday() == SATURDAY and (
-        local.hour * 60 + local.minute >= _minutes(school.digest_time)
-    )
+    saturday_evening = local.weekday() == SATURDAY and local.time() >= hhmm(school.digest_time)
     if not saturday_evening and local.weekday() != SUNDAY:
         return None
     return week_of(now, school.timezone)
@@ -258,9 +252,10 @@ async def class_pages(
         )
     ):
         blocked.setdefault(guardian_id, set()).add(channel)
+    chosen_by = PreferenceCache(prefs, {school.id: school})
     readers: dict[str, list[str]] = {}
     for student_id, guardian in links:
-        chosen = effective(prefs.get(guardian.id), school.subscriptions)
+        chosen = chosen_by.of(guardian.id, school.id)
         why = paper_reason(
             guardian,
             consented=guardian.id in consented,

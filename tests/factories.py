@@ -47,6 +47,13 @@ def mark(
     )
 
 
+def attendance(student_id: str, day: str, status: str) -> dict[str, Any]:
+    return cloud_event(
+        "journal.attendance.recorded",
+        {"student_id": student_id, "lesson_date": day, "status": status, "lesson_number": 1},
+    )
+
+
 async def put(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
     response = await api.put(path, json=body)
     assert response.status_code == 200, response.text

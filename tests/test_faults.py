@@ -598,6 +598,26 @@ async def readyz(api: httpx.AsyncClient) -> httpx.Response:
         return await api.get("/readyz")
 
 
+async def readyz_answers(
+    api: httpx.AsyncClient,
+    status: int,
+    *,
+    timeout: float,  # noqa: ASYNC109 - passed on to wait_until's deadline
+    context: Callable[[], str],
+) -> dict[str, Any]:
+    """Wait until /readyz answers `status`; its body then."""
+    seen: list[dict[str, Any]] = []
+
+    async def answers() -> bool:
+        r = await readyz(api)
+        if r.status_code == status:
+            seen.append(r.json())
+        return r.status_code == status
+
+    await wait_until(answers, timeout=timeout, what=f"/readyz says {status}", context=context)
+    return seen[-1]
+
+
 async def accepted_delivered(outbox: Outbox, journal: Journal) -> bool:
     """Every accepted event is stored and nothing waits any more."""
     if not set(journal.accepted) <= await outbox.event_ids():
@@ -925,38 +945,18 @@ async def test_postgres_restart_recovers_without_a_hand(
                 pg.halt()
                 went_down = time.monotonic()
                 smtp.release()
-                not_ready: list[dict[str, Any]] = []
-
-                async def answers_503() -> bool:
-                    r = await readyz(api)
-                    if r.status_code == 503:
-                        not_ready.append(r.json())
-                    return r.status_code == 503
-
-                await wait_until(
-                    answers_503, timeout=10, what="/readyz says 503", context=serve.tail
-                )
-                assert not_ready[-1]["ready"] is False and not_ready[-1]["database"] != "ok"
-                assert not_ready[-1]["redis"] == "ok", not_ready[-1]
+                down = await readyz_answers(api, 503, timeout=10, context=serve.tail)
+                assert down["ready"] is False and down["database"] != "ok"
+                assert down["redis"] == "ok", down
                 while time.monotonic() - went_down < PG_DOWN_SECONDS:
                     assert (await readyz(api)).status_code == 503
                     await asyncio.sleep(0.2)
                 accepted_while_down = len(journal.accepted) - accepted_before
                 pg.resume()  # same port, same data directory
                 came_back = time.monotonic()
-                ready: list[dict[str, Any]] = []
-
-                async def answers_200() -> bool:
-                    r = await readyz(api)
-                    if r.status_code == 200:
-                        ready.append(r.json())
-                    return r.status_code == 200
-
-                await wait_until(
-                    answers_200, timeout=30, what="/readyz says 200 again", context=serve.tail
-                )
+                up = await readyz_answers(api, 200, timeout=30, context=serve.tail)
                 ready_again_s = time.monotonic() - came_back
-                assert ready[-1] == {"ready": True, "database": "ok", "redis": "ok"}
+                assert up == {"ready": True, "database": "ok", "redis": "ok"}
                 accepted_at_resume = len(journal.accepted)
                 await wait_until(
                     lambda: len(journal.accepted) >= accepted_at_resume + 100, timeout=30,

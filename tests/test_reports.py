@@ -11,6 +11,7 @@ import pytest
 from notifier.reports.marks import pupil_report, week_of
 from notifier.runtime import Runtime
 from tests.factories import (
+    attendance,
     cloud_event,
     consume_all,
     mark,
@@ -18,13 +19,6 @@ from tests.factories import (
     pupil_with_guardian,
     school_with_class,
 )
-
-
-def _attendance(student: str, day: str, status: str) -> dict:  # type: ignore[type-arg]
-    return cloud_event(
-        "journal.attendance.recorded",
-        {"student_id": student, "lesson_date": day, "status": status, "lesson_number": 1},
-    )
 
 
 async def _week_of_marks(api: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -47,11 +41,11 @@ async def _week_of_marks(api: httpx.AsyncClient, runtime: Runtime) -> None:
         mark("st-1", mark_id="m6", subject="Физика", value="2", lesson_date="2026-11-20"),
         mark("st-1", mark_id="m7", subject="Физика", value="н", lesson_date="2026-11-26"),
         mark("st-2", mark_id="m8", subject="Алгебра", value="2", lesson_date="2026-11-23"),
-        _attendance("st-1", "2026-11-23", "absent"),
-        _attendance("st-1", "2026-11-24", "late"),
-        _attendance("st-1", "2026-11-25", "excused"),
-        _attendance("st-1", "2026-11-26", "present"),
-        _attendance("st-1", "2026-11-16", "absent"),
+        attendance("st-1", "2026-11-23", "absent"),
+        attendance("st-1", "2026-11-24", "late"),
+        attendance("st-1", "2026-11-25", "excused"),
+        attendance("st-1", "2026-11-26", "present"),
+        attendance("st-1", "2026-11-16", "absent"),
     ]
     assert (await post_batch(api, events)).status_code == 202
     await consume_all(runtime)

@@ -21,6 +21,7 @@ from notifier.runtime import Runtime, run_until_idle
 from notifier.summaries import plan_weekly
 from tests.conftest import FakeClock
 from tests.factories import (
+    attendance,
     cloud_event,
     consume_all,
     mark,
@@ -34,13 +35,6 @@ from tests.servers.smtp_server import SmtpServer
 # Saturday 28 November 2026, Moscow (UTC+3): the school's digest time is 19:00.
 SATURDAY_1858 = datetime(2026, 11, 28, 15, 58, tzinfo=UTC)
 SATURDAY_1900 = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
-
-
-def _attendance(student: str, day: str, status: str) -> dict:  # type: ignore[type-arg]
-    return cloud_event(
-        "journal.attendance.recorded",
-        {"student_id": student, "lesson_date": day, "status": status, "lesson_number": 1},
-    )
 
 
 async def _week(api: httpx.AsyncClient, runtime: Runtime) -> None:
@@ -65,9 +59,9 @@ async def _week(api: httpx.AsyncClient, runtime: Runtime) -> None:
         cloud_event("journal.mark.deleted", {"mark_id": "m5", "student_id": "st-1"}),
         mark("st-1", mark_id="m6", subject="Физика", value="2", lesson_date="2026-11-16"),
         mark("st-2", mark_id="m8", subject="Алгебра", value="2", lesson_date="2026-11-23"),
-        _attendance("st-1", "2026-11-23", "absent"),
-        _attendance("st-1", "2026-11-24", "late"),
-        _attendance("st-1", "2026-11-25", "excused"),
+        attendance("st-1", "2026-11-23", "absent"),
+        attendance("st-1", "2026-11-24", "late"),
+        attendance("st-1", "2026-11-25", "excused"),
     ]
     assert (await post_batch(api, events)).status_code == 202
     await consume_all(runtime)

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 
 @lru_cache(maxsize=256)
-def _hhmm(value: str) -> time:
+def hhmm(value: str) -> time:
+    """ "19:00" → 19:00 (a school's or guardian's setting, validated when stored)."""
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
 
@@ -27,7 +28,7 @@ def quiet_until(now: datetime, *, zone: str, start: str, end: str) -> datetime |
     """
     tz = ZoneInfo(zone)
     local = now.astimezone(tz)
-    begin, finish = _hhmm(start), _hhmm(end)
+    begin, finish = hhmm(start), hhmm(end)
     clock = local.time().replace(tzinfo=None)
     if begin == finish:
         return None
@@ -53,7 +54,7 @@ def next_digest(now: datetime, *, zone: str, digest_time: str, quiet: tuple[str,
     falls in quiet hours, the morning after them."""
     tz = ZoneInfo(zone)
     local = now.astimezone(tz)
-    moment = _at(local.date(), _hhmm(digest_time), tz)
+    moment = _at(local.date(), hhmm(digest_time), tz)
     if moment <= local:
-        moment = _at(local.date() + timedelta(days=1), _hhmm(digest_time), tz)
+        moment = _at(local.date() + timedelta(days=1), hhmm(digest_time), tz)
     return defer_past_quiet(moment, zone=zone, start=quiet[0], end=quiet[1])
