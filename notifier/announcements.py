@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import scope
 from notifier.auth import Principal, Role
 from notifier.channels.base import Recipient
 from notifier.channels.telegram import TelegramChannel
@@ -71,7 +72,7 @@ def _author(principal: Principal) -> str:
 
 async def _check_audience(
     session: AsyncSession, principal: Principal, audience: Audience
-) -> tuple[str | None, list[SchoolClass], list[Student]]:
+) -> tuple[str, list[SchoolClass], list[Student]]:
     """The classes and pupils addressed, if this principal may address them."""
     classes = list(
         await session.scalars(select(SchoolClass).where(SchoolClass.id.in_(audience.class_ids)))
@@ -89,18 +90,21 @@ async def _check_audience(
         )
     schools = {c.school_id for c in classes} | {p.school_id for p in pupils}
     for school_id in schools:
-        principal.require_school(school_id)
-    if principal.role is Role.teacher:
-        own = set(
-            await session.scalars(
-                select(SchoolClass.id).where(SchoolClass.class_teacher_id == principal.staff_id)
-            )
+        scope.school(principal, school_id)
+    if len(schools) > 1:
+        # Its report and its cancelling belong to one school's staff.
+        raise InvalidInput(
+            f"audience: an announcement goes to one school; these are in {len(schools)} "
+            "(send one per school)",
+            field="audience",
         )
+    if principal.role is Role.teacher:
+        own = set(await session.scalars(scope.own_classes(principal)))
         others = sorted({c.id for c in classes} - own)
         others += sorted(p.id for p in pupils if p.class_id not in own)
         if others:
             raise Forbidden(f"a teacher may address only their own classes; not yours: {others}")
-    return (next(iter(schools)) if len(schools) == 1 else None), classes, pupils
+    return schools.pop(), classes, pupils
 
 
 async def create(
@@ -244,8 +248,8 @@ async def get(*, session: AsyncSession, principal: Principal, ident: str) -> Ann
         raise Forbidden("a teacher sees only their own announcements")
     if principal.role is Role.integration:
         raise Forbidden("integration tokens do not read announcements")
-    if announcement.school_id:
-        principal.require_school(announcement.school_id)
+    # (one stored before announcements had to name one school belongs to the region's admins)
+    scope.school(principal, announcement.school_id or "")
     return announcement
 
 

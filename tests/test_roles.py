@@ -117,8 +117,8 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
         "POST",
         "/v1/events",
         mark("st-1"),
-        EVENT,
-        {A: 202, SA: 202, OA: 202, TO: 403, TX: 403, IN: 202},
+        EVENT,  # 422: another school's pupil (rejected per event)
+        {A: 202, SA: 202, OA: 422, TO: 403, TX: 403, IN: 202},
     ),
     (
         "GET",
@@ -200,6 +200,20 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
         None,
         {},
         {A: 200, SA: 200, OA: 403, TO: 200, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
+        "/v1/guardians/g-1/telegram",
+        None,
+        {},  # 204 also when no chat is linked: the state asked for holds
+        {A: 204, SA: 204, OA: 403, TO: 204, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
+        "/v1/staff/t-1/telegram",
+        None,
+        {},
+        {A: 204, SA: 204, OA: 403, TO: 403, TX: 403, IN: 403},
     ),
     (
         "DELETE",

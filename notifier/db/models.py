@@ -169,8 +169,15 @@ class Preference(Base):
 
 class JournalEvent(Base):
     __tablename__ = "journal_events"
-    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_event_source_id"),)
+    # (source, id) is the journal's idempotency key within a tenant: a school-bound token's
+    # events cannot occupy the keys of another school's, or the region's, journal.
+    __table_args__ = (
+        UniqueConstraint("tenant", "source", "event_id", name="uq_event_tenant_source_id"),
+    )
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The school of the token that posted it; "" for the region's (a region-wide token, the
+    # stream, the service's own events).
+    tenant: Mapped[str] = mapped_column(Id, default="", server_default="")
     source: Mapped[str] = mapped_column(String(500))
     event_id: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(100))

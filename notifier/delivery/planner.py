@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import scope
 from notifier.db.models import Consent, GuardianStudent, Preference, School, SchoolClass, Student
 from notifier.delivery.timing import defer_past_quiet, next_digest
 from notifier.events.schema import JournalEventIn
@@ -23,7 +24,7 @@ class Roster:
     """The slice of the roster one batch of events needs, loaded with a handful of queries."""
 
     students: dict[str, Student] = field(default_factory=dict)
-    classes: set[str] = field(default_factory=set)
+    classes: dict[str, str] = field(default_factory=dict)  # class id -> school id
     class_students: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     guardians_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     consented: set[str] = field(default_factory=set)
@@ -71,8 +72,14 @@ async def load_roster(*, session: AsyncSession, events: Iterable[JournalEventIn]
             class_ids.add(cid)
     roster = Roster()
     if class_ids:
-        roster.classes = set(
-            await session.scalars(select(SchoolClass.id).where(SchoolClass.id.in_(class_ids)))
+        roster.classes = dict(
+            (
+                await session.execute(
+                    select(SchoolClass.id, SchoolClass.school_id).where(
+                        SchoolClass.id.in_(class_ids)
+                    )
+                )
+            ).all()
         )
         for student in await session.scalars(
             select(Student).where(Student.class_id.in_(class_ids))
@@ -133,6 +140,20 @@ def _pupils(ev: JournalEventIn, roster: Roster) -> list[str] | str:
     if student_id not in roster.students:
         return f"unknown pupil {student_id!r}"
     return [student_id]
+
+
+def foreign(ev: JournalEventIn, roster: Roster) -> str | None:
+    """Why an event posted by a school's token may not be taken: it names a class or pupil of
+    another school (SPEC §8). Unknown ones are not foreign: they wait as unmatched."""
+    if ev.tenant is None or ev.type not in KINDS:
+        return None
+    data: dict[str, Any] = ev.data
+    schools = [roster.classes[c] for c in [data.get("class_id")] if c in roster.classes]
+    named = [data.get("student_id"), *(data.get("student_ids") or ())]
+    schools += [roster.students[p].school_id for p in named if p in roster.students]
+    if scope.outside(ev.tenant, schools):
+        return f"names a pupil or class of another school; your token is bound to {ev.tenant!r}"
+    return None
 
 
 def plan_event(ev: JournalEventIn, roster: Roster) -> Plan:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from notifier.db.engine import SessionFactory
 from notifier.errors import InvalidInput
 from notifier.events.schema import JournalEventIn, parse_stream_entry
-from notifier.events.store import store_and_plan
+from notifier.events.store import Refused, store_and_plan
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM, dead_letter, ensure_group
 from notifier.metrics import EVENTS_IN, event_type_label
 
@@ -132,8 +132,13 @@ class StreamConsumer:
                 EVENTS_IN.labels("stream", event_type_label(event.type), "accepted").inc()
             except InvalidInput as exc:
                 EVENTS_IN.labels("stream", "other", "rejected").inc()
+                school = fields.get(b"school")
                 await dead_letter(
-                    self.redis, entry_id=entry_id, reason=exc.reason, payload=fields.get(b"event")
+                    self.redis,
+                    entry_id=entry_id,
+                    reason=exc.reason,
+                    payload=fields.get(b"event"),
+                    school=school.decode("utf-8", "replace") if school is not None else None,
                 )
                 log.warning("event.dead_letter", extra={"entry_id": entry_id, "reason": exc.reason})
                 done.append(entry_id)
@@ -144,7 +149,8 @@ class StreamConsumer:
 
     async def _store(self, valid: list[tuple[str, JournalEventIn]], done: list[str]) -> None:
         try:
-            await self._store_batch([ev for _, ev in valid])
+            refused = await self._store_batch([ev for _, ev in valid])
+            await self._refuse(valid, refused)
             done.extend(entry_id for entry_id, _ in valid)
         except Exception as exc:
             if transient(exc):
@@ -153,18 +159,38 @@ class StreamConsumer:
             log.warning("consumer.batch_failed", extra={"error": type(exc).__name__})
             for entry_id, ev in valid:
                 try:
-                    await self._store_batch([ev])
+                    await self._refuse([(entry_id, ev)], await self._store_batch([ev]))
                 except Exception as one_exc:
                     if transient(one_exc):
                         raise
                     reason = f"could not be stored: {type(one_exc).__name__}"
                     await dead_letter(
-                        self.redis, entry_id=entry_id, reason=reason, payload=ev.to_json().encode()
+                        self.redis,
+                        entry_id=entry_id,
+                        reason=reason,
+                        payload=ev.to_json().encode(),
+                        school=ev.tenant,
                     )
                     log.error("event.dead_letter", extra={"entry_id": entry_id, "reason": reason})
                 done.append(entry_id)
 
-    async def _store_batch(self, events: list[JournalEventIn]) -> None:
+    async def _refuse(
+        self, valid: list[tuple[str, JournalEventIn]], refused: tuple[Refused, ...]
+    ) -> None:
+        """Park what a school's token may not post, for that school's admins to see."""
+        entry_of = {id(ev): entry_id for entry_id, ev in valid}
+        for item in refused:
+            entry_id = entry_of[id(item.event)]
+            await dead_letter(
+                self.redis,
+                entry_id=entry_id,
+                reason=item.reason,
+                payload=item.event.to_json().encode(),
+                school=item.event.tenant,
+            )
+            log.warning("event.refused", extra={"entry_id": entry_id})
+
+    async def _store_batch(self, events: list[JournalEventIn]) -> tuple[Refused, ...]:
         async with self.sessions() as session:
             result = await store_and_plan(
                 session=session, events=events, now=self.clock(), coalesce=self.coalesce
@@ -179,6 +205,7 @@ class StreamConsumer:
         )
         if result.notifications and self.on_planned is not None:
             await self.on_planned()
+        return result.refused
 
 
 __all__ = ["DEAD_STREAM", "STREAM", "StreamConsumer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,19 +20,22 @@ from notifier.text import BadText, check_text
 
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")
 JSON_TYPES = ("application/json", "text/json")
+OWN_SOURCE = "/notifier/"
 # The journal_events columns (an accepted event must fit them, not fail later in the consumer).
 MAX_LENGTHS = {"id": 200, "source": 500, "type": 100}
 
 
 @dataclass(frozen=True)
 class JournalEventIn:
-    """A valid journal event; (source, id) is its idempotency key."""
+    """A valid journal event; (source, id) is its idempotency key within its tenant: the
+    school of the token that posted it (None: the region's)."""
 
     source: str
     id: str
     type: str
     time: datetime | None
     data: dict[str, Any]
+    tenant: str | None = None
 
     def to_json(self) -> str:
         out: dict[str, Any] = {
@@ -105,6 +109,10 @@ def validate_event(obj: Any, *, max_bytes: int, size: int | None = None) -> Jour
     missing = [name for name in REQUIRED_ATTRIBUTES if name not in obj]
     if missing:
         raise InvalidInput(f"missing required attribute(s): {', '.join(missing)}")
+    if isinstance(obj["source"], str) and obj["source"].startswith(OWN_SOURCE):
+        # The service's own events (announcements, summary markers) live under it: a journal
+        # that could post there could claim their keys.
+        raise InvalidInput(f"source: {OWN_SOURCE}… is the service's own; use your journal's")
     if obj["specversion"] != "1.0":
         raise InvalidInput(f'specversion must be "1.0", got {str(obj["specversion"])[:20]!r}')
     attributes = {k: v for k, v in obj.items() if k not in ("data", "data_base64")}
@@ -209,10 +217,15 @@ def parse_binary(headers: Mapping[str, str], body: bytes, *, max_bytes: int) -> 
 
 
 def parse_stream_entry(fields: Mapping[bytes, bytes], *, max_bytes: int) -> JournalEventIn:
-    """A `notifier:events` entry: field `event` holds the CloudEvent JSON."""
+    """A `notifier:events` entry: field `event` holds the CloudEvent JSON, and `school` the
+    school of the token that posted it through the API (absent: the region's)."""
     raw = fields.get(b"event")
     if raw is None:
         raise InvalidInput("stream entry has no 'event' field")
     if len(raw) > max_bytes:
         raise InvalidInput(f"event is {len(raw)} bytes; the limit is {max_bytes} bytes")
-    return validate_event(_loads(raw), max_bytes=max_bytes, size=len(raw))
+    event = validate_event(_loads(raw), max_bytes=max_bytes, size=len(raw))
+    school = fields.get(b"school")
+    if school is None:
+        return event
+    return dataclasses.replace(event, tenant=school.decode("utf-8", "replace"))

@@ -12,9 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.bulk import insert_ignore
 from notifier.db.models import JournalEvent, Notification
-from notifier.delivery.planner import load_roster, notification_rows, plan_event
+from notifier.delivery.planner import foreign, load_roster, notification_rows, plan_event
 from notifier.events.schema import JournalEventIn
+from notifier.events.types import EventStatus
 from notifier.metrics import NOTIFICATIONS_PLANNED
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An event a school's token may not post (it is about another school's pupils)."""
+
+    event: JournalEventIn
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,11 @@ class StoreResult:
     new: int
     duplicates: int
     notifications: int
+    refused: tuple[Refused, ...] = ()
+
+
+def _key(ev: JournalEventIn) -> tuple[str, str, str]:
+    return (ev.tenant or "", ev.source, ev.id)
 
 
 async def store_and_plan(
@@ -31,14 +45,19 @@ async def store_and_plan(
     now: datetime,
     coalesce: timedelta = timedelta(0),
 ) -> StoreResult:
-    """Insert the events not seen before (by source+id) and their outbox rows; commit."""
-    unique = list({(ev.source, ev.id): ev for ev in events}.values())
+    """Insert the events not seen before (by tenant, source and id) and their outbox rows;
+    commit. Events a school's token may not post are returned as refused, not stored."""
+    unique = list({_key(ev): ev for ev in events}.values())
     if not unique:
         return StoreResult(0, len(events), 0)
     roster = await load_roster(session=session, events=unique)
-    plans = {(ev.source, ev.id): plan_event(ev, roster) for ev in unique}
+    refused = [Refused(ev, why) for ev in unique if (why := foreign(ev, roster)) is not None]
+    if refused:
+        unique = [ev for ev in unique if foreign(ev, roster) is None]
+    plans = {_key(ev): plan_event(ev, roster) for ev in unique}
     rows = [
         {
+            "tenant": ev.tenant or "",
             "source": ev.source,
             "event_id": ev.id,
             "type": ev.type,
@@ -46,25 +65,27 @@ async def store_and_plan(
             "data": ev.data,
             "student_id": _pupil(ev.data),
             "received_at": now,
-            "status": plans[(ev.source, ev.id)].status,
-            "detail": plans[(ev.source, ev.id)].detail,
+            "status": plans[_key(ev)].status,
+            "detail": plans[_key(ev)].detail,
         }
         for ev in unique
     ]
     table = JournalEvent.__table__
     stmt = insert_ignore(session, table).returning(  # type: ignore[arg-type]
-        table.c.pk, table.c.source, table.c.event_id
+        table.c.pk, table.c.tenant, table.c.source, table.c.event_id
     )
-    inserted = (await session.execute(stmt, rows)).all()
+    inserted = (await session.execute(stmt, rows)).all() if rows else []
     outbox = []
-    for pk, source, event_id in inserted:
-        outbox.extend(notification_rows(pk, plans[(source, event_id)], roster, now, coalesce))
+    for pk, tenant, source, event_id in inserted:
+        plan = plans[(tenant, source, event_id)]
+        outbox.extend(notification_rows(pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
     if outbox:
         await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
     await session.commit()
     _count_planned(outbox)
-    return StoreResult(len(inserted), len(events) - len(inserted), len(outbox))
+    duplicates = len(events) - len(inserted) - len(refused)
+    return StoreResult(len(inserted), duplicates, len(outbox), tuple(refused))
 
 
 def _pupil(data: dict[str, Any]) -> str | None:
@@ -118,23 +139,33 @@ async def replan_unmatched(
     coalesce: timedelta = timedelta(0),
     pks: list[int] | None = None,
     limit: int = 1000,
+    tenant: str | None = None,
 ) -> ReplayResult:
-    """Plan again the events whose pupil or class was unknown (after the roster was fixed)."""
-    stmt = select(JournalEvent).where(JournalEvent.status == "unmatched")
+    """Plan again the events whose pupil or class was unknown (after the roster was fixed);
+    with `tenant`, only the events that school's tokens posted."""
+    stmt = select(JournalEvent).where(JournalEvent.status == EventStatus.unmatched)
+    if tenant is not None:
+        stmt = stmt.where(JournalEvent.tenant == tenant)
     if pks:
         stmt = stmt.where(JournalEvent.pk.in_(pks))
     rows = list(await session.scalars(stmt.order_by(JournalEvent.pk).limit(limit)))
     events = {
-        row.pk: JournalEventIn(row.source, row.event_id, row.type, row.time, dict(row.data))
+        row.pk: JournalEventIn(
+            row.source, row.event_id, row.type, row.time, dict(row.data), row.tenant or None
+        )
         for row in rows
     }
     roster = await load_roster(session=session, events=events.values())
     outbox: list[dict[str, Any]] = []
     planned = 0
     for row in rows:
+        if (why := foreign(events[row.pk], roster)) is not None:
+            # Its pupil turned up in another school: that school's records never show it.
+            row.status, row.detail = EventStatus.refused, why
+            continue
         plan = plan_event(events[row.pk], roster)
         row.status, row.detail = plan.status, plan.detail
-        if plan.status != "unmatched":
+        if plan.status != EventStatus.unmatched:
             planned += 1
             outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)

@@ -20,21 +20,33 @@ async def publish(redis: Redis, events: list[JournalEventIn]) -> list[str]:
     """XADD the events in one round trip; returns their stream ids."""
     async with redis.pipeline(transaction=False) as pipe:
         for ev in events:
-            pipe.xadd(STREAM, {"event": ev.to_json()}, maxlen=STREAM_MAXLEN, approximate=True)
+            fields = {"event": ev.to_json()}
+            if ev.tenant is not None:
+                fields["school"] = ev.tenant
+            pipe.xadd(STREAM, fields, maxlen=STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
         ids = await pipe.execute()
     return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]
 
 
 async def dead_letter(
-    redis: Redis, *, entry_id: str, reason: str, payload: bytes | None, stream: str = STREAM
+    redis: Redis,
+    *,
+    entry_id: str,
+    reason: str,
+    payload: bytes | None,
+    school: str | None = None,
+    stream: str = STREAM,
 ) -> None:
-    """Park an entry we cannot process, with the reason a person can act on."""
+    """Park an entry we cannot process, with the reason a person can act on; `school` (the
+    posting token's) decides which school's admins see it."""
     fields: dict[str, str | bytes] = {
         "entry_id": entry_id,
         "stream": stream,
         "reason": reason[:1000],
         "at": datetime.now(UTC).isoformat(),
     }
+    if school is not None:
+        fields["school"] = school
     if payload is not None:
         fields["payload"] = payload[:MAX_DEAD_PAYLOAD]
     await redis.xadd(DEAD_STREAM, fields)  # type: ignore[arg-type]

@@ -6,11 +6,21 @@ import builtins
 import re
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_TEXT = 10_000
+
+
+class EventStatus(StrEnum):
+    """What became of a stored journal event."""
+
+    planned = "planned"
+    unmatched = "unmatched"  # its pupil or class is not on the roster (yet)
+    ignored = "ignored"  # an unknown type, or nothing to tell
+    refused = "refused"  # a school's token named another school's pupil: never shown
 
 
 def _journal_id(value: Any) -> Any:

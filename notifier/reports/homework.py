@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import JournalEvent, Student
+from notifier.events.types import EventStatus
 
 HOMEWORK_TYPES = ("journal.homework.assigned", "journal.homework.updated")
 
@@ -33,7 +34,11 @@ async def homework_due(
         matches.append(JournalEvent.data["class_id"].as_string() == class_id)
     rows = await session.execute(
         select(JournalEvent.data)
-        .where(JournalEvent.type.in_(HOMEWORK_TYPES), or_(*matches))
+        .where(
+            JournalEvent.type.in_(HOMEWORK_TYPES),
+            or_(*matches),
+            JournalEvent.status != EventStatus.refused,
+        )
         .order_by(JournalEvent.pk)
     )
     latest: dict[str, Assignment | None] = {}

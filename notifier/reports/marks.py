@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import JournalEvent
+from notifier.events.types import EventStatus
 
 MARK_TYPES = ("journal.mark.created", "journal.mark.updated", "journal.mark.deleted")
 ATTENDANCE = "journal.attendance.recorded"
@@ -110,6 +111,7 @@ async def pupil_report(*, session: AsyncSession, student_id: str, start: date, e
         .where(
             JournalEvent.type.in_((*MARK_TYPES, ATTENDANCE)),
             JournalEvent.student_id == student_id,
+            JournalEvent.status != EventStatus.refused,
         )
         .order_by(JournalEvent.pk)
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from notifier import scope
 from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, SessionDep
 from notifier.auth import Role
@@ -42,7 +43,7 @@ async def get_subscriptions(
     school_id: str, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     principal.require(Role.admin)
-    principal.require_school(school_id)
+    scope.school(principal, school_id)
     return await choices.school_subscriptions(session=session, school_id=school_id)
 
 
@@ -51,7 +52,7 @@ async def put_subscriptions(
     school_id: str, body: choices.SubscriptionsIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     principal.require(Role.admin)
-    principal.require_school(school_id)
+    scope.school(principal, school_id)
     return await choices.set_school_subscriptions(
         session=session, school_id=school_id, body=body, actor=principal
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.api.deps import MAX_PK, PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Role
 from notifier.db.models import JournalEvent
+from notifier.delivery.planner import foreign, load_roster
 from notifier.errors import InvalidInput
 from notifier.events.schema import (
     JournalEventIn,
@@ -21,6 +24,7 @@ from notifier.events.schema import (
     parse_structured,
 )
 from notifier.events.stream import publish
+from notifier.events.types import EventStatus
 from notifier.metrics import EVENTS_IN, event_type_label
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -63,7 +67,7 @@ def _parse(request: Request, body: bytes, max_bytes: int) -> list[Parsed]:
     responses={400: {"description": "nothing valid"}, 422: {"description": "nothing valid"}},
 )
 async def post_events(
-    request: Request, runtime: RuntimeDep, principal: PrincipalDep
+    request: Request, runtime: RuntimeDep, principal: PrincipalDep, session: SessionDep
 ) -> JSONResponse:
     principal.require(Role.integration, Role.admin)
     body = await _read_body(request)
@@ -77,6 +81,9 @@ async def post_events(
         )
     accepted = [p for p in parsed if isinstance(p, JournalEventIn)]
     rejected = [p for p in parsed if isinstance(p, Rejected)]
+    if principal.school_id is not None and accepted:
+        accepted, refused = await _own_school(session, principal.school_id, accepted)
+        rejected += refused
     if accepted:
         # Durable before we answer: the stream is persisted by Redis (AOF) and read by the group.
         await publish(runtime.redis, accepted)
@@ -91,6 +98,21 @@ async def post_events(
     return JSONResponse(payload, status_code=202 if accepted else 422)
 
 
+async def _own_school(
+    session: AsyncSession, school_id: str, events: list[JournalEventIn]
+) -> tuple[list[JournalEventIn], list[Rejected]]:
+    """A school's token posts for its school only: each event carries the school, and one that
+    names another school's pupil or class is rejected now (the consumer checks again, since the
+    roster may change before it is stored)."""
+    events = [dataclasses.replace(ev, tenant=school_id) for ev in events]
+    roster = await load_roster(session=session, events=events)
+    reasons = [(ev, foreign(ev, roster)) for ev in events]
+    return (
+        [ev for ev, why in reasons if why is None],
+        [Rejected(ev.id, why) for ev, why in reasons if why is not None],
+    )
+
+
 @router.get("/unmatched", summary="Events whose pupil or class is not on the roster")
 async def unmatched(
     session: SessionDep,
@@ -101,7 +123,9 @@ async def unmatched(
     ),
 ) -> dict[str, Any]:
     principal.require(Role.admin, Role.integration)
-    stmt = select(JournalEvent).where(JournalEvent.status == "unmatched")
+    stmt = select(JournalEvent).where(JournalEvent.status == EventStatus.unmatched)
+    if principal.school_id is not None:  # what the school's own tokens posted
+        stmt = stmt.where(JournalEvent.tenant == principal.school_id)
     if before is not None:
         stmt = stmt.where(JournalEvent.pk < before)
     rows = list(await session.scalars(stmt.order_by(JournalEvent.pk.desc()).limit(limit)))

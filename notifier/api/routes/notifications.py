@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import scope
 from notifier.api.access import guardian_access
 from notifier.api.deps import MAX_PK, PrincipalDep, SessionDep
 from notifier.auth import Role
@@ -26,6 +27,7 @@ async def _log(
     limit: int,
     before: int | None,
     school_id: str | None = None,
+    pupils: list[str] | None = None,
 ) -> dict[str, Any]:
     stmt = select(Notification, JournalEvent.source, JournalEvent.event_id, JournalEvent.type).join(
         JournalEvent, JournalEvent.pk == Notification.event_pk
@@ -34,6 +36,8 @@ async def _log(
         stmt = stmt.join(Student, Student.id == Notification.student_id).where(
             Student.school_id == school_id
         )
+    if pupils is not None:  # a guardian's log, as far as the caller may see their children
+        stmt = stmt.where(Notification.student_id.in_(pupils))
     if guardian_id is not None:
         stmt = stmt.where(Notification.guardian_id == guardian_id)
     if status is not None:
@@ -87,7 +91,13 @@ async def guardian_notifications(
 ) -> dict[str, Any]:
     await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
     return await _log(
-        session, guardian_id=guardian_id, status=status, event_id=None, limit=limit, before=before
+        session,
+        guardian_id=guardian_id,
+        status=status,
+        event_id=None,
+        limit=limit,
+        before=before,
+        pupils=await scope.visible_pupils(session, principal, guardian_id),
     )
 
 

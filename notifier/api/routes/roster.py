@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from notifier import audit
-from notifier.api.access import guardian_access, pupils_scope
+from notifier import audit, scope
+from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.audit import fields_of
 from notifier.auth import Principal, Role
-from notifier.db.models import SchoolClass, Staff, Student
+from notifier.db.models import SchoolClass, Student
 from notifier.errors import Conflict, NotFound
 from notifier.roster import service
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
@@ -25,12 +25,16 @@ WRITERS = (Role.admin, Role.integration)
 
 def _writer(principal: Principal, school_id: str) -> None:
     principal.require(*WRITERS)
-    principal.require_school(school_id)
+    scope.school(principal, school_id)
 
 
 @router.put("/schools/{school_id}", summary="Create or replace a school")
 async def put_school(
-    school_id: str, body: SchoolIn, session: SessionDep, principal: PrincipalDep
+    school_id: str,
+    body: SchoolIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     _writer(principal, school_id)
     audit.record(
@@ -41,9 +45,15 @@ async def put_school(
         school_id,
         fields_of(body, personal=["telegram_token"]),
     )
-    school = await service.put_school(session=session, school_id=school_id, body=body)
+    own = runtime.settings.telegram_token
+    school = await service.put_school(
+        session=session,
+        school_id=school_id,
+        body=body,
+        taken_bot_ids=frozenset({service.bot_id(own.get_secret_value())} if own else ()),
+    )
     shown = body.model_dump(mode="json", exclude={"telegram_token"})
-    bot = school.telegram_token.split(":", 1)[0] if school.telegram_token else None
+    bot = service.bot_id(school.telegram_token) if school.telegram_token else None
     return {"id": school.id, **shown, "telegram_bot_id": bot}
 
 
@@ -54,7 +64,7 @@ async def put_class(
     _writer(principal, body.school_id)
     existing = await session.get(SchoolClass, class_id)
     if existing is not None:
-        principal.require_school(existing.school_id)
+        scope.school(principal, existing.school_id)
     audit.record(session, principal, "class.put", "class", class_id, fields_of(body))
     await service.put_class(session=session, class_id=class_id, body=body)
     return {"id": class_id, **body.model_dump(mode="json")}
@@ -67,7 +77,7 @@ async def put_student(
     _writer(principal, body.school_id)
     existing = await session.get(Student, student_id)
     if existing is not None:
-        principal.require_school(existing.school_id)
+        scope.school(principal, existing.school_id)
     audit.record(
         session,
         principal,
@@ -85,7 +95,7 @@ async def put_guardian(
     guardian_id: str, body: GuardianIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     principal.require(*WRITERS)
-    await pupils_scope(session, principal, body.student_ids)
+    within = await scope.guardian_write(session, principal, guardian_id, body.student_ids)
     audit.record(
         session,
         principal,
@@ -94,7 +104,9 @@ async def put_guardian(
         guardian_id,
         fields_of(body, personal=["full_name", "phone", "email"]),
     )
-    await service.put_guardian(session=session, guardian_id=guardian_id, body=body)
+    await service.put_guardian(
+        session=session, guardian_id=guardian_id, body=body, within_school=within
+    )
     return {"id": guardian_id, **body.model_dump(mode="json")}
 
 
@@ -102,7 +114,8 @@ async def put_guardian(
 async def put_staff(
     staff_id: str, body: StaffIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    _writer(principal, body.school_id)
+    principal.require(*WRITERS)
+    await scope.staff(session, principal, staff_id, becomes=body.school_id)
     audit.record(
         session, principal, "staff.put", "staff", staff_id, fields_of(body, personal=["full_name"])
     )
@@ -150,16 +163,22 @@ async def revoke_consent(
     summary="Erase a guardian's personal data (152-FZ); delivery statistics stay, anonymous",
 )
 async def erase_guardian(
-    guardian_id: str, session: SessionDep, principal: PrincipalDep
+    guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
-    await guardian_access(session, principal, guardian_id, Role.admin)
-    erased = await service.erase_guardian(session=session, guardian_id=guardian_id)
+    principal.require(Role.admin)
+    await scope.whole_guardian(session, principal, guardian_id)
+    erased = await service.erase_guardian(
+        session=session,
+        guardian_id=guardian_id,
+        redis=runtime.redis,
+        outbox_dir=runtime.settings.outbox_dir,
+    )
     audit.record(
         session,
         principal,
         "guardian.erase",
         "guardian",
-        guardian_id,
+        erased.pseudonym,  # the erased id must not come back in the trail
         {"kept": erased.kept, "cancelled": erased.cancelled},
     )
     await session.commit()
@@ -185,7 +204,9 @@ async def get_guardian(
         "email": guardian.email,
         "locale": guardian.locale,
         "telegram_linked": guardian.telegram_chat_id is not None,
-        "student_ids": await service.guardian_student_ids(session=session, guardian_id=guardian_id),
+        "student_ids": visible
+        if (visible := await scope.visible_pupils(session, principal, guardian_id)) is not None
+        else await service.guardian_student_ids(session=session, guardian_id=guardian_id),
         "consent": {"document": consent.document, "granted_at": consent.granted_at}
         if consent
         else None,
@@ -242,8 +263,6 @@ async def staff_telegram_link(
     staff_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     principal.require(Role.admin)
-    staff = await session.get(Staff, staff_id)
-    if staff is None:
+    if await scope.staff(session, principal, staff_id) is None:
         raise NotFound(f"no staff member {staff_id!r}")
-    principal.require_school(staff.school_id)
     return await _link(session, principal, runtime, staff_id, "staff")

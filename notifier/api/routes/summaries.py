@@ -12,10 +12,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import scope
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.auth import Principal, Role
 from notifier.db.models import School, SchoolClass
-from notifier.errors import Forbidden, InvalidInput, NotFound
+from notifier.errors import InvalidInput
 from notifier.reports import summary
 from notifier.reports.marks import week_of
 from notifier.reports.pdf import summary_pdf
@@ -36,13 +37,7 @@ Everyone = Annotated[
 
 async def _allowed(session: AsyncSession, principal: Principal, class_id: str) -> SchoolClass:
     principal.require(Role.admin, Role.teacher)
-    school_class = await session.get(SchoolClass, class_id)
-    if school_class is None:
-        raise NotFound(f"no class {class_id!r}")
-    principal.require_school(school_class.school_id)
-    if principal.role is Role.teacher and school_class.class_teacher_id != principal.staff_id:
-        raise Forbidden("only the class teacher (or an admin) prints the class's summary")
-    return school_class
+    return await scope.klass(session, principal, class_id)
 
 
 def _period(
