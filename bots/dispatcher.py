@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
+from aiogram.enums import ChatType
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand
 
@@ -17,6 +18,10 @@ def build_dispatcher(settings: Settings, *, storage: BaseStorage | None = None) 
     # Conversation state (the /announce steps): in Redis when several processes serve the bot.
     dp = Dispatcher(name="notifier", storage=storage) if storage else Dispatcher(name="notifier")
     dp.update.outer_middleware(SessionMiddleware())
+    # Private chats only: whatever a bot says may name a child, and in a group or channel the
+    # other members would read it. Updates from anywhere else reach no handler (no answer).
+    dp.message.filter(F.chat.type == ChatType.PRIVATE)
+    dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     dp.include_router(announce.build_router())
     dp.include_router(settings_handlers.build_router())
     dp.include_router(queries.build_router())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -286,7 +287,11 @@ async def webhook_api(
     app = create_app(settings, runtime=runtime)
     assert runtime.telegram is not None
     mount(
-        app, dispatcher=dp, bot=runtime.telegram.default_bot, runtime=runtime, secret="hook-secret"
+        app,
+        dispatcher=dp,
+        bot=runtime.telegram.default_bot,
+        runtime=runtime,
+        secret="hook-secret-0123456789abcdefghijklmnop",
     )
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -308,7 +313,9 @@ async def test_webhook_checks_the_secret(
     assert bot_api.messages_to(str(CHAT)) == []
     assert (await webhook_api.get("/v1/guardians/g-1")).json()["telegram_linked"] is False
     r = await webhook_api.post(
-        "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret"}
+        "/telegram/webhook",
+        json=update,
+        headers={"X-Telegram-Bot-Api-Secret-Token": "hook-secret-0123456789abcdefghijklmnop"},
     )
     assert r.status_code == 200
     assert "подключён" in bot_api.messages_to(str(CHAT))[0].plain
@@ -735,3 +742,256 @@ async def test_the_weekly_summary_comes_to_telegram_short_on_saturday_evening(
     assert "Химия: 4 5 — ср. 4,50, взвеш. 4,75" in summary.plain
     assert "Пропущено уроков: 0, опозданий: 0" in summary.plain
     assert smtp.messages == []  # Telegram first: the email is not sent as well
+
+
+# -- Consent, private chats, unlinking (issue 13) --------------------------------------------
+
+
+async def test_without_consent_the_bot_shows_no_childs_data_and_says_how_to_consent(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _family(api)
+    await pupil_with_guardian(
+        api,
+        "st-2",
+        "g-1",
+        email="mum@parents.example.org",
+        full_name="Соколов Пётр Андреевич",
+        extra_students=("st-1",),
+    )
+    await link(api, dp, runtime, bot_api)
+    events = [mark("st-1", subject="Алгебра", value="5", lesson_date="2026-11-23")]
+    assert (await post_batch(api, events)).status_code == 202
+    await consume_all(runtime)
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    picker = bot_api.messages_to(str(CHAT))[-1]
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/settings"))
+    menu = bot_api.messages_to(str(CHAT))[-1]
+    assert (await api.delete("/v1/guardians/g-1/consent")).status_code == 204
+
+    before = len(bot_api.messages_to(str(CHAT)))
+    for command in ("/marks", "/homework", "/absences", "/summary", "/settings"):
+        await feed(dp, runtime, bot_api.user_message(CHAT, command))
+    answers = bot_api.messages_to(str(CHAT))[before:]
+    assert len(answers) == 5
+    for answer in answers:
+        assert "Нет согласия" in answer.plain, answer.plain
+        assert "классного руководителя или школу" in answer.plain
+        assert answer.reply_markup is None
+        for data in ("Вера", "Пётр", "Алгебра", "Оценки"):
+            assert data not in answer.plain
+    # Buttons sent before the revocation show nothing and change nothing either.
+    edits = len(bot_api.calls_to("editMessageText"))
+    for message, button in ((picker, "Вера"), (menu, "Оценки: выкл"), (menu, "Пётр")):
+        await feed(
+            dp, runtime, bot_api.callback_query(CHAT, _button(message, button), message.message_id)
+        )
+    assert len(bot_api.messages_to(str(CHAT))) == before + 5
+    assert len(bot_api.calls_to("editMessageText")) == edits
+    alerts = bot_api.calls_to("answerCallbackQuery")[-3:]
+    assert all("Нет согласия" in str(call.params.get("text")) for call in alerts)
+    prefs = (await api.get("/v1/guardians/g-1/preferences")).json()
+    assert prefs["categories"]["marks"] != "off"
+    # Consent given again (through the school): the answers come back.
+    r = await api.post("/v1/guardians/g-1/consent", json={"document": "Заявление № 2"})
+    assert r.status_code == 201
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    assert "О ком из детей?" in bot_api.messages_to(str(CHAT))[-1].plain
+
+
+async def test_without_consent_an_english_guardian_is_told_in_english(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _family(api)
+    body = {"full_name": "Sokolova Vera", "student_ids": ["st-1"], "locale": "en"}
+    assert (await api.put("/v1/guardians/g-1", json=body)).status_code == 200
+    await link(api, dp, runtime, bot_api)
+    assert (await api.delete("/v1/guardians/g-1/consent")).status_code == 204
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    answer = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "No consent" in answer and "class teacher or the school" in answer
+    assert "Вера" not in answer
+
+
+async def test_linking_without_consent_names_no_child(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1", full_name="Соколова Вера", consent=False)
+    await link(api, dp, runtime, bot_api)
+    [confirmation] = bot_api.messages_to(str(CHAT))
+    assert "подключён" in confirmation.plain and "Нет согласия" in confirmation.plain
+    assert "Вера" not in confirmation.plain
+
+
+def _in_group(update: dict[str, Any], group: int = -1001234567890) -> dict[str, Any]:
+    """The same update, as if it came from a supergroup the user and the bot are in."""
+    body = update["message"] if "message" in update else update["callback_query"]["message"]
+    body["chat"] = {"id": group, "type": "supergroup", "title": "Родители 7Б"}
+    return update
+
+
+async def test_the_bot_answers_only_in_private_chats(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    from bots.handlers.queries import Ask
+
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    code = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    calls = len(bot_api.calls)
+    # The linked guardian's own user, but in a group: no command and no button is answered.
+    for text in ("/marks", "/homework", "/settings", "/help", "/stop", "Привет", f"/start {code}"):
+        await feed(dp, runtime, _in_group(bot_api.user_message(CHAT, text)))
+    button = Ask(what="marks", child=0).pack()
+    await feed(dp, runtime, _in_group(bot_api.callback_query(CHAT, button, 1)))
+    assert [c.method for c in bot_api.calls[calls:]] == []
+    assert (await api.get("/v1/guardians/g-1")).json()["telegram_linked"] is True  # not /stop
+    # The same user in the private chat is answered.
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    assert "Оценки за неделю" in bot_api.messages_to(str(CHAT))[-1].plain
+
+
+async def test_a_school_unlinks_a_guardians_chat_at_once(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    smtp: SmtpServer,
+    pump,
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    assert (await api.delete("/v1/guardians/g-1/telegram")).status_code == 204
+    assert (await api.get("/v1/guardians/g-1")).json()["telegram_linked"] is False
+    before = len(bot_api.messages_to(str(CHAT)))
+    await post_structured(api, mark("st-1"))
+    await pump()
+    assert len(bot_api.messages_to(str(CHAT))) == before
+    assert len(smtp.messages) == 1  # email, the next channel
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/marks"))
+    assert "не подключён" in bot_api.messages_to(str(CHAT))[-1].plain
+    # Not linked any more: the same answer (the state asked for holds); unknown: 404.
+    assert (await api.delete("/v1/guardians/g-1/telegram")).status_code == 204
+    assert (await api.delete("/v1/guardians/nobody/telegram")).status_code == 404
+    trail = (
+        await api.get(
+            "/v1/audit",
+            params={
+                "subject_type": "guardian",
+                "subject_id": "g-1",
+                "action": "telegram_link.delete",
+            },
+        )
+    ).json()["items"]
+    assert len(trail) == 2 and {e["actor_role"] for e in trail} == {"admin"}
+
+
+async def test_a_school_unlinks_a_teachers_chat_at_once(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await put(api, "/v1/schools/s17", {"name": "Школа № 17"})
+    await put(api, "/v1/staff/t-1", {"school_id": "s17", "full_name": "Иванова Нина Петровна"})
+    await put(api, "/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"})
+    code = (await api.post("/v1/staff/t-1/telegram-link")).json()["code"]
+    teacher_chat = 8800
+    await feed(dp, runtime, bot_api.user_message(teacher_chat, f"/start {code}"))
+    assert "классный руководитель" in bot_api.messages_to(str(teacher_chat))[-1].plain
+    assert (await api.delete("/v1/staff/t-1/telegram")).status_code == 204
+    await feed(dp, runtime, bot_api.user_message(teacher_chat, "/announce"))
+    assert "подключите бот" in bot_api.messages_to(str(teacher_chat))[-1].plain
+    assert (await api.delete("/v1/staff/t-1/telegram")).status_code == 204
+    assert (await api.delete("/v1/staff/nobody/telegram")).status_code == 404
+    trail = (
+        await api.get("/v1/audit", params={"subject_type": "staff", "subject_id": "t-1"})
+    ).json()["items"]
+    assert [e["action"] for e in trail].count("telegram_link.delete") == 2
+
+
+async def test_a_new_code_voids_the_older_unused_ones(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _family(api)
+    first = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    second = (await api.post("/v1/guardians/g-1/telegram-link")).json()["code"]
+    await feed(dp, runtime, bot_api.user_message(CHAT, f"/start {first}"))
+    assert "заменён более новым" in bot_api.messages_to(str(CHAT))[-1].plain
+    assert (await api.get("/v1/guardians/g-1")).json()["telegram_linked"] is False
+    await feed(dp, runtime, bot_api.user_message(CHAT, f"/start {second}"))
+    assert "подключён" in bot_api.messages_to(str(CHAT))[-1].plain
+    # A staff member's codes too; and another person's code is not touched.
+    await put(api, "/v1/staff/t-1", {"school_id": "s17", "full_name": "Иванова Нина Петровна"})
+    await put(api, "/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"})
+    old = (await api.post("/v1/staff/t-1/telegram-link")).json()["code"]
+    await pupil_with_guardian(api, "st-2", "g-2")
+    other = (await api.post("/v1/guardians/g-2/telegram-link")).json()["code"]
+    new = (await api.post("/v1/staff/t-1/telegram-link")).json()["code"]
+    teacher_chat = 8800
+    await feed(dp, runtime, bot_api.user_message(teacher_chat, f"/start {old}"))
+    assert "заменён более новым" in bot_api.messages_to(str(teacher_chat))[-1].plain
+    await feed(dp, runtime, bot_api.user_message(teacher_chat, f"/start {new}"))
+    assert "классный руководитель" in bot_api.messages_to(str(teacher_chat))[-1].plain
+    await feed(dp, runtime, bot_api.user_message(CHAT + 2, f"/start {other}"))
+    assert "подключён" in bot_api.messages_to(str(CHAT + 2))[-1].plain
+
+
+async def test_a_new_chat_replacing_a_linked_one_tells_the_old_chat(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer, pump
+) -> None:
+    await _family(api)
+    await link(api, dp, runtime, bot_api)
+    await link(api, dp, runtime, bot_api, chat=CHAT + 1)
+    told = bot_api.messages_to(str(CHAT))[-1].plain
+    assert "Этот чат отключён от уведомлений школы: подключён другой чат." in told
+    assert "Вера" not in told
+    assert "подключён" in bot_api.messages_to(str(CHAT + 1))[-1].plain
+    await post_structured(api, mark("st-1", subject="Физика"))
+    await pump()
+    assert len(bot_api.messages_to(str(CHAT))) == 2  # the confirmation and the notice only
+    assert "Физика" in bot_api.messages_to(str(CHAT + 1))[-1].plain
+    # Linking the same chat again tells nobody.
+    await link(api, dp, runtime, bot_api, chat=CHAT + 1)
+    assert len(bot_api.messages_to(str(CHAT))) == 2
+    # In the guardian's language; and an old chat that blocked the bot does not stop the link.
+    body = {"full_name": "Sokolova Vera", "student_ids": ["st-1"], "locale": "en"}
+    assert (await api.put("/v1/guardians/g-1", json=body)).status_code == 200
+    await link(api, dp, runtime, bot_api, chat=CHAT + 2)
+    assert "another chat was linked" in bot_api.messages_to(str(CHAT + 1))[-1].plain
+    assert "This chat is linked" in bot_api.messages_to(str(CHAT + 2))[-1].plain
+    bot_api.block_chat(str(CHAT + 2))
+    await link(api, dp, runtime, bot_api, chat=CHAT + 3)
+    assert "This chat is linked" in bot_api.messages_to(str(CHAT + 3))[-1].plain
+
+
+async def test_the_bots_logs_carry_no_chat_ids(
+    api: httpx.AsyncClient,
+    dp: Dispatcher,
+    runtime: Runtime,
+    bot_api: BotApiServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from notifier.logs import _KeyValueFormatter
+
+    caplog.set_level(logging.INFO)
+    await _family(api)
+    await feed(dp, runtime, bot_api.user_message(CHAT, "/start wrong-code"))
+    await link(api, dp, runtime, bot_api)
+    await link(api, dp, runtime, bot_api, chat=CHAT + 1)
+    await feed(dp, runtime, bot_api.user_message(CHAT + 1, "/settings"))
+    menu = bot_api.messages_to(str(CHAT + 1))[-1]
+    await feed(
+        dp,
+        runtime,
+        bot_api.callback_query(CHAT + 1, _button(menu, "Оценки: выкл"), menu.message_id),
+    )
+    await feed(dp, runtime, bot_api.user_message(CHAT + 1, "/stop"))
+    formatter = _KeyValueFormatter()
+    lines = [
+        formatter.format(r) for r in caplog.records if r.name.split(".")[0] in ("bots", "notifier")
+    ]
+    events = " ".join(lines)
+    for event in ("bot.link_refused", "bot.linked", "bot.preference", "bot.unlinked"):
+        assert event in events
+    assert "guardian_id=g-1" in events
+    leaks = [line for line in lines if str(CHAT) in line or str(CHAT + 1) in line]
+    assert leaks == []

@@ -16,6 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.handlers.family import chat_of
 from notifier import announcements
 from notifier.auth import Principal, Role
 from notifier.db.models import SchoolClass, Staff
@@ -40,7 +41,9 @@ class Decide(CallbackData, prefix="ad"):
     send: bool
 
 
-async def _staff(session: AsyncSession, chat_id: int) -> Staff | None:
+async def _staff(session: AsyncSession, chat_id: int | None) -> Staff | None:
+    if chat_id is None:
+        return None
     return await session.scalar(
         select(Staff).where(Staff.telegram_chat_id == str(chat_id)).limit(1)
     )
@@ -79,7 +82,7 @@ async def start(message: Message, session: AsyncSession, state: FSMContext) -> N
 async def pick_class(
     query: CallbackQuery, callback_data: PickClass, session: AsyncSession, state: FSMContext
 ) -> None:
-    staff = await _staff(session, query.from_user.id)
+    staff = await _staff(session, chat_of(query))
     classes = await _classes(session, staff.id) if staff else []
     if not (0 <= callback_data.index < len(classes)):
         await query.answer("Устаревшая кнопка", show_alert=True)
@@ -129,7 +132,7 @@ async def decide(
             await message.edit_text("Объявление отменено.")
         await query.answer()
         return
-    staff = await _staff(session, query.from_user.id)
+    staff = await _staff(session, chat_of(query))
     if staff is None:
         await query.answer(NOT_STAFF, show_alert=True)
         return
@@ -146,7 +149,7 @@ async def decide(
             idempotency_key=f"bot:{query.id}",
             now=runtime.clock(),
             public_url=runtime.settings.public_url,
-            summary_chat_id=str(query.from_user.id),
+            summary_chat_id=staff.telegram_chat_id,
         )
     except NotifierError as exc:
         await query.answer(exc.reason[:200], show_alert=True)

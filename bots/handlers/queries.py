@@ -21,7 +21,7 @@ from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.handlers.family import NOT_LINKED, children_of, guardian_for_chat
+from bots.handlers.family import children_of, language_of, served
 from notifier.db.models import School, Student
 from notifier.reports.homework import homework_due
 from notifier.reports.marks import Report, pupil_report, term_of, week_of
@@ -68,10 +68,6 @@ TIMES = {
     "ru": {"one": "раз", "few": "раза", "many": "раз"},
     "en": {"one": "time", "other": "times"},
 }
-
-
-def _lang(locale: str | None) -> str:
-    return "en" if (locale or "").lower().startswith("en") else "ru"
 
 
 class Ask(CallbackData, prefix="ask"):
@@ -201,11 +197,10 @@ async def ask(
     message: Message, command: CommandObject, session: AsyncSession, runtime: Runtime
 ) -> None:
     what = command.command.lower()
-    guardian = await guardian_for_chat(session, message.chat.id)
+    guardian = await served(session, message)
     if guardian is None:
-        await message.answer(NOT_LINKED)
         return
-    lang = _lang(guardian.locale)
+    lang = language_of(guardian.locale)
     children = await children_of(session, guardian.id)
     if not children:
         await message.answer(TEXTS[lang]["no_children"])
@@ -222,14 +217,15 @@ async def ask(
 async def on_ask(
     query: CallbackQuery, callback_data: Ask, session: AsyncSession, runtime: Runtime
 ) -> None:
-    guardian = await guardian_for_chat(session, query.from_user.id)
-    children = await children_of(session, guardian.id) if guardian else []
-    answer = ANSWERS.get(callback_data.what)
-    if guardian is None or answer is None or not (0 <= callback_data.child < len(children)):
-        stale = TEXTS[_lang(guardian.locale if guardian else None)]["stale"]
-        await query.answer(NOT_LINKED if guardian is None else stale, show_alert=True)
+    guardian = await served(session, query)
+    if guardian is None:
         return
-    lang = _lang(guardian.locale)
+    lang = language_of(guardian.locale)
+    children = await children_of(session, guardian.id)
+    answer = ANSWERS.get(callback_data.what)
+    if answer is None or not (0 <= callback_data.child < len(children)):
+        await query.answer(TEXTS[lang]["stale"], show_alert=True)
+        return
     if isinstance(query.message, Message):
         child = children[callback_data.child]
         await query.message.answer(await answer(session, runtime, *child, lang))

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.handlers.family import NOT_LINKED, children_of, guardian_for_chat
+from bots.handlers.family import children_of, served
 from notifier.db.models import Guardian
 from notifier.delivery.grouping import CATEGORY_TITLES
 from notifier.roster.choices import guardian_preferences, set_mode, set_quiet_hours
@@ -22,6 +22,7 @@ from notifier.roster.preferences import ALL_CATEGORIES, EffectivePreferences, mo
 
 log = logging.getLogger(__name__)
 
+STALE = "Устаревшая кнопка"
 MODE_TITLES = {"instant": "сразу", "digest": "сводка", "weekly": "по субботам", "off": "выкл"}
 QUIET_CHOICES: tuple[tuple[str, str] | None, ...] = (
     None,
@@ -86,9 +87,8 @@ def _view(
 
 
 async def show_settings(message: Message, session: AsyncSession) -> None:
-    guardian = await guardian_for_chat(session, message.chat.id)
+    guardian = await served(session, message)
     if guardian is None:
-        await message.answer(NOT_LINKED)
         return
     prefs = await guardian_preferences(session=session, guardian_id=guardian.id)
     text, markup = _view(prefs, await children_of(session, guardian.id), -1)
@@ -105,22 +105,21 @@ async def _refresh(
 
 
 async def on_child(query: CallbackQuery, callback_data: Child, session: AsyncSession) -> None:
-    guardian = await guardian_for_chat(session, query.from_user.id)
+    guardian = await served(session, query)
     if guardian is None:
-        await query.answer(NOT_LINKED, show_alert=True)
         return
     await _refresh(query, session, guardian, callback_data.child)
     await query.answer()
 
 
 async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSession) -> None:
-    guardian = await guardian_for_chat(session, query.from_user.id)
-    if (
-        guardian is None
-        or not (0 <= callback_data.category < len(ALL_CATEGORIES))
-        or not (0 <= callback_data.mode < len(modes_of(ALL_CATEGORIES[callback_data.category])))
+    guardian = await served(session, query)
+    if guardian is None:
+        return
+    if not (0 <= callback_data.category < len(ALL_CATEGORIES)) or not (
+        0 <= callback_data.mode < len(modes_of(ALL_CATEGORIES[callback_data.category]))
     ):
-        await query.answer(NOT_LINKED if guardian is None else "Устаревшая кнопка", show_alert=True)
+        await query.answer(STALE, show_alert=True)
         return
     children = await children_of(session, guardian.id)
     student_id = (
@@ -143,9 +142,11 @@ async def on_pick(query: CallbackQuery, callback_data: Pick, session: AsyncSessi
 
 
 async def on_quiet(query: CallbackQuery, callback_data: Quiet, session: AsyncSession) -> None:
-    guardian = await guardian_for_chat(session, query.from_user.id)
-    if guardian is None or not (0 <= callback_data.choice < len(QUIET_CHOICES)):
-        await query.answer(NOT_LINKED if guardian is None else "Устаревшая кнопка", show_alert=True)
+    guardian = await served(session, query)
+    if guardian is None:
+        return
+    if not (0 <= callback_data.choice < len(QUIET_CHOICES)):
+        await query.answer(STALE, show_alert=True)
         return
     await set_quiet_hours(
         session=session, guardian_id=guardian.id, window=QUIET_CHOICES[callback_data.choice]

@@ -22,6 +22,7 @@ from notifier.api.routes import (
     roster,
     roster_import,
     summaries,
+    telegram_links,
     unsubscribe,
 )
 from notifier.config import Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         dead_letters,
         audit,
         summaries,
+        telegram_links,
         unsubscribe,
     ):
         app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""Linking a Telegram chat to a guardian: single-use, expiring codes, stored only as hashes."""
+"""Linking a Telegram chat to a guardian (or a staff member): single-use, expiring codes, stored
+only as hashes; a new code voids the older unused ones; unlinking by the chat or by the school."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
@@ -22,15 +24,39 @@ from notifier.db.models import (
 )
 from notifier.delivery.context import PupilView
 from notifier.errors import InvalidInput, NotFound
-from notifier.roster.service import get_guardian
+from notifier.roster.service import active_consent, get_guardian
+
+
+class LinkSubject(StrEnum):
+    """Whose chat a code links."""
+
+    guardian = "guardian"
+    staff = "staff"
+
+
+class Refusal(StrEnum):
+    """Why a code linked nothing."""
+
+    unknown = "unknown"
+    used = "used"
+    expired = "expired"
+    replaced = "replaced"  # a newer code was made for the same person
 
 
 class LinkRefused(InvalidInput):
-    """A code that links nothing; `kind` is unknown, used or expired."""
+    """A code that links nothing; `kind` says why."""
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: Refusal, reason: str) -> None:
         super().__init__(reason, field="code")
         self.kind = kind
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The chat a new link took the place of: the bot edge tells it."""
+
+    chat_id: str
+    bot_id: str | None
 
 
 @dataclass(frozen=True)
@@ -38,6 +64,9 @@ class Linked:
     guardian_id: str  # or the staff id, when `staff`
     children: tuple[str, ...]  # first names (a teacher: class names), for the confirmation
     staff: bool = False
+    locale: str = "ru"
+    consent: bool = True  # a guardian without consent in force is linked but hears nothing
+    replaced: Replaced | None = None
 
 
 def _hash(code: str) -> str:
@@ -51,15 +80,26 @@ async def create_link_code(
     ttl: timedelta,
     now: datetime,
     by_token: int | None,
-    subject_type: str = "guardian",
+    subject_type: str = LinkSubject.guardian,
 ) -> tuple[str, datetime]:
     """A new code for this guardian (or staff member, with subject_type="staff") in
-    Telegram's deep-link alphabet, 128 bits; shown once."""
-    if subject_type == "staff":
+    Telegram's deep-link alphabet, 128 bits; shown once; their older unused codes stop working."""
+    if subject_type == LinkSubject.staff:
         if await session.get(Staff, guardian_id) is None:
             raise NotFound(f"no staff member {guardian_id!r}")
     else:
         await get_guardian(session=session, guardian_id=guardian_id)
+    # Only the newest code links: one handed out earlier (and perhaps lost or forwarded) is void.
+    await session.execute(
+        update(LinkCode)
+        .where(
+            LinkCode.subject_type == subject_type,
+            LinkCode.subject_id == guardian_id,
+            LinkCode.used_at.is_(None),
+            LinkCode.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
     code = secrets.token_urlsafe(16)
     expires = now + ttl
     session.add(
@@ -82,24 +122,28 @@ async def link_chat(
     """Spend a code: the chat now receives this guardian's messages."""
     row = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(code)))
     if row is None:
-        raise LinkRefused("unknown", "no such code")
+        raise LinkRefused(Refusal.unknown, "no such code")
     if row.used_at is not None:
-        raise LinkRefused("used", "this code was already used")
+        raise LinkRefused(Refusal.used, "this code was already used")
     if row.expires_at <= now:
-        raise LinkRefused("expired", "this code has expired")
-    # Spend it in the same statement that checks it, so two chats cannot both win.
+        if await _newer_code(session, row):
+            raise LinkRefused(Refusal.replaced, "a newer code was made; use that one")
+        raise LinkRefused(Refusal.expired, "this code has expired")
+    # Spend it in the same statement that checks it, so two chats cannot both win (and a code
+    # voided by a newer one meanwhile does not).
     spent = await session.execute(
         update(LinkCode)
-        .where(LinkCode.id == row.id, LinkCode.used_at.is_(None))
+        .where(LinkCode.id == row.id, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
         .values(used_at=now, used_by_chat=chat_id)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise LinkRefused("used", "this code was already used")
-    if row.subject_type == "staff":
+        raise LinkRefused(Refusal.used, "this code was already used or replaced")
+    if row.subject_type == LinkSubject.staff:
         return await _link_staff(session, row.subject_id, chat_id, bot_id)
     guardian = await session.get(Guardian, row.subject_id)
     if guardian is None:
-        raise LinkRefused("unknown", "the guardian of this code no longer exists")
+        raise LinkRefused(Refusal.unknown, "the guardian of this code no longer exists")
+    replaced = _replaced(guardian.telegram_chat_id, guardian.telegram_bot_id, chat_id)
     guardian.telegram_chat_id, guardian.telegram_bot_id = chat_id, bot_id
     guardian.telegram_linked_at = now
     await session.execute(
@@ -114,14 +158,33 @@ async def link_chat(
         .order_by(Student.full_name)
     )
     children = tuple(PupilView("", name).first_name for name in names)
+    consent = await active_consent(session=session, guardian_id=guardian.id) is not None
     await session.commit()
-    return Linked(guardian.id, children)
+    return Linked(guardian.id, children, locale=guardian.locale, consent=consent, replaced=replaced)
+
+
+async def _newer_code(session: AsyncSession, row: LinkCode) -> bool:
+    newer = await session.scalar(
+        select(LinkCode.id)
+        .where(
+            LinkCode.subject_type == row.subject_type,
+            LinkCode.subject_id == row.subject_id,
+            LinkCode.id > row.id,
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
+def _replaced(old_chat: str | None, old_bot: str | None, new_chat: str) -> Replaced | None:
+    return Replaced(old_chat, old_bot) if old_chat and old_chat != new_chat else None
 
 
 async def _link_staff(session: AsyncSession, staff_id: str, chat_id: str, bot_id: str) -> Linked:
     staff = await session.get(Staff, staff_id)
     if staff is None:
-        raise LinkRefused("unknown", "the staff member of this code no longer exists")
+        raise LinkRefused(Refusal.unknown, "the staff member of this code no longer exists")
+    replaced = _replaced(staff.telegram_chat_id, staff.telegram_bot_id, chat_id)
     staff.telegram_chat_id, staff.telegram_bot_id = chat_id, bot_id
     names = tuple(
         await session.scalars(
@@ -131,7 +194,7 @@ async def _link_staff(session: AsyncSession, staff_id: str, chat_id: str, bot_id
         )
     )
     await session.commit()
-    return Linked(staff_id, names, staff=True)
+    return Linked(staff_id, names, staff=True, replaced=replaced)
 
 
 async def unlink_chat(*, session: AsyncSession, chat_id: str) -> int:
@@ -148,6 +211,23 @@ async def unlink_chat(*, session: AsyncSession, chat_id: str) -> int:
     )
     await session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def unlink(*, session: AsyncSession, subject: LinkSubject, subject_id: str) -> bool:
+    """Unlink a guardian's (or staff member's) chat at once; False if none was linked."""
+    if subject == LinkSubject.staff:
+        staff = await session.get(Staff, subject_id)
+        if staff is None:
+            raise NotFound(f"no staff member {subject_id!r}")
+        was_linked = staff.telegram_chat_id is not None
+        staff.telegram_chat_id = staff.telegram_bot_id = None
+    else:
+        guardian = await get_guardian(session=session, guardian_id=subject_id)
+        was_linked = guardian.telegram_chat_id is not None
+        guardian.telegram_chat_id = guardian.telegram_bot_id = None
+        guardian.telegram_linked_at = None
+    await session.commit()
+    return was_linked
 
 
 class LinkThrottle:

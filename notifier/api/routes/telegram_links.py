@@ -1,0 +1,45 @@
+"""Unlinking Telegram chats (SPEC §8): a school stops a guardian's or a staff member's chat at
+once. A DELETE of a chat that is not linked is 204 as well: the state asked for holds."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from notifier import audit, scope
+from notifier.api.access import guardian_access
+from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.auth import Role
+from notifier.errors import NotFound
+from notifier.roster.telegram_link import LinkSubject, unlink
+
+router = APIRouter(prefix="/v1", tags=["roster"])
+
+
+@router.delete(
+    "/guardians/{guardian_id}/telegram",
+    status_code=204,
+    summary="Unlink the guardian's Telegram chat at once (204 also if none was linked)",
+)
+async def unlink_guardian_telegram(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
+    audit.record(session, principal, "telegram_link.delete", "guardian", guardian_id)
+    await unlink(session=session, subject=LinkSubject.guardian, subject_id=guardian_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/staff/{staff_id}/telegram",
+    status_code=204,
+    summary="Unlink a staff member's Telegram chat at once (204 also if none was linked)",
+)
+async def unlink_staff_telegram(
+    staff_id: str, session: SessionDep, principal: PrincipalDep
+) -> Response:
+    principal.require(Role.admin)
+    if await scope.staff(session, principal, staff_id) is None:
+        raise NotFound(f"no staff member {staff_id!r}")
+    audit.record(session, principal, "telegram_link.delete", "staff", staff_id)
+    await unlink(session=session, subject=LinkSubject.staff, subject_id=staff_id)
+    return Response(status_code=204)
