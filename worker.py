@@ -25,7 +25,7 @@ from notifier.announcements import send_summaries
 from notifier.config import Settings, load_settings
 from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
-from notifier.retention import purge_expired
+from notifier.retention import apply_retention
 from notifier.runtime import Runtime, build_runtime
 from notifier.summaries import plan_weekly
 
@@ -63,15 +63,13 @@ async def weekly_summaries(ctx: dict[str, Any]) -> None:
 
 
 async def retention(ctx: dict[str, Any]) -> None:
-    """Every night: remove journal data and delivery records past their retention period."""
+    """Every night: remove journal data, delivery records, audit entries, link codes, outbox
+    files and stream entries past their retention periods."""
     runtime: Runtime = ctx["runtime"]
     settings: Settings = ctx["settings"]
     async with runtime.sessions() as session:
-        await purge_expired(
-            session=session,
-            now=runtime.clock(),
-            years=settings.retention_years,
-            final_mark_years=settings.final_marks_retention_years,
+        await apply_retention(
+            session=session, redis=runtime.redis, settings=settings, now=runtime.clock()
         )
 
 

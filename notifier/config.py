@@ -38,6 +38,9 @@ class ConfigError(Exception):
 Seconds = Annotated[float, Field(gt=0)]
 
 
+MIN_SECRET = 32
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
@@ -47,6 +50,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    # Secrets a person chooses (not made by us): at least 32 characters, so that guessing them
+    # under the 20-a-minute throttle is hopeless. `openssl rand -hex 32` makes one.
     admin_token: SecretStr | None = None
 
     smtp_host: str | None = None
@@ -90,6 +95,13 @@ class Settings(BaseSettings):
     # years, period (final) marks for the second figure; a daily job removes what is older.
     retention_years: float = Field(default=5.0, gt=0)
     final_marks_retention_years: float = Field(default=25.0, gt=0)
+    # Outside the database, in days: files of the file outbox (copies of messages sent, with
+    # their addresses), entries of the event stream (stored in the database within seconds;
+    # the days are for a replay after an incident) and of the dead-letter stream (time for a
+    # person to look at them).
+    outbox_retention_days: float = Field(default=30.0, gt=0)
+    stream_retention_days: float = Field(default=7.0, gt=0)
+    dead_letter_retention_days: float = Field(default=30.0, gt=0)
 
     # A worker process serves its own /metrics here (its counters: events consumed, messages
     # sent); unset, it serves none. One port per process: a container each, or one per worker.
@@ -124,6 +136,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
+
+    @field_validator("admin_token", "telegram_webhook_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET:
+            raise ValueError(
+                f"must be at least {MIN_SECRET} characters; make one with `openssl rand -hex 32`"
+            )
+        return value
 
     @field_validator("telegram_token")
     @classmethod

@@ -26,7 +26,7 @@ from tests.servers.postgres_server import PostgresServer
 from tests.servers.redis_server import start_redis
 from tests.servers.smtp_server import SmtpServer
 
-ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijkl"
 
 
 class FakeClock:

@@ -39,13 +39,17 @@ def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
         [str(BIN / "notifier"), "up"],
         cwd=tmp_path,
         log=log,
-        env=env_with(http_port=str(port), admin_token="up-admin-token", coalesce_seconds="0"),
+        env=env_with(
+            http_port=str(port),
+            admin_token="up-admin-token-0123456789abcdefghijklmn",
+            coalesce_seconds="0",
+        ),
     )
     try:
         wait_http(f"{base}/healthz", proc, log)
         assert httpx.get(f"{base}/readyz").json()["ready"] is True
         assert httpx.get(f"{base}/docs").status_code == 200
-        auth = {"Authorization": "Bearer up-admin-token"}
+        auth = {"Authorization": "Bearer up-admin-token-0123456789abcdefghijklmn"}
         with httpx.Client(base_url=base, headers=auth) as api:
             for path, body in [
                 # No quiet hours: this test must pass at any hour.

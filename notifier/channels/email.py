@@ -22,7 +22,7 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
-from notifier.channels.outbox import write_atomic
+from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
 from notifier.config import Settings, SmtpTls
 from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
@@ -269,7 +269,7 @@ class EmailChannel:
         self.rate = settings.smtp_rate_per_second
         self.bucket = f"smtp:{settings.smtp_host}:{settings.smtp_port}"
         self.pool = SmtpPool(settings, pool_size) if settings.smtp_enabled else None
-        self.outbox = settings.outbox_dir / "email"
+        self.outbox = settings.outbox_dir / OutboxFolder.email
 
     async def refresh(self, session: AsyncSession) -> None:
         return None
@@ -284,7 +284,8 @@ class EmailChannel:
             sender=self.sender, recipient=recipient, content=content, ref=ref, now=now
         )
         if self.pool is None:
-            path = await asyncio.to_thread(write_atomic, self.outbox, f"{ref}.eml", email.data)
+            name = file_name(OutboxFolder.email, ref)
+            path = await asyncio.to_thread(write_atomic, self.outbox, name, email.data)
             return SendResult(provider_id=path.name)
         if self.limiter is None:
             await self.pool.send(email)

@@ -11,7 +11,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
-from notifier.channels.outbox import write_atomic
+from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
 from notifier.channels.sms_text import fit, measure
 from notifier.config import Settings, SmsProvider
 from notifier.delivery.ratelimit import RateLimiter, per_second
@@ -61,8 +61,8 @@ class SmsChannel:
             }
             path = await asyncio.to_thread(
                 write_atomic,
-                self.settings.outbox_dir / "sms",
-                f"{ref}.json",
+                self.settings.outbox_dir / OutboxFolder.sms,
+                file_name(OutboxFolder.sms, ref),
                 json.dumps(record, ensure_ascii=False, indent=1).encode(),
             )
             return SendResult(provider_id=path.name, segments=segments)

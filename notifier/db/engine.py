@@ -23,7 +23,9 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(database_url: str) -> AsyncEngine:
     """An async engine; for SQLite the file's folder is created and WAL is switched on."""
-    kwargs: dict[str, Any] = {}
+    # An error's text (an IntegrityError in a log, say) shows the statement, never its values:
+    # those are names, phones and emails.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite(database_url):
         db_path = make_url(database_url).database
         if db_path and db_path != ":memory:":

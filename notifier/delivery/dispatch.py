@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Channel, Recipient
+from notifier.channels.outbox import message_ref
 from notifier.config import Settings
 from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
@@ -399,7 +400,7 @@ class Dispatcher:
             try:
                 async with self._limit:
                     result = await self.channels[name].send(
-                        recipient, content, ref=f"notifier-{first.id}", now=now
+                        recipient, content, ref=message_ref(first.id), now=now
                     )
             except TransientDelivery as exc:
                 self._attempts(outcome, live, name, now, "transient", exc.reason)

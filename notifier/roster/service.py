@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
+from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import (
-    AuditEntry,
     ChannelBlock,
     Consent,
     Guardian,
@@ -23,7 +23,8 @@ from notifier.db.models import (
     Student,
 )
 from notifier.db.types import utcnow
-from notifier.errors import InvalidInput, NotFound
+from notifier.errors import Conflict, InvalidInput, NotFound
+from notifier.roster import erasure
 from notifier.roster.schemas import ClassIn, GuardianIn, SchoolIn, StaffIn, StudentIn
 
 
@@ -35,8 +36,21 @@ async def _require(
         raise InvalidInput(f"{field}: no such {noun} {ident!r}", field=field)
 
 
-async def put_school(*, session: AsyncSession, school_id: str, body: SchoolIn) -> School:
-    """Create or replace a school."""
+def bot_id(token: str) -> str:
+    """The bot's numeric id: the part of a BotFather token before the colon."""
+    return token.split(":", 1)[0]
+
+
+async def put_school(
+    *,
+    session: AsyncSession,
+    school_id: str,
+    body: SchoolIn,
+    taken_bot_ids: frozenset[str] = frozenset(),
+) -> School:
+    """Create or replace a school (`taken_bot_ids`: bots the service itself runs)."""
+    if body.telegram_token is not None:
+        await _own_bot(session, school_id, bot_id(body.telegram_token), taken_bot_ids)
     school = await session.get(School, school_id) or School(id=school_id)
     school.name = body.name
     school.timezone = body.timezone
@@ -49,9 +63,36 @@ async def put_school(*, session: AsyncSession, school_id: str, body: SchoolIn) -
     return school
 
 
+async def _own_bot(
+    session: AsyncSession, school_id: str, bot: str, taken_bot_ids: frozenset[str]
+) -> None:
+    # One bot serves one school: a second school registering the same bot would receive its
+    # updates and answer its parents.
+    others = await session.scalars(
+        select(School.telegram_token).where(
+            School.id != school_id, School.telegram_token.is_not(None)
+        )
+    )
+    if bot in taken_bot_ids or any(bot_id(t) == bot for t in others if t):
+        raise Conflict(
+            "telegram_token: this bot already serves another school or the whole service; "
+            "create a bot of the school's own with @BotFather"
+        )
+
+
 async def put_class(*, session: AsyncSession, class_id: str, body: ClassIn) -> SchoolClass:
     """Create or replace a class of a known school."""
     await _require(session, School, body.school_id, "school_id")
+    if body.class_teacher_id is not None:
+        # Staff added later are checked by scope.own_classes, which only counts a class
+        # teacher of the class's own school.
+        teacher = await session.get(Staff, body.class_teacher_id)
+        if teacher is not None and teacher.school_id != body.school_id:
+            raise InvalidInput(
+                f"class_teacher_id: staff member {body.class_teacher_id!r} works in another "
+                "school; name one of this school's staff",
+                field="class_teacher_id",
+            )
     item = await session.get(SchoolClass, class_id) or SchoolClass(id=class_id)
     item.school_id, item.name, item.class_teacher_id = (
         body.school_id,
@@ -80,8 +121,12 @@ async def put_student(*, session: AsyncSession, student_id: str, body: StudentIn
     return item
 
 
-async def put_guardian(*, session: AsyncSession, guardian_id: str, body: GuardianIn) -> Guardian:
-    """Create or replace a guardian and the set of pupils they are linked to."""
+async def put_guardian(
+    *, session: AsyncSession, guardian_id: str, body: GuardianIn, within_school: str | None = None
+) -> Guardian:
+    """Create or replace a guardian and the set of pupils they are linked to (with
+    `within_school`, only their links to that school's pupils: the others are not the
+    writer's)."""
     wanted = set(body.student_ids)
     if wanted:
         found = set((await session.scalars(select(Student.id).where(Student.id.in_(wanted)))).all())
@@ -108,7 +153,14 @@ async def put_guardian(*, session: AsyncSession, guardian_id: str, body: Guardia
     )
     session.add(item)
     await session.flush()
-    await session.execute(delete(GuardianStudent).where(GuardianStudent.guardian_id == guardian_id))
+    replaced = delete(GuardianStudent).where(GuardianStudent.guardian_id == guardian_id)
+    if within_school is not None:
+        replaced = replaced.where(
+            GuardianStudent.student_id.in_(
+                select(Student.id).where(Student.school_id == within_school)
+            )
+        )
+    await session.execute(replaced)
     session.add_all(GuardianStudent(guardian_id=guardian_id, student_id=s) for s in sorted(wanted))
     await session.commit()
     return item
@@ -182,30 +234,31 @@ class Erased:
     pseudonym: str
     kept: int  # delivery records kept, under the pseudonym
     cancelled: int  # messages that had not gone yet
+    files: int = 0  # outbox files of their messages, deleted
+    redis_keys: int = 0  # keys naming their chats, deleted
 
 
-async def erase_guardian(*, session: AsyncSession, guardian_id: str) -> Erased:
+async def erase_guardian(
+    *, session: AsyncSession, guardian_id: str, redis: Redis, outbox_dir: Path
+) -> Erased:
     """152-FZ erasure: the guardian's record, links to pupils, consent records, preferences,
-    channel blocks and link codes go; messages not yet sent are cancelled; the delivery log is
-    kept for statistics under a random pseudonym that leads back to nobody; audit entries keep
-    who did what, without their details."""
-    await get_guardian(session=session, guardian_id=guardian_id)
-    pseudonym = f"erased-{secrets.token_hex(8)}"
+    channel blocks and link codes go, and so do the outbox files of their messages and the
+    Redis keys of their chats; messages not yet sent are cancelled; the delivery log is kept
+    for statistics under a random pseudonym that leads back to nobody (its group keys too);
+    audit entries keep who did what, under the pseudonym, without their details."""
+    guardian = await get_guardian(session=session, guardian_id=guardian_id)
+    pseudonym = erasure.new_pseudonym()
+    chats = await erasure.chats_of(session, guardian_id, guardian.telegram_chat_id)
+    mine = select(Notification.id).where(Notification.guardian_id == guardian_id)
+    rows = list(await session.scalars(mine))
     cancelled = await session.execute(
         update(Notification)
         .where(Notification.guardian_id == guardian_id, Notification.status == "pending")
         .values(status="cancelled", reason="erased", lease_until=None)
     )
-    kept = await session.execute(
-        update(Notification)
-        .where(Notification.guardian_id == guardian_id)
-        .values(guardian_id=pseudonym)
-    )
-    await session.execute(
-        update(AuditEntry)
-        .where(AuditEntry.subject_type == "guardian", AuditEntry.subject_id == guardian_id)
-        .values(detail=None)
-    )
+    kept = await erasure.pseudonymise_rows(session, guardian_id, pseudonym)
+    await erasure.pseudonymise_audit(session, guardian_id, pseudonym)
+    await erasure.forget_chats_in_link_codes(session, chats)
     for model, column in (
         (GuardianStudent, GuardianStudent.guardian_id),
         (Consent, Consent.guardian_id),
@@ -215,13 +268,21 @@ async def erase_guardian(*, session: AsyncSession, guardian_id: str) -> Erased:
         await session.execute(delete(model).where(column == guardian_id))
     await session.execute(
         delete(LinkCode).where(
-            LinkCode.subject_type == "guardian", LinkCode.subject_id == guardian_id
+            LinkCode.subject_type == erasure.GUARDIAN, LinkCode.subject_id == guardian_id
         )
     )
     await session.execute(delete(Guardian).where(Guardian.id == guardian_id))
+    await session.flush()
+    # Outside the database before the commit: if Redis is away or a file cannot go, the
+    # database is left as it was and the request can simply be repeated (both steps may run
+    # twice). Redis first: its keys gone before a file step that failed harm nobody.
+    keys = await erasure.forget_chats_in_redis(redis, chats)
+    files = await erasure.remove_outbox_files(outbox_dir, rows)
     await session.commit()
     return Erased(
         pseudonym,
-        int(kept.rowcount or 0),  # type: ignore[attr-defined]
+        kept,
         int(cancelled.rowcount or 0),  # type: ignore[attr-defined]
+        files=files,
+        redis_keys=keys,
     )
