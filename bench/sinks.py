@@ -21,7 +21,7 @@ from typing import Any
 
 from tests.servers.sms_server import SmsGateway
 from tests.servers.smtp_server import SmtpServer
-from tests.servers.telegram_server import BotApiServer
+from tests.servers.telegram import BotApiServer
 
 TOKEN = "424242:BENCH-token"
 SMS_KEY = "bench-key"

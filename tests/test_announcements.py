@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,15 +16,9 @@ from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import put
 from tests.servers.smtp_server import SmtpServer
-from tests.servers.telegram_server import BotApiServer
+from tests.servers.telegram import BotApiServer
 
 PUPILS, GUARDIANS = 25, 37
-
-
-@pytest.fixture
-def bot_api() -> Iterator[BotApiServer]:
-    with BotApiServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from aiogram.filters import CommandStart
 from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from tests.servers.sms_server import SMSRU_TEXTS, SmsGateway
-from tests.servers.telegram_server import BotApiServer, parse_html
+from tests.servers.telegram import BotApiServer, parse_html
 
 TOKEN = "123456:TEST-token"
 CHAT = 5550001

@@ -37,7 +37,7 @@ from tests.factories import (
     school_with_class,
 )
 from tests.servers.smtp_server import SmtpServer
-from tests.servers.telegram_server import BotApiServer
+from tests.servers.telegram import BotApiServer
 
 NAME, EMAIL, PHONE = "Петрова Анна Викторовна", "anna.petrova@parents.example.org", "+79161234567"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,20 +15,10 @@ from notifier.db.models import Consent, Guardian, GuardianStudent, School, Schoo
 from notifier.runtime import Runtime
 from tests.factories import cloud_event, mark, post_batch
 from tests.processes import BIN, ROOT, env_with, spawn
-from tests.servers.telegram_server import BotApiServer
+from tests.servers.telegram import BotApiServer
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 FAMILIES = 300
-
-
-@pytest.fixture
-def bot_api() -> Iterator[BotApiServer]:
-    server = BotApiServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _linked_families(runtime: Runtime, bot_id: str) -> None:

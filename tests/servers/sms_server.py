@@ -1,7 +1,7 @@
 """Local SMS gateways: the generic JSON contract (SPEC §2) and SMS.ru's HTTP API.
 
 One aiohttp server per instance, on its own thread and loop (see
-`tests.servers.telegram_server.ThreadedAiohttpServer`).
+`tests.servers.threaded.ThreadedAiohttpServer`).
 
 ``SmsGateway("http")``: ``POST /send`` with ``Authorization: Bearer <key>`` and JSON
 ``{to, text, sender}`` → ``200 {"id", "status": "accepted"}``; 401 for a wrong key,
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from tests.servers.telegram_server import HOST, ThreadedAiohttpServer
+from tests.servers.threaded import HOST, ThreadedAiohttpServer
 
 Kind = Literal["http", "smsru"]
 

@@ -1,0 +1,102 @@
+"""Raw ceilings: what the machine does without us (XADD, XREADGROUP, bare clients against each
+channel server)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+import aiosmtplib
+from redis.asyncio import Redis
+
+from bench.region.processes import Sink
+
+
+async def raw_ceilings(
+    redis: Redis, sinks: dict[str, Sink], payload: bytes, size: int
+) -> dict[str, float]:
+    """What the machine does without us: the same Redis and channel servers, bare clients."""
+    n = 4 * size
+    stream = "bench:raw"
+    await redis.delete(stream)
+    t = time.perf_counter()
+    for start in range(0, n, 1000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for _ in range(min(1000, n - start)):
+                pipe.xadd(stream, {"event": payload})
+            await pipe.execute()
+    xadd = n / (time.perf_counter() - t)
+    await redis.xgroup_create(stream, "raw", id="0")
+    t = time.perf_counter()
+    read = 0
+    while True:
+        batch = await redis.xreadgroup("raw", "c", {stream: ">"}, count=500)
+        if not batch or not batch[0][1]:
+            break
+        ids = [entry_id for entry_id, _ in batch[0][1]]
+        read += len(ids)
+        await redis.xack(stream, "raw", *ids)
+    xread = read / (time.perf_counter() - t)
+    await redis.delete(stream)
+    ceilings = {"xadd_per_s": xadd, "xreadgroup_per_s": xread}
+
+    text = "Алгебра №0: 5\nИванов Пётр · 24 ноября · Ответ на уроке"
+    tg = sinks["telegram"].address
+    url = f"{tg['api_base']}/bot{tg['token']}/sendMessage"
+    sms = sinks["sms"].address
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as http:
+
+        async def telegram(i: int) -> None:
+            form = {"chat_id": str(600_000_000 + i % 1000), "text": text, "parse_mode": "HTML"}
+            async with http.post(url, data=form) as r:
+                await r.read()
+
+        async def gateway(i: int) -> None:
+            body = {"to": f"+7900{i % 1000:07d}", "text": text}
+            headers = {"Authorization": f"Bearer {sms['api_key']}"}
+            async with http.post(sms["url"], json=body, headers=headers) as r:
+                await r.read()
+
+        ceilings["telegram_per_s"] = await _rate(telegram, size, 20)
+        ceilings["sms_per_s"] = await _rate(gateway, size, 20)
+
+    smtp = sinks["smtp"].address
+    clients = [aiosmtplib.SMTP(hostname=smtp["host"], port=smtp["port"]) for _ in range(4)]
+    for c in clients:
+        await c.connect()
+    message = (
+        "From: bench@region.example.org\r\nTo: a@region.example.org\r\nSubject: =?utf-8?b?"
+        "0J3QvtCy0LDRjyDQvtGG0LXQvdC60LA=?=\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n" + text + "\r\n" * 40
+    ).encode()
+    idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
+    for c in clients:
+        idle.put_nowait(c)
+
+    async def mail(i: int) -> None:
+        client = await idle.get()
+        try:
+            await client.sendmail("bench@region.example.org", [f"r{i}@region.example.org"], message)
+        finally:
+            idle.put_nowait(client)
+
+    ceilings["smtp_per_s"] = await _rate(mail, size // 2, 4)
+    for c in clients:
+        await c.quit()
+    for sink in sinks.values():
+        sink.ask("clear")
+    return ceilings
+
+
+async def _rate(call: Any, n: int, concurrency: int) -> float:
+    queue = iter(range(n))
+
+    async def lane() -> None:
+        for i in queue:
+            await call(i)
+
+    t = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return n / (time.perf_counter() - t)

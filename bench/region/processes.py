@@ -1,0 +1,211 @@
+"""The processes of a run: `notifier serve` and the arq workers, the channel servers
+(bench/sinks.py), and the CPU and memory they use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from notifier.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+class Sink:
+    """One channel server in its own process (bench/sinks.py)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.sinks", kind],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.address: dict[str, Any] = json.loads(self._line())
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.kind} sink exited")
+        return line
+
+    def ask(self, command: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        reply: dict[str, Any] = json.loads(self._line())
+        return reply
+
+    def records(self, folder: Path) -> list[tuple[str, str, float]]:
+        path = folder / f"{self.kind}.json"
+        self.ask(f"dump {path}")
+        return [tuple(r) for r in json.loads(path.read_text(encoding="utf-8"))]  # type: ignore[misc]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.ask("quit")
+            except (OSError, RuntimeError, ValueError):
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes (the postmaster and its backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used by each part of the system (our processes, the servers, the bench)."""
+
+    def __init__(self, parts: dict[str, list[int]], postgres: bool) -> None:
+        self.parts = parts
+        self.postgres = postgres
+        self._start: dict[str, float] = {}
+        self._t = 0.0
+
+    def _read(self) -> dict[str, float]:
+        parts = dict(self.parts)
+        if self.postgres:
+            parts["postgres"] = postgres_pids()
+        return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in parts.items()}
+
+    def start(self) -> None:
+        self._start = self._read()
+        self._t = time.monotonic()
+
+    def shares(self) -> dict[str, float]:
+        """Cores used by each part since start() (1.0 = one core busy all the time)."""
+        wall = time.monotonic() - self._t
+        now = self._read()
+        return {name: (now[name] - self._start.get(name, 0.0)) / wall for name in now}
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+class Service:
+    """`notifier serve` and N arq workers, configured by environment as an operator would."""
+
+    def __init__(self, env: dict[str, str], workers: int, logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.api_port = int(env["NOTIFIER_HTTP_PORT"])
+        self.api = self._spawn([str(BIN / "notifier"), "serve"], "api")
+        self.metrics_ports = [free_port() for _ in range(workers)]
+        self.workers = [
+            self._spawn(
+                [str(BIN / "arq"), "worker.WorkerSettings"],
+                f"worker{i}",
+                NOTIFIER_WORKER_METRICS_PORT=str(port),
+            )
+            for i, port in enumerate(self.metrics_ports)
+        ]
+
+    def _spawn(self, args: list[str], name: str, **env: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as out:
+            return subprocess.Popen(
+                args, cwd=ROOT, env=self.env | env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    async def sent_by_metrics(self) -> float:
+        """Messages the workers' own /metrics say they sent (a cross-check of the count)."""
+        total = 0.0
+        async with aiohttp.ClientSession() as http:
+            for port in self.metrics_ports:
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    for family in text_string_to_metric_families(await r.text()):
+                        for sample in family.samples:
+                            if (
+                                sample.name == "notifier_messages_total"
+                                and sample.labels.get("outcome") == "sent"
+                            ):
+                                total += sample.value
+        return total
+
+    async def ready(self, timeout: float = 60) -> None:  # noqa: ASYNC109
+        """The API answers /readyz and every worker has run its first job (after startup)."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                self.check()
+                try:
+                    async with http.get(f"http://127.0.0.1:{self.api_port}/readyz") as r:
+                        api = r.status == 200
+                except aiohttp.ClientError:
+                    api = False
+                started = sum(
+                    "worker.started" in (self.logs / f"worker{i}.log").read_text()
+                    for i in range(len(self.workers))
+                )
+                if api and started == len(self.workers):
+                    return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"the service did not start; see {self.logs}")
+
+    def check(self) -> None:
+        for proc in [self.api, *self.workers]:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args} exited with {proc.returncode}; see {self.logs}")
+
+    def pids(self) -> dict[str, list[int]]:
+        return {"api": [self.api.pid], "workers": [w.pid for w in self.workers]}
+
+    def memory(self) -> dict[str, float]:
+        return {
+            "api_peak_mb": peak_rss_mb(self.api.pid),
+            "worker_peak_mb": max(peak_rss_mb(w.pid) for w in self.workers),
+        }
+
+    def stop(self) -> None:
+        for proc in [self.api, *self.workers]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [self.api, *self.workers]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,0 +1,85 @@
+"""The figures of all runs, as medians and ratios to the raw ceilings."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(
+    args: argparse.Namespace,
+    results: list[dict[str, float]],
+    ceilings: dict[str, float],
+    memory: dict[str, float],
+) -> None:
+    def med(key: str) -> float:
+        values = [r[key] for r in results if key in r]
+        return statistics.median(values) if values else float("nan")
+
+    print(
+        f"\nmedian of {len(results)} runs; database {args.database}, "
+        f"{args.workers} worker process(es), "
+        f"rate limits {'on' if args.rate_limits else 'off'}:"
+    )
+    rows = [
+        (
+            "events stored and planned /s (stream)",
+            med("ingest_events_per_s"),
+            ceilings["xadd_per_s"],
+            "XADD",
+        ),
+        (
+            "events accepted /s (POST /v1/events)",
+            med("api_accept_events_per_s"),
+            ceilings["xadd_per_s"],
+            "XADD",
+        ),
+        (
+            "events stored and planned /s (POST)",
+            med("api_ingest_events_per_s"),
+            ceilings["xreadgroup_per_s"],
+            "XREADGROUP",
+        ),
+        ("messages delivered /s, all channels", med("messages_per_s"), None, ""),
+        ("  telegram /s", med("telegram_per_s"), ceilings["telegram_per_s"], "bare Bot API client"),
+        ("  email /s", med("smtp_per_s"), ceilings["smtp_per_s"], "bare SMTP client"),
+        ("  sms /s", med("sms_per_s"), ceilings["sms_per_s"], "bare gateway client"),
+    ]
+    for label, value, ceiling, what in rows:
+        ratio = f"  = {value / ceiling:.3f} × {what} ({ceiling:,.0f}/s)" if ceiling else ""
+        print(f"  {label:40s} {value:>9,.0f}{ratio}")
+    print(
+        f"  latency XADD → channel server at {args.rate:.0f} events/s: "
+        f"p50 {med('latency_p50_ms'):,.0f} ms, "
+        f"p95 {med('latency_p95_ms'):,.0f} ms, p99 {med('latency_p99_ms'):,.0f} ms "
+        f"({med('latency_messages'):,.0f} messages, "
+        f"{med('latency_offered_messages_per_s'):,.0f}/s offered; events about one pupil)"
+    )
+    cores = {k[6:]: med(k) for k in results[0] if k.startswith("cores_")}
+    print(
+        "  CPU while the events above were ingested and delivered, in cores (2 in all): "
+        + ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
+    )
+    per_message = cores["workers"] * med("throughput_wall_s") / med("messages")
+    print(
+        "  worker CPU per message delivered (ingest and planning included): "
+        f"{per_message * 1e6:,.0f} µs"
+    )
+    print(
+        f"  peak memory: API {memory['api_peak_mb']:.0f} MB, "
+        f"worker {memory['worker_peak_mb']:.0f} MB"
+    )
+    print(
+        f"  reconciliation over all runs: lost {sum(r['lost'] for r in results):.0f}, "
+        f"duplicated {sum(r['duplicated'] for r in results):.0f}, "
+        f"without an event number {sum(r['unattributed'] for r in results):.0f}; outbox rows sent "
+        f"{sum(r['rows_sent'] for r in results):,.0f}, by the workers' /metrics "
+        f"{memory['metrics_sent']:,.0f}"
+    )
