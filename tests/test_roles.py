@@ -278,9 +278,11 @@ async def test_role_matrix(
     api: httpx.AsyncClient, tokens: dict[str, dict[str, str]], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="notifier.api.errors")
+    schema = (await api.get("/openapi.json")).json()
     failures = []
     for method, path, body, headers, expected in MATRIX:
         for role in ROLES:
+            url = path.format(role=role, **IDS)
             content = (
                 None
                 if body is None
@@ -290,7 +292,7 @@ async def test_role_matrix(
             )
             r = await api.request(
                 method,
-                path.format(role=role, **IDS),
+                url,
                 content=content,
                 headers={"Content-Type": "application/json", **headers, **tokens[role]},
             )
@@ -298,6 +300,8 @@ async def test_role_matrix(
                 failures.append(f"{method} {path} as {role}: {r.status_code} {r.text[:120]}")
             elif r.status_code == 403:
                 assert r.json()["error"], (method, path, role)
+            if r.status_code not in documented(schema, method, url):
+                failures.append(f"{method} {path} as {role}: {r.status_code} is not documented")
     assert not failures, "\n".join(failures)
     denials = [r for r in caplog.records if r.getMessage() == "api.denied"]
     assert denials and all(getattr(r, "path", None) for r in denials)
@@ -336,6 +340,16 @@ PUBLIC = {
 
 def _template(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+def documented(schema: dict[str, Any], method: str, url: str) -> set[int]:
+    """The statuses the schema documents for the operation that answers `method url`."""
+    path = url.split("?")[0]
+    for template in sorted(schema["paths"], key=lambda t: t.count("{")):  # literal paths first
+        operation = schema["paths"][template].get(method.lower())
+        if operation is not None and _template(template).match(path):
+            return {int(status) for status in operation["responses"]}
+    raise AssertionError(f"{method} {url}: no such operation in the schema")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,7 +1,8 @@
 """The cross-tenant matrix (SPEC §8): every operation of the OpenAPI schema, called by each
 principal of school A against school B's records, with B's ids in the path, in the query and
-in the body. Whatever it answers, it must not be a 5xx, must not show any of B's data the caller
-did not send, and must leave the database and the event streams as they were.
+in the body. Whatever it answers, it must not be a 5xx, must be a status the schema documents,
+must not show any of B's data the caller did not send, and must leave the database and the event
+streams as they were.
 
 Generated from the schema: an operation whose path or body this file cannot fill with B's ids
 fails the test, so a new route cannot skip it."""
@@ -22,7 +23,7 @@ from notifier.db.models import Base, JournalEvent
 from notifier.events.stream import DEAD_STREAM, STREAM
 from notifier.runtime import Runtime
 from tests.factories import cloud_event, mark, post_structured, put
-from tests.test_roles import PUBLIC
+from tests.test_roles import PUBLIC, documented
 
 EVENT = {"Content-Type": "application/cloudevents+json"}
 
@@ -279,6 +280,8 @@ async def test_no_principal_of_school_a_reaches_school_b(
             where = f"{method} {url} {query or ''} as {principal}: {r.status_code}"
             if r.status_code >= 500:
                 failures.append(f"{where} (a server error)")
+            if r.status_code not in documented(schema, method, url):
+                failures.append(f"{where} (not a status the schema documents)")
             sent = _sent(url, body, query)
             text = r.content.decode("utf-8", "replace")
             if leaked := [s for s in B_SECRETS if s not in sent and s in text]:

@@ -10,16 +10,18 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from notifier import announcements as service
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.db.models import Announcement
 from notifier.errors import NotFound
 
-router = APIRouter(tags=["announcements"])
+router = APIRouter(tags=["announcements"], route_class=DocumentedRoute)
 
 
 @router.post(
     "/v1/announcements",
     status_code=201,
     summary="Send (or schedule) an announcement to classes and/or pupils' guardians",
+    responses=errors_of((409, "This Idempotency-Key was used with another body")),
 )
 async def create(
     body: service.AnnouncementIn,
@@ -47,13 +49,19 @@ async def listing(
     return {"items": await service.listing(session=session, principal=principal, limit=limit)}
 
 
-@router.get("/v1/announcements/{ident}", summary="Status and a per-guardian delivery report")
+@router.get(
+    "/v1/announcements/{ident}",
+    summary="Status and a per-guardian delivery report",
+    responses=errors_of(404),
+)
 async def report(ident: str, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     announcement = await service.get(session=session, principal=principal, ident=ident)
     return await service.report(session=session, announcement=announcement)
 
 
-@router.delete("/v1/announcements/{ident}", summary="Cancel what has not been sent")
+@router.delete(
+    "/v1/announcements/{ident}", summary="Cancel what has not been sent", responses=errors_of(404)
+)
 async def cancel(ident: str, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     announcement = await service.get(session=session, principal=principal, ident=ident)
     cancelled = await service.cancel(session=session, announcement=announcement)

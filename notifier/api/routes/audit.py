@@ -10,14 +10,19 @@ from sqlalchemy import select
 
 from notifier import scope
 from notifier.api.deps import MAX_PK, PrincipalDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.db.models import AuditEntry
 from notifier.errors import InvalidInput
 
-router = APIRouter(prefix="/v1", tags=["audit"])
+router = APIRouter(prefix="/v1", tags=["audit"], route_class=DocumentedRoute)
 
 
-@router.get("/audit", summary="The audit trail, newest first")
+@router.get(
+    "/audit",
+    summary="The audit trail, newest first",
+    responses=errors_of((404, "No such subject (or none the token may see)")),
+)
 async def audit_trail(
     session: SessionDep,
     principal: PrincipalDep,

@@ -9,13 +9,18 @@ from fastapi import APIRouter
 from notifier import scope
 from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.roster import choices
 
-router = APIRouter(prefix="/v1", tags=["preferences"])
+router = APIRouter(prefix="/v1", tags=["preferences"], route_class=DocumentedRoute)
 
 
-@router.get("/guardians/{guardian_id}/preferences", summary="Effective preferences")
+@router.get(
+    "/guardians/{guardian_id}/preferences",
+    summary="Effective preferences",
+    responses=errors_of(404),
+)
 async def get_preferences(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -27,6 +32,7 @@ async def get_preferences(
 @router.put(
     "/guardians/{guardian_id}/preferences",
     summary="Set a guardian's choices (by an admin, on the guardian's written request)",
+    responses=errors_of(404),
 )
 async def put_preferences(
     guardian_id: str, body: choices.PreferencesIn, session: SessionDep, principal: PrincipalDep
@@ -38,7 +44,11 @@ async def put_preferences(
     return prefs.as_json()
 
 
-@router.get("/schools/{school_id}/subscriptions", summary="The school's defaults for guardians")
+@router.get(
+    "/schools/{school_id}/subscriptions",
+    summary="The school's defaults for guardians",
+    responses=errors_of(404),
+)
 async def get_subscriptions(
     school_id: str, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -47,7 +57,11 @@ async def get_subscriptions(
     return await choices.school_subscriptions(session=session, school_id=school_id)
 
 
-@router.put("/schools/{school_id}/subscriptions", summary="Set the school's defaults")
+@router.put(
+    "/schools/{school_id}/subscriptions",
+    summary="Set the school's defaults",
+    responses=errors_of(404),
+)
 async def put_subscriptions(
     school_id: str, body: choices.SubscriptionsIn, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:

@@ -14,13 +14,14 @@ from redis.exceptions import ResponseError
 
 from notifier import scope
 from notifier.api.deps import MAX_PK, PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Principal, Role
+from notifier.delivery.intake import replan_unmatched
 from notifier.errors import InvalidInput, NotFound
 from notifier.events.schema import parse_stream_entry
-from notifier.events.store import replan_unmatched
 from notifier.events.stream import DEAD_STREAM, STREAM
 
-router = APIRouter(prefix="/v1", tags=["dead letters"])
+router = APIRouter(prefix="/v1", tags=["dead letters"], route_class=DocumentedRoute)
 SCAN_PAGE, SCAN_PAGES = 500, 40  # a school's admin's listing reads at most 20,000 entries
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a Redis stream id, e.g. 1795434897945-0
 
@@ -70,7 +71,11 @@ async def _visible(redis: Redis, principal: Principal, limit: int) -> list[Any]:
     return found[:limit]
 
 
-@router.post("/dead-letters/{ident}/replay", summary="Put an entry back on the event stream")
+@router.post(
+    "/dead-letters/{ident}/replay",
+    summary="Put an entry back on the event stream",
+    responses=errors_of(404),
+)
 async def replay_dead_letter(
     ident: str, runtime: RuntimeDep, principal: PrincipalDep
 ) -> JSONResponse:

@@ -7,13 +7,16 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.api.deps import MAX_PK, PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.responses import DocumentedRoute, ErrorOut, errors_of
 from notifier.auth import Role
 from notifier.db.models import JournalEvent
-from notifier.delivery.planner import foreign, load_roster
+from notifier.db.states import EventStatus
+from notifier.delivery.planner import foreign, load_roster, named_in
 from notifier.errors import InvalidInput
 from notifier.events.schema import (
     JournalEventIn,
@@ -24,14 +27,26 @@ from notifier.events.schema import (
     parse_structured,
 )
 from notifier.events.stream import publish
-from notifier.events.types import EventStatus
-from notifier.metrics import EVENTS_IN, event_type_label
+from notifier.events.types import event_type_label
+from notifier.metrics import EVENTS_IN
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], route_class=DocumentedRoute)
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
+
+
+class RejectedOut(BaseModel):
+    id: str | None
+    error: str
+
+
+class EventsOut(BaseModel):
+    """What was accepted, and each event refused with the reason (SPEC §5)."""
+
+    accepted: list[str]
+    rejected: list[RejectedOut]
 
 
 async def _read_body(request: Request) -> bytes:
@@ -64,7 +79,16 @@ def _parse(request: Request, body: bytes, max_bytes: int) -> list[Parsed]:
     "",
     status_code=202,
     summary="Accept journal events (CloudEvents 1.0: structured, batch or binary mode)",
-    responses={400: {"description": "nothing valid"}, 422: {"description": "nothing valid"}},
+    responses={
+        202: {"model": EventsOut},
+        400: {"model": EventsOut, "description": "Nothing valid: the body is unreadable"},
+        415: {"model": EventsOut, "description": "Neither a CloudEvents Content-Type nor ce-*"},
+        422: {
+            "model": EventsOut | ErrorOut,
+            "description": "Nothing valid (each event's reason), or an invalid parameter",
+        },
+        **errors_of(413),
+    },
 )
 async def post_events(
     request: Request, runtime: RuntimeDep, principal: PrincipalDep, session: SessionDep
@@ -105,7 +129,8 @@ async def _own_school(
     names another school's pupil or class is rejected now (the consumer checks again, since the
     roster may change before it is stored)."""
     events = [dataclasses.replace(ev, tenant=school_id) for ev in events]
-    roster = await load_roster(session=session, events=events)
+    pupils, classes = named_in(events)
+    roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
     reasons = [(ev, foreign(ev, roster)) for ev in events]
     return (
         [ev for ev, why in reasons if why is None],

@@ -5,14 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select, text
 
 from notifier.api.deps import RuntimeDep
+from notifier.api.responses import DocumentedRoute, page
 from notifier.db.models import Notification
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM
 from notifier.metrics import DEAD_LETTERS, QUEUE_DEPTH, SCHEDULED, STREAM_LAG, STREAM_PENDING
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=DocumentedRoute)
+
+
+class Readiness(BaseModel):
+    ready: bool
+    database: str = Field(description="ok, or the error met")
+    redis: str = Field(description="ok, or the error met")
 
 
 @router.get("/healthz", summary="The process is up")
@@ -20,7 +28,14 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database and Redis are reachable")
+@router.get(
+    "/readyz",
+    summary="Database and Redis are reachable",
+    responses={
+        200: {"model": Readiness},
+        503: {"model": Readiness, "description": "Not ready: the body says what is unreachable"},
+    },
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -38,7 +53,12 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses=page("text/plain"),
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     now = runtime.clock()
     async with runtime.sessions() as session:

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier import scope
 from notifier.api.access import guardian_access
 from notifier.api.deps import MAX_PK, PrincipalDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification, Student
+from notifier.db.states import RowStatus
 
-router = APIRouter(prefix="/v1", tags=["delivery log"])
-STATUSES = ("pending", "sent", "failed", "skipped")
+router = APIRouter(prefix="/v1", tags=["delivery log"], route_class=DocumentedRoute)
 
 
 async def _log(
@@ -65,7 +66,9 @@ async def _log(
             "student_id": n.student_id,
             "event": {"source": source, "id": ev_id, "type": ev_type},
             "category": n.category,
-            "status": "scheduled" if n.status == "pending" and n.attempts == 0 else n.status,
+            "status": "scheduled"
+            if n.status == RowStatus.pending and n.attempts == 0
+            else n.status,
             "state": n.status,
             "reason": n.reason,
             "channel": n.channel,
@@ -80,7 +83,11 @@ async def _log(
     return {"items": items, "next_before": ids[-1] if len(ids) == limit else None}
 
 
-@router.get("/guardians/{guardian_id}/notifications", summary="A guardian's delivery log")
+@router.get(
+    "/guardians/{guardian_id}/notifications",
+    summary="A guardian's delivery log",
+    responses=errors_of(404),
+)
 async def guardian_notifications(
     guardian_id: str,
     session: SessionDep,

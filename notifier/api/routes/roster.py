@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 from notifier import audit, scope
 from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.audit import fields_of
 from notifier.auth import Principal, Role
 from notifier.db.models import SchoolClass, Student
@@ -19,8 +20,9 @@ from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, St
 from notifier.roster.telegram_link import create_link_code
 from notifier.runtime import Runtime
 
-router = APIRouter(prefix="/v1", tags=["roster"])
+router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
 WRITERS = (Role.admin, Role.integration)
+NO_TELEGRAM = (409, "Telegram is not configured (NOTIFIER_TELEGRAM_TOKEN)")
 
 
 def _writer(principal: Principal, school_id: str) -> None:
@@ -28,7 +30,11 @@ def _writer(principal: Principal, school_id: str) -> None:
     scope.school(principal, school_id)
 
 
-@router.put("/schools/{school_id}", summary="Create or replace a school")
+@router.put(
+    "/schools/{school_id}",
+    summary="Create or replace a school",
+    responses=errors_of((409, "telegram_token: the bot serves another school or the service")),
+)
 async def put_school(
     school_id: str,
     body: SchoolIn,
@@ -124,7 +130,10 @@ async def put_staff(
 
 
 @router.post(
-    "/guardians/{guardian_id}/consent", status_code=201, summary="Record consent to processing"
+    "/guardians/{guardian_id}/consent",
+    status_code=201,
+    summary="Record consent to processing",
+    responses=errors_of(404),
 )
 async def grant_consent(
     guardian_id: str, body: ConsentIn, session: SessionDep, principal: PrincipalDep
@@ -145,7 +154,10 @@ async def grant_consent(
 
 
 @router.delete(
-    "/guardians/{guardian_id}/consent", status_code=204, summary="Revoke consent: no more messages"
+    "/guardians/{guardian_id}/consent",
+    status_code=204,
+    summary="Revoke consent: no more messages",
+    responses=errors_of((404, "No such guardian (or none the token may see), or no consent")),
 )
 async def revoke_consent(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
@@ -161,6 +173,7 @@ async def revoke_consent(
 @router.delete(
     "/guardians/{guardian_id}",
     summary="Erase a guardian's personal data (152-FZ); delivery statistics stay, anonymous",
+    responses=errors_of(404),
 )
 async def erase_guardian(
     guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
@@ -190,7 +203,11 @@ async def erase_guardian(
     }
 
 
-@router.get("/guardians/{guardian_id}", summary="A guardian, their pupils and consent")
+@router.get(
+    "/guardians/{guardian_id}",
+    summary="A guardian, their pupils and consent",
+    responses=errors_of(404),
+)
 async def get_guardian(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -224,11 +241,12 @@ async def _link(
     telegram = runtime.telegram
     if telegram is None:
         raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
-    bot = (
-        await telegram.bot_for_guardian(session, subject_id)
+    token = (
+        await service.guardian_bot_token(session=session, guardian_id=subject_id)
         if subject_type == "guardian"
-        else telegram.default_bot
+        else None
     )
+    bot = telegram.add_bot(token) if token else telegram.default_bot
     me = await bot.me()
     audit.record(session, principal, "telegram_link.create", subject_type, subject_id)
     code, expires = await create_link_code(
@@ -246,6 +264,7 @@ async def _link(
     "/guardians/{guardian_id}/telegram-link",
     status_code=201,
     summary="A single-use, expiring code and deep link that connects the guardian's Telegram",
+    responses=errors_of(404, NO_TELEGRAM),
 )
 async def telegram_link(
     guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
@@ -258,6 +277,7 @@ async def telegram_link(
     "/staff/{staff_id}/telegram-link",
     status_code=201,
     summary="A single-use code that connects a class teacher's Telegram (for /announce)",
+    responses=errors_of(404, NO_TELEGRAM),
 )
 async def staff_telegram_link(
     staff_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep

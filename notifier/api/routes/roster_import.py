@@ -11,11 +11,12 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from notifier import audit
 from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.errors import InvalidInput
 from notifier.roster.importer import import_roster
 
-router = APIRouter(prefix="/v1", tags=["roster"])
+router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 _BINARY = {"type": "string", "format": "binary"}
@@ -86,10 +87,11 @@ async def _csv(request: Request) -> bytes:
     ),
     response_model=None,
     openapi_extra={"requestBody": _BODY},
-    responses={
-        413: {"description": f"larger than {MAX_IMPORT_BYTES} bytes"},
-        422: {"description": "the file is unusable (empty, no header, missing columns)"},
-    },
+    responses=errors_of(
+        (409, "The roster changed while the file was imported: nothing was written, try again"),
+        (413, f"Larger than {MAX_IMPORT_BYTES // 2**20} MB"),
+        (422, "The file is unusable (empty, no header, missing columns) or a parameter invalid"),
+    ),
 )
 async def import_csv(
     request: Request,

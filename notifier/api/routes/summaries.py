@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of, page
 from notifier.auth import Principal, Role
 from notifier.db.models import School, SchoolClass
 from notifier.errors import InvalidInput
@@ -23,7 +24,7 @@ from notifier.reports.pdf import summary_pdf
 from notifier.runtime import Runtime
 from notifier.summaries import class_pages
 
-router = APIRouter(prefix="/v1", tags=["summaries"])
+router = APIRouter(prefix="/v1", tags=["summaries"], route_class=DocumentedRoute)
 MAX_DAYS = 366
 
 From = Annotated[
@@ -86,7 +87,7 @@ async def _pages(
     "/classes/{class_id}/summary.pdf",
     summary="The class's summary for print: one PDF page per pupil",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
+    responses={**page("application/pdf"), **errors_of(404)},
 )
 async def class_summary_pdf(
     class_id: str,
@@ -110,7 +111,8 @@ async def class_summary_pdf(
 @router.get(
     "/classes/{class_id}/summary.html",
     summary="The class's summary for print, as a web page",
-    response_class=HTMLResponse,
+    response_class=Response,
+    responses={**page("text/html"), **errors_of(404)},
 )
 async def class_summary_html(
     class_id: str,

@@ -8,17 +8,19 @@ from fastapi import APIRouter, Response
 from notifier import audit, scope
 from notifier.api.access import guardian_access
 from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.errors import NotFound
 from notifier.roster.telegram_link import LinkSubject, unlink
 
-router = APIRouter(prefix="/v1", tags=["roster"])
+router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
 
 
 @router.delete(
     "/guardians/{guardian_id}/telegram",
     status_code=204,
     summary="Unlink the guardian's Telegram chat at once (204 also if none was linked)",
+    responses=errors_of(404),
 )
 async def unlink_guardian_telegram(
     guardian_id: str, session: SessionDep, principal: PrincipalDep
@@ -33,6 +35,7 @@ async def unlink_guardian_telegram(
     "/staff/{staff_id}/telegram",
     status_code=204,
     summary="Unlink a staff member's Telegram chat at once (204 also if none was linked)",
+    responses=errors_of(404),
 )
 async def unlink_staff_telegram(
     staff_id: str, session: SessionDep, principal: PrincipalDep

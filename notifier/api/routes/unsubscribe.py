@@ -7,21 +7,27 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.api.deps import RuntimeDep, SessionDep
+from notifier.api.responses import DocumentedRoute, Responses, page
+from notifier.categories import ALL_CATEGORIES
+from notifier.categories import TITLES as CATEGORY_TITLES
 from notifier.db.models import Guardian
-from notifier.delivery.grouping import CATEGORY_TITLES
 from notifier.roster.choices import set_mode
-from notifier.roster.preferences import ALL_CATEGORIES
 from notifier.runtime import Runtime
 from notifier.unsubscribe import InvalidLink, Unsubscribe, load_links
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["unsubscribe"])
+router = APIRouter(tags=["unsubscribe"], route_class=DocumentedRoute)
 PAGE = "_unsubscribe/page.html.j2"
+PAGES: Responses = {
+    **page("text/html"),
+    **page("text/html", 400, "The link was altered: a page says so"),
+    **page("text/html", 404, "The link's guardian is no longer known: a page says so"),
+}
 
 
 def _page(runtime: Runtime, status: int, state: str, **context: Any) -> HTMLResponse:
@@ -47,7 +53,8 @@ def _titles(request: Unsubscribe) -> list[str]:
 @router.get(
     "/unsubscribe/{token}",
     summary="The page an unsubscribe link opens: asks to confirm",
-    response_class=HTMLResponse,
+    response_class=Response,
+    responses=PAGES,
 )
 async def confirm(token: str, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
     found = await _read(session, runtime, token)
@@ -59,7 +66,8 @@ async def confirm(token: str, session: SessionDep, runtime: RuntimeDep) -> HTMLR
 @router.post(
     "/unsubscribe/{token}",
     summary="One-click unsubscribe (RFC 8058): turns the link's categories off",
-    response_class=HTMLResponse,
+    response_class=Response,
+    responses=PAGES,
 )
 async def unsubscribe(token: str, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
     found = await _read(session, runtime, token)
