@@ -43,6 +43,18 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _templates() -> None:
+    """Every template compiled before a process that sends or serves starts anything."""
+    from notifier.rendering import installed_templates
+    from notifier.template_set import TemplatesError
+
+    try:
+        installed_templates()
+    except TemplatesError as exc:
+        typer.echo(f"template error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @contextlib.contextmanager
 def _with_redis(settings: Settings, folder: str = "") -> Iterator[Settings]:
     """Settings with a Redis URL: the configured one, or an embedded server for this run."""
@@ -83,6 +95,7 @@ def up() -> None:
     from notifier.logs import setup_logging
 
     settings = _settings()
+    _templates()
     setup_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _upgrade(settings)
@@ -111,7 +124,7 @@ async def _up(settings: Settings) -> None:
 
     from notifier.api.app import create_app
     from notifier.runtime import build_runtime
-    from worker import in_process_worker
+    from notifier.worker import in_process_worker
 
     runtime = build_runtime(settings)
     app = create_app(settings, runtime=runtime)
@@ -127,15 +140,27 @@ async def _up(settings: Settings) -> None:
     )
     worker = in_process_worker(settings, runtime)
     worker_task = asyncio.create_task(worker.async_run())
-    try:
-        await server.serve()
-    finally:
+
+    async def shut_down() -> None:
         await stop_bot()
         worker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker_task
-        await worker.close()
+        await worker.close()  # stops the consumer thread, before `up` stops the embedded Redis
         await runtime.close()
+
+    try:
+        await server.serve()
+    finally:
+        # uvicorn raises the Ctrl-C it handled again once it has stopped, and asyncio.run answers
+        # by cancelling this task: the shutdown is a task of its own, awaited to its end, or the
+        # consumer thread would outlive the Redis and `up` exit non-zero. A second Ctrl-C still
+        # ends the process at once.
+        shutdown = asyncio.ensure_future(shut_down())
+        while not shutdown.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(shutdown)
+        shutdown.result()
 
 
 async def _start_bot(
@@ -154,6 +179,8 @@ async def _start_bot(
         return nothing
     from aiogram.fsm.storage.redis import RedisStorage
 
+    from notifier.roster.service import school_bot_tokens
+
     # Conversation steps live in Redis, so polling and webhook processes share them.
     dp = build_dispatcher(settings, storage=RedisStorage(runtime.redis))
     bot = telegram.default_bot
@@ -165,7 +192,7 @@ async def _start_bot(
             await register_commands(bot)
         return nothing
     async with runtime.sessions() as session:  # schools' own bots poll too
-        await telegram.refresh(session)
+        telegram.use_bots(await school_bot_tokens(session=session))
     bots = list(telegram.bots.values())
     for polled in bots:
         await polled.delete_webhook(drop_pending_updates=False)
@@ -195,6 +222,7 @@ def bot() -> None:
             "configuration error: NOTIFIER_TELEGRAM_TOKEN: required for `notifier bot`", err=True
         )
         raise typer.Exit(2)
+    _templates()
     setup_logging(settings)
     _upgrade(settings)
 
@@ -216,6 +244,27 @@ def bot() -> None:
 
 
 @app.command()
+def worker() -> None:
+    """The delivery worker, event consumer and crons in a process of their own (needs
+    NOTIFIER_REDIS_URL); run more of them to scale out."""
+    from notifier.logs import setup_logging
+    from notifier.worker import process_worker
+
+    settings = _settings()
+    if not settings.redis_url:
+        typer.echo(
+            "configuration error: NOTIFIER_REDIS_URL: required for `notifier worker` "
+            "(`notifier up` starts an embedded Redis)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _templates()
+    setup_logging(settings)
+    # arq's run(): polls until SIGINT or SIGTERM, then closes the worker (on_shutdown included).
+    process_worker(settings).run()
+
+
+@app.command()
 def serve() -> None:
     """The HTTP API only (needs NOTIFIER_REDIS_URL)."""
     import uvicorn
@@ -230,6 +279,7 @@ def serve() -> None:
             err=True,
         )
         raise typer.Exit(2)
+    _templates()
     setup_logging(settings)
     uvicorn.run(
         _serve_app(settings),
@@ -394,6 +444,7 @@ def demo() -> None:
     from notifier.demo import run_demo
 
     settings = _settings()
+    _templates()
     _upgrade(settings)
     with _with_redis(settings, folder="demo") as ready:
         asyncio.run(run_demo(ready, echo=typer.echo))

@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from notifier.rendering import TEMPLATES_DIR, Renderer
+from notifier.rendering import Renderer
 from notifier.runtime import Runtime
+from notifier.template_set import templates_root
+from notifier.worker import DELIVER_JOB, in_process_worker, worker_options
 from tests.conftest import FakeClock
 from tests.factories import (
     cloud_event,
@@ -25,7 +27,6 @@ from tests.factories import (
     school_with_class,
 )
 from tests.servers.smtp_server import SmtpServer
-from worker import DELIVER_JOB, in_process_worker, worker_options
 
 
 async def _one_parent(api: httpx.AsyncClient, **kw) -> None:  # type: ignore[no-untyped-def]
@@ -307,7 +308,7 @@ async def test_a_template_fault_fails_its_message_and_the_batch_goes_on(
     api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, tmp_path: Path, pump
 ) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(TEMPLATES_DIR, templates)
+    shutil.copytree(str(templates_root()), templates)
     (templates / "mark_created" / "email.html.j2").write_text("{{ 1 // 0 }}")
     runtime.renderer = Renderer(templates)
     await _one_parent(api)

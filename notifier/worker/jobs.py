@@ -1,0 +1,78 @@
+"""The worker's arq jobs and crons. Each is a thin edge: it takes what `lifecycle.startup` put in
+ctx, calls one service and returns; the services own their transactions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import cron, func
+from arq.cron import CronJob
+from arq.worker import Function
+
+from notifier.announcements import send_summaries
+from notifier.config import Settings
+from notifier.retention import apply_retention
+from notifier.runtime import Runtime
+from notifier.summaries import plan_weekly
+from notifier.worker.resilience import REDIS_DOWN
+
+log = logging.getLogger("notifier.worker")
+DELIVER_JOB = "deliver_due"
+# One id for every kick: while a kicked run is queued, further kicks add nothing to it.
+KICK_JOB_ID = "deliver_due:kick"
+
+
+async def deliver_due(ctx: dict[str, Any]) -> dict[str, int]:
+    """Send every message that is due now (in batches, for at most one time slice)."""
+    stats = await ctx["dispatcher"].run()
+    return dict(vars(stats))
+
+
+async def deliver_due_tick(ctx: dict[str, Any]) -> None:
+    """Every second: pick up retries and deferred messages whose time has come."""
+    await ctx["dispatcher"].run()
+
+
+async def announcement_summaries(ctx: dict[str, Any]) -> None:
+    """Every few seconds: delivery summaries for teachers who announced from Telegram."""
+    runtime: Runtime = ctx["runtime"]
+    await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=runtime.clock())
+
+
+async def weekly_summaries(ctx: dict[str, Any]) -> None:
+    """Every minute: plan the weekly summaries of the schools whose Saturday digest time has
+    come (once per school and week)."""
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.sessions() as session:
+        await plan_weekly(session=session, now=runtime.clock())
+
+
+async def retention(ctx: dict[str, Any]) -> None:
+    """Every night: remove journal data, delivery records, audit entries, link codes, outbox
+    files and stream entries past their retention periods."""
+    runtime: Runtime = ctx["runtime"]
+    settings: Settings = ctx["settings"]
+    async with runtime.sessions() as session:
+        await apply_retention(
+            session=session, redis=runtime.redis, settings=settings, now=runtime.clock()
+        )
+
+
+async def kick_delivery(ctx: dict[str, Any]) -> None:
+    """Ask for a delivery run now (after new messages were planned)."""
+    try:
+        await ctx["redis"].enqueue_job(DELIVER_JOB, _job_id=KICK_JOB_ID)
+    except REDIS_DOWN as exc:
+        # Redis is away: the every-second tick delivers them once it is back.
+        log.warning("worker.kick_failed", extra={"error": type(exc).__name__})
+
+
+FUNCTIONS: list[Function] = [func(deliver_due, name=DELIVER_JOB, keep_result=0, max_tries=3)]
+CRON_JOBS: list[CronJob] = [
+    cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True),
+    cron(announcement_summaries, second=set(range(0, 60, 5)), keep_result=0),
+    cron(weekly_summaries, second={30}, keep_result=0, unique=True),
+    # Once a day at 00:40 UTC (03:40 in Moscow); the deletes are indexed and brief.
+    cron(retention, hour={0}, minute={40}, keep_result=0, unique=True),
+]

@@ -1,0 +1,72 @@
+"""What a worker process holds while it runs, opened in arq's `on_startup` and closed in its
+`on_shutdown` (one place per process): the settings, the runtime, the delivery dispatcher, the
+stream consumer thread and the worker's own /metrics port.
+
+ctx flags set by whoever builds the worker (see runner.py): `settings` and `runtime` given
+instead of built, `owns_runtime` False when the caller closes the runtime, `logging_ready`
+when logging is configured already, `run_consumer` False for a worker without the consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from prometheus_client import start_http_server
+
+from notifier.config import Settings, load_settings
+from notifier.events.consumer import ConsumerThread
+from notifier.logs import setup_logging
+from notifier.runtime import Runtime, build_runtime
+from notifier.worker.jobs import kick_delivery
+
+log = logging.getLogger("notifier.worker")
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or load_settings()
+    ctx["settings"] = settings
+    if not ctx.get("logging_ready"):
+        setup_logging(settings)
+    runtime: Runtime = ctx.get("runtime") or build_runtime(settings)
+    ctx["runtime"] = runtime
+    ctx["dispatcher"] = runtime.dispatcher()
+    if ctx.get("run_consumer", True):
+        ctx["consumer"] = await _start_consumer(ctx, settings, runtime)
+    if settings.worker_metrics_port and not ctx.get("metrics_served"):
+        # The API's /metrics counts what the API did and reads the shared gauges; what this
+        # process consumed and sent is counted here.
+        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
+        ctx["metrics_served"] = True
+    log.info("worker.started", extra={"consumer": bool(ctx.get("run_consumer", True))})
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    if consumer := ctx.get("consumer"):
+        await asyncio.to_thread(consumer.stop, 10)
+    if ctx.get("owns_runtime", True) and (runtime := ctx.get("runtime")):
+        await runtime.close()
+
+
+async def _start_consumer(
+    ctx: dict[str, Any], settings: Settings, runtime: Runtime
+) -> ConsumerThread:
+    """The stream consumer on its own thread, kicking a delivery run on this loop whenever it
+    planned messages (so they go out now, not at the next tick)."""
+    loop = asyncio.get_running_loop()
+    # Held until done: the loop keeps only weak references to its tasks.
+    kicks: set[asyncio.Task[None]] = set()
+
+    def kick() -> None:  # called on the consumer's thread
+        def on_loop() -> None:
+            task = loop.create_task(kick_delivery(ctx))
+            kicks.add(task)
+            task.add_done_callback(kicks.discard)
+
+        loop.call_soon_threadsafe(on_loop)
+
+    consumer = ConsumerThread(
+        build=lambda: build_runtime(settings, clock=runtime.clock), on_planned=kick
+    )
+    await asyncio.to_thread(consumer.start)
+    return consumer
