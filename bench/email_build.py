@@ -28,8 +28,7 @@ from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
 from notifier.channels.base import Recipient
 from notifier.channels.email import build_email
-from notifier.delivery.context import PersonView, PupilView, SchoolView
-from notifier.rendering import RenderedEmail, Renderer
+from notifier.rendering import PersonView, PupilView, RenderedEmail, Renderer, SchoolView
 
 SENDER = "school@notifier.example.org"
 NOW = datetime(2026, 3, 12, 9, 30, tzinfo=UTC)

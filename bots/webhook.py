@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from notifier.api.limits import AuthThrottle
+from notifier.auth import AuthThrottle
 from notifier.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -4,6 +4,7 @@ the delivery log apply unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import uuid
@@ -18,19 +19,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.auth import Principal, Role
+from notifier.categories import Category, Mode
 from notifier.channels.base import Recipient
 from notifier.channels.telegram import TelegramChannel
 from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
 from notifier.db.models import Announcement, JournalEvent, Notification, SchoolClass, Staff, Student
-from notifier.delivery.planner import Target, due_time, load_roster
+from notifier.db.states import EventStatus, Reason, RowStatus
+from notifier.delivery.planner import OutboxRow, audience, due_time, load_roster, outbox_row
 from notifier.errors import Conflict, DeliveryError, Forbidden, InvalidInput, NotFound
-from notifier.events.schema import JournalEventIn
 from notifier.text import CleanText
 
 SOURCE = "/notifier/announcements"
 TYPE = "notifier.announcement"
-REPORT_STATUS = {"pending": "scheduled", "sent": "sent", "failed": "failed"}
+REPORT_STATUS: dict[str, str] = {
+    RowStatus.pending: "scheduled",
+    RowStatus.sent: "sent",
+    RowStatus.failed: "failed",
+}
 
 
 class Audience(CleanText):  # fuzz fix: NUL or a lone surrogate was a 500 when stored
@@ -149,7 +155,7 @@ async def create(
         time=now,
         data=data,
         received_at=now,
-        status="planned",
+        status=EventStatus.planned,
     )
     session.add(event)
     await session.flush()
@@ -171,7 +177,10 @@ async def create(
     session.add(announcement)
     rows = await _plan(session, event.pk, ident, classes, pupils, body, now)
     if rows:
-        await session.execute(insert_ignore(session, Notification.__table__), rows)  # type: ignore[arg-type]
+        await session.execute(
+            insert_ignore(session, Notification.__table__),  # type: ignore[arg-type]
+            [r.values() for r in rows],
+        )
     await session.commit()
     return Created(announcement, new=True)
 
@@ -184,59 +193,34 @@ async def _plan(
     pupils: list[Student],
     body: AnnouncementIn,
     now: datetime,
-) -> list[dict[str, Any]]:
-    probes = [
-        JournalEventIn(SOURCE, ident, "journal.homework.assigned", None, {"class_id": c.id})
-        for c in classes
-    ]
-    probes += [
-        JournalEventIn(SOURCE, ident, "journal.comment.created", None, {"student_id": p.id})
-        for p in pupils
-    ]
-    roster = await load_roster(session=session, events=probes)
+) -> list[OutboxRow]:
+    """Who hears the announcement: the guardians of its classes' pupils and of its pupils."""
+    roster = await load_roster(
+        session=session, student_ids=[p.id for p in pupils], class_ids=[c.id for c in classes]
+    )
     addressed = [s for c in classes for s in sorted(roster.class_students.get(c.id, []))]
     addressed += [p.id for p in pupils]
     kind = "announcement_urgent" if body.urgent else "announcement"
     start = body.send_at if body.send_at and body.send_at > now else now
-    rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for student_id in dict.fromkeys(addressed):
-        for guardian_id in roster.guardians_of.get(student_id, ()):
-            if guardian_id in seen:
-                continue
-            seen.add(guardian_id)
-            mode = roster.prefs(guardian_id, student_id).mode("announcements", student_id)
-            status, reason = "pending", None
-            if guardian_id not in roster.consented:
-                status, reason = "skipped", "no_consent"
-            elif mode == "off":
-                status, reason = "skipped", "opted_out"
-            target = Target(
-                guardian_id,
-                student_id,
-                status,
-                reason,
-                "instant" if body.urgent or mode != "digest" else "digest",
+    rows = []
+    for target in audience(roster, dict.fromkeys(addressed), Category.announcements):
+        if body.urgent:  # now, whatever the guardian's digest or quiet hours say
+            target = dataclasses.replace(target, mode=Mode.instant)
+        due = start if body.urgent else due_time(target, roster, start, timedelta(0))
+        instant = target.mode is Mode.instant
+        rows.append(
+            outbox_row(
+                event_pk,
+                target,
+                category=Category.announcements,
+                kind=kind,
+                due_at=due,
+                group_key=f"a:{ident}:{target.guardian_id}"
+                if instant
+                else f"d:{target.guardian_id}",
+                now=now,
             )
-            due = start if body.urgent else due_time(target, roster, start, timedelta(0))
-            rows.append(
-                {
-                    "event_pk": event_pk,
-                    "guardian_id": guardian_id,
-                    "student_id": student_id,
-                    "category": "announcements",
-                    "kind": kind,
-                    "status": status,
-                    "reason": reason,
-                    "due_at": due,
-                    "group_key": f"a:{ident}:{guardian_id}"
-                    if target.mode == "instant"
-                    else f"d:{guardian_id}",
-                    "mode": target.mode,
-                    "attempts": 0,
-                    "created_at": now,
-                }
-            )
+        )
     return rows
 
 
@@ -272,7 +256,7 @@ async def report(*, session: AsyncSession, announcement: Announcement) -> dict[s
                 "channel": note.channel,
                 "status": status,
                 "reason": note.reason if note.status == "failed" else None,
-                "scheduled_for": note.due_at if note.status == "pending" else None,
+                "scheduled_for": note.due_at if note.status == RowStatus.pending else None,
                 "sent_at": note.sent_at,
             }
         )
@@ -294,8 +278,11 @@ async def cancel(*, session: AsyncSession, announcement: Announcement) -> int:
     """Cancel what has not been sent; returns how many messages will not go."""
     result = await session.execute(
         update(Notification)
-        .where(Notification.event_pk == announcement.event_pk, Notification.status == "pending")
-        .values(status="cancelled", reason="cancelled", lease_until=None)
+        .where(
+            Notification.event_pk == announcement.event_pk,
+            Notification.status == RowStatus.pending,
+        )
+        .values(status=RowStatus.cancelled, reason=Reason.cancelled, lease_until=None)
     )
     announcement.status = "cancelled"
     await session.commit()
@@ -327,27 +314,15 @@ async def listing(
 
 async def audience_size(*, session: AsyncSession, class_ids: list[str]) -> int:
     """How many guardians an announcement to these classes would reach (consent, not off)."""
-    probes = [
-        JournalEventIn(SOURCE, "size", "journal.homework.assigned", None, {"class_id": c})
-        for c in class_ids
-    ]
-    roster = await load_roster(session=session, events=probes)
-    reached: set[str] = set()
-    for class_id in class_ids:
-        for student_id in roster.class_students.get(class_id, []):
-            for guardian_id in roster.guardians_of.get(student_id, ()):
-                prefs = roster.prefs(guardian_id, student_id)
-                if (
-                    guardian_id in roster.consented
-                    and prefs.mode("announcements", student_id) != "off"
-                ):
-                    reached.add(guardian_id)
-    return len(reached)
+    roster = await load_roster(session=session, class_ids=class_ids)
+    pupils = [s for c in class_ids for s in roster.class_students.get(c, [])]
+    targets = audience(roster, pupils, Category.announcements)
+    return sum(1 for t in targets if t.status is RowStatus.pending)
 
 
 async def finished_for_summary(*, session: AsyncSession) -> list[Announcement]:
     """Announcements made from Telegram whose messages have all been dealt with."""
-    waiting = select(Notification.event_pk).where(Notification.status == "pending")
+    waiting = select(Notification.event_pk).where(Notification.status == RowStatus.pending)
     return list(
         await session.scalars(
             select(Announcement).where(
@@ -374,9 +349,9 @@ async def summary_text(*, session: AsyncSession, announcement: Announcement) -> 
         ).all()
     )
     reasons = {
-        "no_consent": "нет согласия",
-        "opted_out": "отказались",
-        "no_channel": "нет контактов",
+        Reason.no_consent: "нет согласия",
+        Reason.opted_out: "отказались",
+        Reason.no_channel: "нет контактов",
         "failed": "ошибка доставки",
     }
     lines = [

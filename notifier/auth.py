@@ -8,7 +8,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -112,3 +114,34 @@ async def resolve(
     return Principal(
         role=Role(row.role), token_id=row.id, school_id=row.school_id, staff_id=row.staff_id
     )
+
+
+class AuthThrottle:
+    """Failed bearer tokens per client address and minute, counted in Redis so that every API
+    process shares the count. Past the limit the address is refused before its token is even
+    looked at, so guessing learns nothing more until the minute is over."""
+
+    WINDOW = 60
+
+    def __init__(self, redis: Redis, limit: int) -> None:
+        self.redis = redis
+        self.limit = limit
+
+    @staticmethod
+    def _key(client: str) -> str:
+        return f"notifier:auth_failures:{client}"
+
+    async def retry_after(self, client: str) -> int | None:
+        """Seconds until this address may try again, or None if it may now."""
+        count = await self.redis.get(self._key(client))
+        if count is None or int(count) < self.limit:
+            return None
+        ttl = await self.redis.ttl(self._key(client))
+        return max(1, int(ttl))
+
+    async def failed(self, client: str) -> None:
+        key = self._key(client)
+        pipe: Any = self.redis.pipeline()
+        pipe.set(key, 0, ex=self.WINDOW, nx=True)  # the window starts at the first failure
+        pipe.incr(key)
+        await pipe.execute()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from notifier.events.types import KINDS
-
 EVENTS_IN = Counter(
     "notifier_events_in_total",
     "Journal events received, by way in, type and outcome",
@@ -36,8 +34,3 @@ SCHEDULED = Gauge(
 STREAM_LAG = Gauge("notifier_stream_lag", "Stream entries not yet read by the consumer group")
 STREAM_PENDING = Gauge("notifier_stream_pending", "Stream entries read but not acknowledged")
 DEAD_LETTERS = Gauge("notifier_dead_letters", "Entries in the dead-letter stream")
-
-
-def event_type_label(event_type: str | None) -> str:
-    """The event type if it is one we know, else `other` (the label set stays bounded)."""
-    return event_type if event_type in KINDS else "other"

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, select_autoescape
 
+from notifier.db.models import JournalEvent, Student
 from notifier.reports import summary
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+from notifier.template_set import ResourceLoader, check, templates_root
 
 ATTENDANCE = {
     "absent": "отсутствовал(а)",
@@ -65,11 +66,11 @@ def _single_line(value: str) -> str:
     return " ".join(str(value).split())
 
 
-def _environment(*, html: bool, templates: Path) -> Environment:
+def _environment(*, html: bool, loader: ResourceLoader) -> Environment:
     # Text and subjects are not HTML; HTML templates are always escaped.
     escape = select_autoescape(enabled_extensions=("html.j2",), default=False) if html else False
     env = Environment(
-        loader=FileSystemLoader(templates),
+        loader=loader,
         autoescape=escape,  # noqa: S701 - on for every HTML template
         trim_blocks=True,
         lstrip_blocks=True,
@@ -86,6 +87,22 @@ def _environment(*, html: bool, templates: Path) -> Environment:
         period=summary.period,
     )
     return env
+
+
+def load_templates(root: Traversable) -> tuple[Environment, Environment]:
+    """The HTML and the text environment over `root`, with every template compiled: a missing or
+    broken one raises TemplatesError (one line) instead of failing its messages later."""
+    loader = ResourceLoader(root)
+    html, text = _environment(html=True, loader=loader), _environment(html=False, loader=loader)
+    check(loader, html=html, text=text)
+    return html, text
+
+
+@lru_cache(maxsize=1)
+def installed_templates() -> tuple[Environment, Environment]:
+    """The installed templates, loaded once per process: by its first Renderer (every process
+    builds one as it starts) or by the command line before it starts anything."""
+    return load_templates(templates_root())
 
 
 @dataclass(frozen=True)
@@ -108,10 +125,9 @@ class RenderedEmail:
 class Renderer:
     """Renders a message kind for a channel; environments are built once per process."""
 
-    def __init__(self, templates: Path = TEMPLATES_DIR) -> None:
-        self.templates = templates
-        self._html = _environment(html=True, templates=templates)
-        self._text = _environment(html=False, templates=templates)
+    def __init__(self, templates: Traversable | None = None) -> None:
+        envs = installed_templates() if templates is None else load_templates(templates)
+        self._html, self._text = envs
 
     def email(self, kind: str, context: dict[str, Any]) -> RenderedEmail:
         subject = self._text.get_template(f"{kind}/subject.txt.j2").render(context)
@@ -137,3 +153,55 @@ class Renderer:
 
     def text(self, kind: str, name: str, context: dict[str, Any]) -> str:
         return self._text.get_template(f"{kind}/{name}").render(context).strip()
+
+
+# -- What a template sees: pupil, guardian, school and the event ------------------------------
+
+
+@dataclass(frozen=True)
+class PupilView:
+    id: str
+    full_name: str
+
+    @property
+    def first_name(self) -> str:
+        # Russian rosters write «Фамилия Имя Отчество»; the given name is the second word.
+        parts = self.full_name.split()
+        return parts[1] if len(parts) >= 2 else (parts[0] if parts else "")
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: str
+    full_name: str
+
+
+@dataclass(frozen=True)
+class SchoolView:
+    id: str
+    name: str | None
+    timezone: str
+
+
+def template_context(
+    *,
+    event: JournalEvent,
+    student: Student | None,
+    guardian: PersonView,
+    school: SchoolView | None,
+    class_name: str | None,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    event_time: datetime | None = event.time
+    if event_time is not None and school is not None:
+        # Dates in messages are the school's calendar dates, not UTC ones.
+        event_time = event_time.astimezone(ZoneInfo(school.timezone))
+    return {
+        "student": PupilView(student.id, student.full_name) if student else PupilView("", ""),
+        "guardian": guardian,
+        "school": school,
+        "class_name": class_name,
+        "data": dict(event.data),
+        "event_time": event_time,
+        "previous": previous,
+    }

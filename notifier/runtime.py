@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.channels.base import Channel
 from notifier.channels.email import EmailChannel
+from notifier.channels.ratelimit import RateLimiter
 from notifier.channels.sms import SmsChannel
 from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
 from notifier.db.engine import SessionFactory, create_engine, session_factory
 from notifier.delivery.dispatch import Dispatcher
-from notifier.delivery.ratelimit import RateLimiter
-from notifier.events.consumer import StreamConsumer
+from notifier.delivery.intake import store_and_plan
+from notifier.events.consumer import StoreResult, StreamConsumer
+from notifier.events.schema import JournalEventIn
 from notifier.rendering import Renderer
 
 Clock = Callable[[], datetime]
@@ -57,19 +60,29 @@ class Runtime:
             clock=self.clock,
         )
 
-    def consumer(self, *, name: str | None = None, on_planned=None) -> StreamConsumer:  # type: ignore[no-untyped-def]
+    def consumer(
+        self, *, name: str | None = None, on_planned: Callable[[], Awaitable[Any]] | None = None
+    ) -> StreamConsumer:
         s = self.settings
         return StreamConsumer(
             redis=self.redis,
-            sessions=self.sessions,
-            clock=self.clock,
+            handle=self.store_and_plan,
             name=name or consumer_name(),
             batch_size=s.stream_batch_size,
             max_event_bytes=s.max_event_bytes,
             claim_idle_ms=int(s.stream_claim_idle_seconds * 1000),
             on_planned=on_planned,
-            coalesce=timedelta(seconds=s.coalesce_seconds),
         )
+
+    async def store_and_plan(self, events: list[JournalEventIn]) -> StoreResult:
+        """The consumer's batch handler: store the events and plan their messages."""
+        async with self.sessions() as session:
+            return await store_and_plan(
+                session=session,
+                events=events,
+                now=self.clock(),
+                coalesce=timedelta(seconds=self.settings.coalesce_seconds),
+            )
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -25,9 +25,9 @@ from notifier.db.models import (
     SchoolClass,
     Student,
 )
-from notifier.delivery.planner import Roster, Target, due_time, load_roster
+from notifier.db.states import EventStatus
+from notifier.delivery.planner import OutboxRow, Roster, audience, due_time, load_roster, outbox_row
 from notifier.delivery.timing import hhmm
-from notifier.events.schema import JournalEventIn
 from notifier.reports import summary
 from notifier.reports.marks import pupil_report, week_of
 from notifier.roster.preferences import SUMMARY, PreferenceCache
@@ -86,15 +86,7 @@ async def _plan_school(
     class_ids = list(
         await session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id))
     )
-    roster = await load_roster(
-        session=session,
-        events=[
-            JournalEventIn(
-                summary.SOURCE, marker, "journal.homework.assigned", None, {"class_id": c}
-            )
-            for c in class_ids
-        ],
-    )
+    roster = await load_roster(session=session, class_ids=class_ids)
     pupils = sorted(
         s.id
         for s in roster.students.values()
@@ -111,7 +103,7 @@ async def _plan_school(
         )
         for pupil in pupils
     ]
-    outbox: list[dict[str, Any]] = []
+    outbox: list[OutboxRow] = []
     if rows:
         inserted = (
             await session.execute(
@@ -122,7 +114,10 @@ async def _plan_school(
         for pk, pupil in inserted:
             outbox.extend(_rows(pk, pupil, start, roster, now))
     if outbox:
-        await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
+        await session.execute(
+            insert_ignore(session, Notification.__table__),  # type: ignore[arg-type]
+            [r.values() for r in outbox],
+        )
     await session.commit()
     log.info(
         "summary.planned",
@@ -147,42 +142,25 @@ def _event_row(
         "data": {**data, "from": start.isoformat(), "to": end.isoformat()},
         "student_id": data.get("student_id"),
         "received_at": now,
-        "status": "planned",
+        "status": EventStatus.planned,
         "detail": None,
     }
 
 
-def _rows(
-    event_pk: int, pupil: str, start: date, roster: Roster, now: datetime
-) -> list[dict[str, Any]]:
-    rows = []
-    for guardian_id in roster.guardians_of.get(pupil, ()):
-        status, reason = "pending", None
-        if guardian_id not in roster.consented:
-            status, reason = "skipped", "no_consent"
-        elif roster.prefs(guardian_id, pupil).mode(SUMMARY, pupil) == "off":
-            status, reason = "skipped", "opted_out"
-        target = Target(guardian_id, pupil, status, reason)
-        rows.append(
-            {
-                "event_pk": event_pk,
-                "guardian_id": guardian_id,
-                "student_id": pupil,
-                "category": SUMMARY,
-                "kind": summary.KIND,
-                "status": status,
-                "reason": reason,
-                "due_at": due_time(target, roster, now, timedelta(0))
-                if status == "pending"
-                else now,
-                # Each summary is a message of its own, never folded with another.
-                "group_key": f"s:{guardian_id}:{pupil}:{start.isoformat()}",
-                "mode": "instant",
-                "attempts": 0,
-                "created_at": now,
-            }
+def _rows(event_pk: int, pupil: str, start: date, roster: Roster, now: datetime) -> list[OutboxRow]:
+    return [
+        outbox_row(
+            event_pk,
+            target,
+            category=SUMMARY,
+            kind=summary.KIND,
+            due_at=due_time(target, roster, now, timedelta(0)),
+            # Each summary is a message of its own, never folded with another.
+            group_key=f"s:{target.guardian_id}:{pupil}:{start.isoformat()}",
+            now=now,
         )
-    return rows
+        for target in audience(roster, [pupil], SUMMARY)
+    ]
 
 
 # -- The class's printable summary -------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from json import loads as json_loads
 from typing import Any
@@ -34,19 +34,9 @@ from tests.factories import (
     school_with_class,
 )
 from tests.servers.smtp_server import SmtpServer
-from tests.servers.telegram_server import BotApiServer
+from tests.servers.telegram import BotApiServer
 
 CHAT = 700001
-
-
-@pytest.fixture
-def bot_api() -> Iterator[BotApiServer]:
-    server = BotApiServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

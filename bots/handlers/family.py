@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import Guardian, Student
-from notifier.delivery.context import PupilView
+from notifier.rendering import PupilView
 from notifier.roster.service import active_consent, guardian_student_ids
 
 NOT_LINKED = "Этот чат не подключён. Откройте ссылку, которую выдала школа."

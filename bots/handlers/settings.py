@@ -15,10 +15,11 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.handlers.family import children_of, served
+from notifier.categories import ALL_CATEGORIES, modes_of
+from notifier.categories import TITLES as CATEGORY_TITLES
 from notifier.db.models import Guardian
-from notifier.delivery.grouping import CATEGORY_TITLES
 from notifier.roster.choices import guardian_preferences, set_mode, set_quiet_hours
-from notifier.roster.preferences import ALL_CATEGORIES, EffectivePreferences, modes_of
+from notifier.roster.preferences import EffectivePreferences
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.api.limits import AuthThrottle
-from notifier.auth import Principal, resolve
+from notifier.auth import AuthThrottle, Principal, resolve
 from notifier.errors import InvalidInput, NotifierError, TooManyRequests
 from notifier.runtime import Runtime
 

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 
 @dataclass(frozen=True)
 class Recipient:
@@ -32,9 +30,6 @@ class Channel(Protocol):
     name: str
 
     def reachable(self, recipient: Recipient) -> bool: ...
-
-    async def refresh(self, session: AsyncSession) -> None:
-        """Pick up configuration kept in the database (e.g. schools' own bots)."""
 
     async def send(
         self, recipient: Recipient, content: Any, *, ref: str, now: datetime

@@ -19,12 +19,11 @@ from email.policy import SMTPUTF8, Compat32
 from email.utils import format_datetime
 
 import aiosmtplib
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
+from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.config import Settings, SmtpTls
-from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.rendering import Attachment, RenderedEmail
 
@@ -271,7 +270,6 @@ class EmailChannel:
         self.pool = SmtpPool(settings, pool_size) if settings.smtp_enabled else None
         self.outbox = settings.outbox_dir / OutboxFolder.email
 
-    async def refresh(self, session: AsyncSession) -> None:
         return None
 
     def reachable(self, recipient: Recipient) -> bool:

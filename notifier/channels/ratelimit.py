@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from notifier.errors import TransientDelivery
 
 log = logging.getLogger(__name__)
-# Redis away (a restart, a failover). Found by tests/test_faults.py: these went up through the
+# Redis away (a restart, a failover). Found by tests/faults/: these went up through the
 # channel's send() and the dispatcher failed every message in flight for good ("internal error
 # (ConnectionError)"), or marked one that had gone as failed when only the release was lost.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)

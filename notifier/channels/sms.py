@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
+from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.channels.sms_text import fit, measure
 from notifier.config import Settings, SmsProvider
-from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
 
 # SMS.ru status codes: the number is dead for us / try again later; the rest are our account's.
@@ -31,7 +30,6 @@ class SmsChannel:
         self.provider = settings.sms_provider
         self._session: aiohttp.ClientSession | None = None
 
-    async def refresh(self, session: AsyncSession) -> None:
         return None
 
     def reachable(self, recipient: Recipient) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import time
+from collections.abc import Iterable
 from datetime import datetime
 
 from aiogram import Bot
@@ -22,13 +22,10 @@ from aiogram.exceptions import (
 )
 from aiogram.methods.base import Response
 from aiogram.types import Message
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient, SendResult
+from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.config import Settings
-from notifier.db.models import GuardianStudent, School, Student
-from notifier.delivery.ratelimit import RateLimiter, per_second
 from notifier.errors import PermanentDelivery, TransientDelivery
 
 # Telegram's answers that mean the chat is gone for us, whatever we send.
@@ -76,7 +73,6 @@ class TelegramChannel:
         default = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_base)
         self.default_bot_id = str(default.id)
         self.bots: dict[str, Bot] = {self.default_bot_id: default}
-        self._refreshed = -1e9
 
     @property
     def default_bot(self) -> Bot:
@@ -89,16 +85,10 @@ class TelegramChannel:
             self.bots[key] = make_bot(token, self.settings.telegram_api_base)
         return self.bots[key]
 
-    async def refresh(self, session: AsyncSession) -> None:
-        """Load bots that schools configured since we last looked (at most every 30 s)."""
-        if time.monotonic() - self._refreshed < 30:
-            return
-        self._refreshed = time.monotonic()
-        for token in await session.scalars(
-            select(School.telegram_token).where(School.telegram_token.is_not(None))
-        ):
-            if token:
-                self.add_bot(token)
+    def use_bots(self, tokens: Iterable[str]) -> None:
+        """Add the bots schools configured (the dispatcher reads them from the roster)."""
+        for token in tokens:
+            self.add_bot(token)
 
     def reachable(self, recipient: Recipient) -> bool:
         return bool(recipient.telegram_chat_id) and (
@@ -144,17 +134,6 @@ class TelegramChannel:
             raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
         except TelegramAPIError as exc:
             raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
-
-    async def bot_for_guardian(self, session: AsyncSession, guardian_id: str) -> Bot:
-        """The bot a guardian should link through: their school's own, else the default."""
-        token = await session.scalar(
-            select(School.telegram_token)
-            .join(Student, Student.school_id == School.id)
-            .join(GuardianStudent, GuardianStudent.student_id == Student.id)
-            .where(GuardianStudent.guardian_id == guardian_id, School.telegram_token.is_not(None))
-            .limit(1)
-        )
-        return self.add_bot(token) if token else self.default_bot
 
     async def close(self) -> None:
         for bot in self.bots.values():

@@ -20,6 +20,7 @@ from notifier.db.models import (
     SchoolClass,
     Student,
 )
+from notifier.db.states import RowStatus
 from notifier.delivery.grouping import MARK_TYPES
 from notifier.reports import summary
 from notifier.reports.marks import Report, pupil_report
@@ -131,7 +132,7 @@ async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
             select(Notification.guardian_id, JournalEvent.data)
             .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
             .where(
-                Notification.status == "sent",
+                Notification.status == RowStatus.sent,
                 Notification.guardian_id.in_(guardian_ids),
                 JournalEvent.type.in_(TOLD_TYPES),
                 JournalEvent.data["mark_id"].as_string().in_(mark_ids),

@@ -14,26 +14,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.categories import Mode
 from notifier.channels.base import Channel, Recipient
 from notifier.channels.outbox import message_ref
+from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
-from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
-from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
+from notifier.db.models import Notification
+from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery.batch import Batch, load_batch
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
-from notifier.delivery.timing import quiet_until
+from notifier.delivery.outbox import claim, record, renew_lease
+from notifier.delivery.routing import Route, held_until, route
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.metrics import DELIVERY_LATENCY, MESSAGES
 from notifier.rendering import Renderer
+from notifier.roster.service import school_bot_tokens
 from notifier.unsubscribe import Links, load_links
 
 log = logging.getLogger(__name__)
+URGENT = "announcement_urgent"  # a message kind that ignores quiet hours
 Clock = Callable[[], datetime]
 
 
@@ -60,56 +63,6 @@ class _Outcome:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
-# pg_advisory_xact_lock key of the claim (any constant the application uses for nothing else).
-CLAIM_LOCK = 0x6E6F7469  # "noti"
-RECORD_TRIES = 6  # at least this many tries (0.2 s doubling, at most RECORD_MAX_DELAY apart)
-RECORD_MAX_DELAY = 2.0
-
-
-def _due(now: datetime) -> Any:
-    return and_(
-        Notification.status == "pending",
-        Notification.due_at <= now,
-        or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-    )
-
-
-async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Lease up to `limit` due rows, and the rest of their groups, to this worker; others
-    skip them until the lease ends."""
-    pick = select(Notification.id).where(_due(now)).order_by(Notification.due_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        # One claim at a time per database. Two claims taking whole groups lock rows in no
-        # set order and deadlock (seen in the region benchmark with two delivery runs in one
-        # worker); a claim is two short statements, so taking turns costs nothing.
-        await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-        pick = pick.with_for_update(skip_locked=True)
-    lease_them = (
-        update(Notification)
-        .values(lease_until=now + lease)
-        .returning(Notification.id, Notification.group_key)
-        .execution_options(synchronize_session=False)
-    )
-    # Picked first, leased second: as `id IN (subquery)`, PostgreSQL could run the locking,
-    # limited subquery once per outer row, each time skipping the rows it had just locked, and
-    # lease the whole backlog in one claim (9,980 rows for a limit of 200, in 8.5 s).
-    picked = list(await session.scalars(pick))
-    if not picked:
-        await session.commit()
-        return []
-    # The lease checks `due` again: on SQLite another process may have leased a row since.
-    rows = list(
-        (await session.execute(lease_them.where(Notification.id.in_(picked), _due(now)))).all()
-    )
-    keys = {key for _, key in rows if key}
-    if keys:  # a group leaves whole, even when the limit cut it
-        rows += (
-            await session.execute(lease_them.where(Notification.group_key.in_(keys), _due(now)))
-        ).all()
-    await session.commit()
-    return sorted({row_id for row_id, _ in rows})
-
-
 class Dispatcher:
     """One per worker process; `run()` is the body of the `deliver_due` job."""
 
@@ -129,6 +82,7 @@ class Dispatcher:
         self.clock = clock
         self._limit = asyncio.Semaphore(settings.delivery_concurrency)
         self._links: Links | None = None
+        self._bots_due = 0.0
 
     async def run(self, *, time_budget: float = 10.0) -> DeliveryStats:
         """Deliver batches until nothing is due or the time slice is used up. Rows planned
@@ -156,15 +110,14 @@ class Dispatcher:
             )
             if not ids:
                 return DeliveryStats()
-            for configured in self.channels.values():
-                await configured.refresh(session)
+            await self._school_bots(session)
             if self._links is None:
                 self._links = await load_links(session, self.settings)
             batch = await load_batch(session=session, ids=ids)
         groups: dict[str, list[Notification]] = defaultdict(list)
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
-        # Fault tests (tests/test_faults.py): several runs of one worker share its send slots,
+        # Fault tests (tests/faults/): several runs of one worker share its send slots,
         # so with a backlog a batch took longer than its lease; another run claimed the same
         # rows, sent them again, and its late record overwrote "sent" with "superseded".
         # The lease is held for as long as the batch is out, and lapses only if we die.
@@ -186,19 +139,27 @@ class Dispatcher:
             for values in outcome.values.values():
                 updates.append(values)
                 status = values["status"]
-                if status == "pending":
+                if status == RowStatus.pending:
                     key = "retried" if values["attempts"] else "deferred"
                 else:
                     key = {"sent": "sent", "failed": "failed"}.get(status, "skipped")
                 setattr(stats, key, getattr(stats, key) + 1)
                 MESSAGES.labels(values["channel"] or "none", key).inc()
-        sent_ids = {values["id"] for values in updates if values["status"] == "sent"}
+        sent_ids = {values["id"] for values in updates if values["status"] == RowStatus.sent}
         for note in batch.notifications:
             if note.id in sent_ids:
                 DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
-        await self._record(updates, attempts, blocks, lease_ends[0])
+        await record(self.sessions, updates, attempts, blocks, lease_ends=lease_ends[0])
         log.info("delivery.batch", extra=vars(stats))
         return stats
+
+    async def _school_bots(self, session: AsyncSession) -> None:
+        """Pick up the bots schools registered since we last looked (at most every 30 s)."""
+        telegram = self.channels.get("telegram")
+        if not isinstance(telegram, TelegramChannel) or time.monotonic() < self._bots_due:
+            return
+        self._bots_due = time.monotonic() + 30
+        telegram.use_bots(await school_bot_tokens(session=session))
 
     async def _keep_leased(self, ids: list[int], lease_ends: list[float]) -> None:
         """Extend the lease of a batch's rows every third of the lease, until cancelled."""
@@ -208,60 +169,10 @@ class Dispatcher:
             started = time.monotonic()
             try:
                 async with self.sessions() as session:
-                    await session.execute(
-                        update(Notification)
-                        .where(
-                            Notification.id.in_(ids),
-                            Notification.status == "pending",
-                            Notification.lease_until.is_not(None),
-                        )
-                        .values(lease_until=self.clock() + lease)
-                        .execution_options(synchronize_session=False)
-                    )
-                    await session.commit()
+                    await renew_lease(session=session, ids=ids, until=self.clock() + lease)
                 lease_ends[0] = started + lease.total_seconds()
             except Exception as exc:  # the database is away: then nobody can claim them either
                 log.warning("delivery.lease_renewal_failed", extra={"error": type(exc).__name__})
-
-    async def _record(
-        self,
-        updates: list[dict[str, Any]],
-        attempts: list[dict[str, Any]],
-        blocks: list[dict[str, Any]],
-        lease_ends: float,
-    ) -> None:
-        """Write what happened. The messages are out: a lost record would send them again when
-        the lease ends, so a deadlock or a dropped connection is retried, not given up on.
-
-        Found by tests/test_faults.py: six tries (about 6 s) were shorter than a PostgreSQL
-        restart, after which every message of the batch went a second time. It now keeps
-        trying (at least RECORD_TRIES times) until shortly before the batch's lease ends
-        (`lease_ends`, monotonic), so nobody can have claimed the rows meanwhile."""
-        give_up = lease_ends - RECORD_MAX_DELAY
-        attempt = 0
-        while True:
-            try:
-                async with self.sessions() as session:
-                    await session.execute(update(Notification), updates)
-                    if attempts:
-                        await session.execute(insert(DeliveryAttempt), attempts)
-                    if blocks:
-                        ignore = insert_ignore(session, ChannelBlock.__table__)  # type: ignore[arg-type]
-                        await session.execute(ignore, blocks)
-                    await session.commit()
-                return
-            except IntegrityError:
-                raise
-            except (DBAPIError, OSError) as exc:
-                delay = min(RECORD_MAX_DELAY, 0.2 * 2**attempt)
-                attempt += 1
-                if attempt >= RECORD_TRIES and time.monotonic() + delay > give_up:
-                    raise
-                log.warning(
-                    "delivery.record_retry",
-                    extra={"error": type(exc).__name__, "rows": len(updates), "try": attempt},
-                )
-                await asyncio.sleep(delay)
 
     @staticmethod
     def _values(note: Notification, **changes: Any) -> dict[str, Any]:
@@ -296,7 +207,7 @@ class Dispatcher:
             for note in members:
                 outcome.values[note.id] = self._values(
                     note,
-                    status="failed",
+                    status=RowStatus.failed,
                     reason=f"internal error ({type(exc).__name__})",
                     attempts=note.attempts + 1,
                 )
@@ -309,29 +220,32 @@ class Dispatcher:
         guardian = batch.guardians.get(members[0].guardian_id)
         if guardian is None or guardian.id not in batch.consented:
             for note in members:
-                outcome.values[note.id] = self._values(note, status="skipped", reason="no_consent")
+                outcome.values[note.id] = self._values(
+                    note, status=RowStatus.skipped, reason=Reason.no_consent
+                )
             return outcome
         folded = fold(members, batch.events, batch.told)
         for note in folded.superseded:
-            outcome.values[note.id] = self._values(note, status="skipped", reason="superseded")
+            outcome.values[note.id] = self._values(
+                note, status=RowStatus.skipped, reason=Reason.superseded
+            )
         if not folded.items:
             return outcome
         live = [note for item in folded.items for note in item.members]
-        place = batch.place_of(members[0])
         prefs = batch.preferences_of(guardian.id, members[0].student_id)
-        if place is not None and not self._urgent(members):
-            quiet = prefs.quiet_window(place)
-            until = quiet_until(now, zone=place.timezone, start=quiet[0], end=quiet[1])
-            if until is not None:  # nobody is woken up: the message waits for the morning
-                for note in live:
-                    outcome.values[note.id] = self._values(note, due_at=until, reason=None)
-                return outcome
+        until = held_until(
+            now=now, prefs=prefs, school=batch.place_of(members[0]), urgent=self._urgent(members)
+        )
+        if until is not None:  # nobody is woken up: the message waits for the morning
+            for note in live:
+                outcome.values[note.id] = self._values(note, due_at=until, reason=None)
+            return outcome
         message = compose(
             self.renderer,
             batch=batch,
             guardian=guardian,
             items=folded.items,
-            digest=members[0].mode == "digest",
+            digest=members[0].mode == Mode.digest,
             now=now,
         )
         recipient = Recipient(
@@ -342,22 +256,21 @@ class Dispatcher:
             telegram_chat_id=guardian.telegram_chat_id,
             telegram_bot_id=guardian.telegram_bot_id,
         )
-        dead = batch.blocked.get(guardian.id, set())
-        order = [c for c in prefs.channels if c not in dead]
-        on_paper = "paper" in order
-        if on_paper:  # the guardian asked for paper: nothing goes by the channels after it
-            order = order[: order.index("paper")]
-        order = [c for c in order if message.allows(c)]
-        if "email" in order and message.categories and self._links is not None:
-            message.context["unsubscribe_url"] = self._links.url(guardian.id, message.categories)
-        await self._send(
-            now, live, message, recipient, order, outcome, "paper" if on_paper else "no_channel"
+        way = route(
+            prefs=prefs,
+            blocked=batch.blocked.get(guardian.id, set()),
+            allows=message.channels,
+            recipient=recipient,
+            channels=self.channels,
         )
+        if "email" in way.channels and message.categories and self._links is not None:
+            message.context["unsubscribe_url"] = self._links.url(guardian.id, message.categories)
+        await self._send(now, live, message, recipient, way, outcome)
         return outcome
 
     @staticmethod
     def _urgent(members: list[Notification]) -> bool:
-        return any(note.kind == "announcement_urgent" for note in members)
+        return any(note.kind == URGENT for note in members)
 
     async def _send(
         self,
@@ -365,23 +278,19 @@ class Dispatcher:
         live: list[Notification],
         message: Message,
         recipient: Recipient,
-        order: list[str],
+        way: Route,
         outcome: _Outcome,
-        unreachable: str = "no_channel",
     ) -> None:
         first = live[0]
-        candidates = [
-            name
-            for name in order
-            if name in self.channels and self.channels[name].reachable(recipient)
-        ]
-        if not candidates:
+        if not way.channels:
             for note in live:
-                outcome.values[note.id] = self._values(note, status="skipped", reason=unreachable)
+                outcome.values[note.id] = self._values(
+                    note, status=RowStatus.skipped, reason=way.unreachable
+                )
             return
         reasons = []
         # The first reachable channel only; the next one only when this one failed for good.
-        for name in candidates:
+        for name in way.channels:
             try:
                 content = message.render(name)
             except Exception as exc:  # a template or data fault fails this message, not the batch
@@ -394,7 +303,7 @@ class Dispatcher:
                         "error": type(exc).__name__,  # its text may quote the data: not logged
                     },
                 )
-                self._attempts(outcome, live, name, now, "permanent", "cannot render")
+                self._attempts(outcome, live, name, now, Outcome.permanent, "cannot render")
                 reasons.append(f"{name}: cannot render ({type(exc).__name__})")
                 continue
             try:
@@ -403,7 +312,7 @@ class Dispatcher:
                         recipient, content, ref=message_ref(first.id), now=now
                     )
             except TransientDelivery as exc:
-                self._attempts(outcome, live, name, now, "transient", exc.reason)
+                self._attempts(outcome, live, name, now, Outcome.transient, exc.reason)
                 status, due, reason = self._retry(first, now, exc)
                 for note in live:  # the group stays together: one due time for all its rows
                     outcome.values[note.id] = self._values(
@@ -415,7 +324,7 @@ class Dispatcher:
                     )
                 return
             except PermanentDelivery as exc:
-                self._attempts(outcome, live, name, now, "permanent", exc.reason)
+                self._attempts(outcome, live, name, now, Outcome.permanent, exc.reason)
                 reasons.append(f"{name}: {exc.reason}")
                 if exc.unusable:
                     outcome.blocks.append(
@@ -431,7 +340,9 @@ class Dispatcher:
                     extra={"notification_id": first.id, "channel": name, "unusable": exc.unusable},
                 )
                 continue
-            self._attempts(outcome, live, name, now, "sent", result.detail, result.provider_id)
+            self._attempts(
+                outcome, live, name, now, Outcome.sent, result.detail, result.provider_id
+            )
             # Every attempt is in the delivery log table; a log line per sent message would
             # cost a twentieth of the worker's time and say nothing the table does not.
             log.debug(
@@ -441,7 +352,7 @@ class Dispatcher:
             for note in live:
                 outcome.values[note.id] = self._values(
                     note,
-                    status="sent",
+                    status=RowStatus.sent,
                     reason=None,
                     channel=name,
                     sent_at=now,
@@ -451,7 +362,10 @@ class Dispatcher:
             return
         for note in live:
             outcome.values[note.id] = self._values(
-                note, status="failed", reason="; ".join(reasons)[:500], attempts=note.attempts + 1
+                note,
+                status=RowStatus.failed,
+                reason="; ".join(reasons)[:500],
+                attempts=note.attempts + 1,
             )
 
     @staticmethod
@@ -460,7 +374,7 @@ class Dispatcher:
         live: list[Notification],
         channel: str,
         now: datetime,
-        result: str,
+        result: Outcome,
         detail: str | None,
         provider_id: str | None = None,
     ) -> None:
@@ -478,7 +392,7 @@ class Dispatcher:
 
     def _retry(
         self, note: Notification, now: datetime, exc: TransientDelivery
-    ) -> tuple[str, datetime, str]:
+    ) -> tuple[RowStatus, datetime, str]:
         """Pending again after a backoff (or the channel's own retry_after), or failed."""
         tries = note.attempts + 1
         s = self.settings
@@ -490,12 +404,12 @@ class Dispatcher:
         due = now + timedelta(seconds=delay)
         if (due - note.created_at).total_seconds() > s.retry_budget_seconds:
             log.info("delivery.gave_up", extra={"notification_id": note.id, "tries": tries})
-            return "failed", note.due_at, f"gave up after {tries} tries: {exc.reason}"[:500]
+            return RowStatus.failed, note.due_at, f"gave up after {tries} tries: {exc.reason}"[:500]
         log.info(
             "delivery.retry",
             extra={"notification_id": note.id, "tries": tries, "delay": round(delay, 1)},
         )
-        return "pending", due, exc.reason[:500]
+        return RowStatus.pending, due, exc.reason[:500]
 
     async def close(self) -> None:
         for channel in self.channels.values():

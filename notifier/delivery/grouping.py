@@ -10,16 +10,6 @@ from typing import Any
 from notifier.db.models import JournalEvent, Notification
 
 MARK_TYPES = ("journal.mark.created", "journal.mark.updated", "journal.mark.deleted")
-CATEGORY_TITLES = {
-    "marks": "Оценки",
-    "homework": "Домашние задания",
-    "attendance": "Посещаемость",
-    "schedule": "Расписание",
-    "period_marks": "Итоговые оценки",
-    "comments": "Комментарии учителей",
-    "announcements": "Объявления",
-    "summary": "Итоги недели",
-}
 
 
 @dataclass

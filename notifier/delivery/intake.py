@@ -10,28 +10,21 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.categories import Mode
 from notifier.db.bulk import insert_ignore
 from notifier.db.models import JournalEvent, Notification
-from notifier.delivery.planner import foreign, load_roster, notification_rows, plan_event
+from notifier.db.states import EventStatus, RowStatus
+from notifier.delivery.planner import (
+    OutboxRow,
+    foreign,
+    load_roster,
+    named_in,
+    notification_rows,
+    plan_event,
+)
+from notifier.events.consumer import Refused, StoreResult
 from notifier.events.schema import JournalEventIn
-from notifier.events.types import EventStatus
 from notifier.metrics import NOTIFICATIONS_PLANNED
-
-
-@dataclass(frozen=True)
-class Refused:
-    """An event a school's token may not post (it is about another school's pupils)."""
-
-    event: JournalEventIn
-    reason: str
-
-
-@dataclass(frozen=True)
-class StoreResult:
-    new: int
-    duplicates: int
-    notifications: int
-    refused: tuple[Refused, ...] = ()
 
 
 def _key(ev: JournalEventIn) -> tuple[str, str, str]:
@@ -50,7 +43,8 @@ async def store_and_plan(
     unique = list({_key(ev): ev for ev in events}.values())
     if not unique:
         return StoreResult(0, len(events), 0)
-    roster = await load_roster(session=session, events=unique)
+    pupils, classes = named_in(unique)
+    roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
     refused = [Refused(ev, why) for ev in unique if (why := foreign(ev, roster)) is not None]
     if refused:
         unique = [ev for ev in unique if foreign(ev, roster) is None]
@@ -75,13 +69,12 @@ async def store_and_plan(
         table.c.pk, table.c.tenant, table.c.source, table.c.event_id
     )
     inserted = (await session.execute(stmt, rows)).all() if rows else []
-    outbox = []
+    outbox: list[OutboxRow] = []
     for pk, tenant, source, event_id in inserted:
         plan = plans[(tenant, source, event_id)]
         outbox.extend(notification_rows(pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
-    if outbox:
-        await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
+    await _insert(session, outbox)
     await session.commit()
     _count_planned(outbox)
     duplicates = len(events) - len(inserted) - len(refused)
@@ -93,17 +86,27 @@ def _pupil(data: dict[str, Any]) -> str | None:
     return student_id if isinstance(student_id, str) and len(student_id) <= 64 else None
 
 
-def _count_planned(rows: list[dict[str, Any]]) -> None:
-    for (category, status), n in Counter((r["category"], r["status"]) for r in rows).items():
+def _count_planned(rows: list[OutboxRow]) -> None:
+    for (category, status), n in Counter((r.category, r.status) for r in rows).items():
         NOTIFICATIONS_PLANNED.labels(category, status).inc(n)
 
 
-async def _join_open_groups(
-    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
-) -> None:
+async def _insert(session: AsyncSession, rows: list[OutboxRow]) -> None:
+    if rows:
+        await session.execute(
+            insert_ignore(session, Notification.__table__),  # type: ignore[arg-type]
+            [r.values() for r in rows],
+        )
+
+
+def _open(row: OutboxRow) -> bool:
+    return row.status is RowStatus.pending and row.mode is Mode.instant
+
+
+async def _join_open_groups(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
     """A new instant row joins its guardian-child-category group already waiting to go, so the
     window counts from the group's first event and the group leaves as one message."""
-    keys = {r["group_key"] for r in rows if r["status"] == "pending" and r["mode"] == "instant"}
+    keys = {r.group_key for r in rows if _open(r)}
     if not keys:
         return
     waiting = dict(
@@ -112,7 +115,7 @@ async def _join_open_groups(
                 select(Notification.group_key, func.min(Notification.due_at))
                 .where(
                     Notification.group_key.in_(keys),
-                    Notification.status == "pending",
+                    Notification.status == RowStatus.pending,
                     or_(Notification.lease_until.is_(None), Notification.lease_until < now),
                 )
                 .group_by(Notification.group_key)
@@ -120,9 +123,9 @@ async def _join_open_groups(
         ).all()
     )
     for row in rows:
-        due = waiting.get(row["group_key"])
-        if due is not None and row["status"] == "pending" and row["mode"] == "instant":
-            row["due_at"] = min(row["due_at"], due)
+        due = waiting.get(row.group_key)
+        if due is not None and _open(row):
+            row.due_at = min(row.due_at, due)
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,9 @@ async def replan_unmatched(
         )
         for row in rows
     }
-    roster = await load_roster(session=session, events=events.values())
-    outbox: list[dict[str, Any]] = []
+    pupils, classes = named_in(events.values())
+    roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
+    outbox: list[OutboxRow] = []
     planned = 0
     for row in rows:
         if (why := foreign(events[row.pk], roster)) is not None:
@@ -169,7 +173,6 @@ async def replan_unmatched(
             planned += 1
             outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
-    if outbox:
-        await session.execute(insert_ignore(session, Notification.__table__), outbox)  # type: ignore[arg-type]
+    await _insert(session, outbox)
     await session.commit()
     return ReplayResult(planned, len(rows) - planned, len(outbox))

@@ -4,19 +4,49 @@ the list form for several of one category, the digest for a guardian's day."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from notifier.categories import TITLES as CATEGORY_TITLES
 from notifier.db.models import Guardian
 from notifier.delivery.batch import Batch
-from notifier.delivery.context import PersonView, PupilView, SchoolView, template_context
-from notifier.delivery.grouping import CATEGORY_TITLES, Item
-from notifier.rendering import Attachment, Renderer
+from notifier.delivery.grouping import Item
+from notifier.rendering import (
+    Attachment,
+    PersonView,
+    PupilView,
+    Renderer,
+    SchoolView,
+    template_context,
+)
 from notifier.reports import summary
 from notifier.reports.pdf import summary_pdf
+
+
+@dataclass(frozen=True)
+class Line:
+    """One item of a list message: its kind and its line of text."""
+
+    kind: str
+    line: str
+
+
+@dataclass
+class DigestCategory:
+    category: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DigestSection:
+    """A child's part of a digest, a block per category."""
+
+    student: PupilView
+    class_name: str | None
+    categories: list[DigestCategory] = field(default_factory=list)
 
 
 @dataclass
@@ -116,31 +146,23 @@ def compose(
                 "category": category,
                 "category_title": CATEGORY_TITLES.get(category, category),
                 "count": len(items),
-                "items": [
-                    SimpleNamespace(kind=i.kind, line=line(i, c))
-                    for i, c in zip(items, contexts, strict=True)
-                ],
+                "items": [Line(i.kind, line(i, c)) for i, c in zip(items, contexts, strict=True)],
             },
             categories,
         )
-    sections: dict[str, Any] = {}
+    sections: dict[str, DigestSection] = {}
+    buckets: dict[tuple[str, str], DigestCategory] = {}
     for item, context in zip(items, contexts, strict=True):
         pupil: PupilView = context["student"]
-        section = sections.setdefault(
-            pupil.id,
-            SimpleNamespace(student=pupil, class_name=context["class_name"], categories={}),
-        )
-        bucket = section.categories.setdefault(
-            item.category,
-            SimpleNamespace(
-                category=item.category,
-                title=CATEGORY_TITLES.get(item.category, item.category),
-                lines=[],
-            ),
-        )
+        section = sections.get(pupil.id)
+        if section is None:
+            section = sections[pupil.id] = DigestSection(pupil, context["class_name"])
+        bucket = buckets.get((pupil.id, item.category))
+        if bucket is None:
+            title = CATEGORY_TITLES.get(item.category, item.category)
+            bucket = buckets[(pupil.id, item.category)] = DigestCategory(item.category, title)
+            section.categories.append(bucket)
         bucket.lines.append(line(item, context))
-    for section in sections.values():
-        section.categories = list(section.categories.values())
     school: SchoolView | None = first["school"]
     today = now.astimezone(ZoneInfo(school.timezone)).date() if school else now.date()
     return Message(

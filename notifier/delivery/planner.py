@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
+from notifier.categories import Category, Mode
 from notifier.db.models import Consent, GuardianStudent, Preference, School, SchoolClass, Student
+from notifier.db.states import EventStatus, Reason, RowStatus
 from notifier.delivery.timing import defer_past_quiet, next_digest
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
@@ -42,24 +44,87 @@ class Roster:
 
 @dataclass(frozen=True)
 class Target:
+    """Who hears of what, decided: pending (instant or digest), or skipped with a reason."""
+
     guardian_id: str
     student_id: str
-    status: str  # pending | skipped
-    reason: str | None
-    mode: str = "instant"  # instant | digest
+    status: RowStatus
+    reason: Reason | None
+    mode: Mode = Mode.instant
 
 
 @dataclass(frozen=True)
 class Plan:
-    status: str  # planned | unmatched | ignored
+    status: EventStatus
     detail: str | None
-    category: str | None = None
+    category: Category | None = None
     kind: str | None = None
     targets: tuple[Target, ...] = ()
 
 
-async def load_roster(*, session: AsyncSession, events: Iterable[JournalEventIn]) -> Roster:
-    """Everything the planner will ask about these events, in one query per table."""
+@dataclass(slots=True)
+class OutboxRow:
+    """One message to one guardian, as planned: the only shape every producer (journal
+    events, announcements, weekly summaries) writes to the outbox."""
+
+    event_pk: int
+    guardian_id: str
+    student_id: str | None
+    category: str
+    kind: str
+    status: RowStatus
+    reason: Reason | None
+    due_at: datetime
+    group_key: str
+    mode: Mode
+    created_at: datetime
+
+    def values(self) -> dict[str, Any]:
+        """The row as `notifications` columns, for a bulk insert."""
+        return {
+            "event_pk": self.event_pk,
+            "guardian_id": self.guardian_id,
+            "student_id": self.student_id,
+            "category": self.category,
+            "kind": self.kind,
+            "status": self.status,
+            "reason": self.reason,
+            "due_at": self.due_at,
+            "group_key": self.group_key,
+            "mode": self.mode,
+            "attempts": 0,
+            "created_at": self.created_at,
+        }
+
+
+def outbox_row(
+    event_pk: int,
+    target: Target,
+    *,
+    category: str,
+    kind: str,
+    due_at: datetime,
+    group_key: str,
+    now: datetime,
+) -> OutboxRow:
+    """The row for a decided target; a skipped one is due (and done) now."""
+    return OutboxRow(
+        event_pk,
+        target.guardian_id,
+        target.student_id,
+        category,
+        kind,
+        target.status,
+        target.reason,
+        due_at if target.status is RowStatus.pending else now,
+        group_key,
+        target.mode,
+        now,
+    )
+
+
+def named_in(events: Iterable[JournalEventIn]) -> tuple[set[str], set[str]]:
+    """The pupils and classes a batch of journal events names (types we know only)."""
     student_ids: set[str] = set()
     class_ids: set[str] = set()
     for ev in events:
@@ -70,6 +135,15 @@ async def load_roster(*, session: AsyncSession, events: Iterable[JournalEventIn]
         student_ids.update(ev.data.get("student_ids") or ())
         if cid := ev.data.get("class_id"):
             class_ids.add(cid)
+    return student_ids, class_ids
+
+
+async def load_roster(
+    *, session: AsyncSession, student_ids: Iterable[str] = (), class_ids: Iterable[str] = ()
+) -> Roster:
+    """Everything planning asks about these pupils and the pupils of these classes: one query
+    per table."""
+    student_ids, class_ids = set(student_ids), set(class_ids)
     roster = Roster()
     if class_ids:
         roster.classes = dict(
@@ -123,6 +197,31 @@ async def load_roster(*, session: AsyncSession, events: Iterable[JournalEventIn]
     return roster
 
 
+def decide(roster: Roster, guardian_id: str, student_id: str, category: str) -> Target:
+    """The one audience decision: whether this guardian hears of this pupil in this category
+    (consent, their choice for the category) and how (now, or in the evening digest)."""
+    if guardian_id not in roster.consented:
+        return Target(guardian_id, student_id, RowStatus.skipped, Reason.no_consent)
+    mode = roster.prefs(guardian_id, student_id).mode(category, student_id)
+    if mode is Mode.off:
+        return Target(guardian_id, student_id, RowStatus.skipped, Reason.opted_out)
+    wait = Mode.digest if mode is Mode.digest else Mode.instant
+    return Target(guardian_id, student_id, RowStatus.pending, None, wait)
+
+
+def audience(roster: Roster, pupils: Iterable[str], category: str) -> list[Target]:
+    """One decision per guardian of these pupils: a guardian of two of them hears once, of
+    the first."""
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for student_id in pupils:
+        for guardian_id in roster.guardians_of.get(student_id, ()):
+            if guardian_id not in seen:
+                seen.add(guardian_id)
+                targets.append(decide(roster, guardian_id, student_id, category))
+    return targets
+
+
 def _pupils(ev: JournalEventIn, roster: Roster) -> list[str] | str:
     """The pupils an event is about, or the reason it matches nobody we know."""
     data: dict[str, Any] = ev.data
@@ -160,34 +259,20 @@ def plan_event(ev: JournalEventIn, roster: Roster) -> Plan:
     """Who hears about one event, and whether they may (consent, preferences)."""
     kind = KINDS.get(ev.type)
     if kind is None:
-        return Plan("ignored", f"unknown type {ev.type!r}: recorded, no message")
+        return Plan(EventStatus.ignored, f"unknown type {ev.type!r}: recorded, no message")
     if ev.type == "journal.attendance.recorded" and ev.data.get("status") == "present":
-        return Plan("ignored", "presence is not reported")
+        return Plan(EventStatus.ignored, "presence is not reported")
     pupils = _pupils(ev, roster)
     if isinstance(pupils, str):
-        return Plan("unmatched", pupils, kind.category, kind.template)
-    targets: list[Target] = []
-    seen: set[str] = set()
-    for student_id in pupils:
-        for guardian_id in roster.guardians_of.get(student_id, ()):
-            if guardian_id in seen:
-                continue  # one message per event and guardian, even with two children in a class
-            seen.add(guardian_id)
-            if guardian_id not in roster.consented:
-                targets.append(Target(guardian_id, student_id, "skipped", "no_consent"))
-            elif (
-                mode := roster.prefs(guardian_id, student_id).mode(kind.category, student_id)
-            ) == "off":
-                targets.append(Target(guardian_id, student_id, "skipped", "opted_out"))
-            else:
-                targets.append(Target(guardian_id, student_id, "pending", None, mode))
+        return Plan(EventStatus.unmatched, pupils, kind.category, kind.template)
+    targets = tuple(audience(roster, pupils, kind.category))
     detail = None if targets else "no guardians on the roster"
-    return Plan("planned", detail, kind.category, kind.template, tuple(targets))
+    return Plan(EventStatus.planned, detail, kind.category, kind.template, targets)
 
 
 def group_key(target: Target, category: str) -> str:
     """Rows that may share one message: per guardian, child and category; digests per guardian."""
-    if target.mode == "digest":
+    if target.mode is Mode.digest:
         return f"d:{target.guardian_id}"
     return f"i:{target.guardian_id}:{target.student_id}:{category}"
 
@@ -201,32 +286,26 @@ def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta)
         return now + coalesce
     prefs = roster.prefs(target.guardian_id, target.student_id)
     quiet = prefs.quiet_window(school)
-    if target.mode == "digest":
+    if target.mode is Mode.digest:
         return next_digest(now, zone=school.timezone, digest_time=school.digest_time, quiet=quiet)
     return defer_past_quiet(now + coalesce, zone=school.timezone, start=quiet[0], end=quiet[1])
 
 
 def notification_rows(
     event_pk: int, plan: Plan, roster: Roster, now: datetime, coalesce: timedelta
-) -> list[dict[str, Any]]:
+) -> list[OutboxRow]:
     """Outbox rows for a planned event (one per guardian)."""
-    if plan.category is None:
+    if plan.category is None or plan.kind is None:
         return []
-    category = plan.category
     return [
-        {
-            "event_pk": event_pk,
-            "guardian_id": t.guardian_id,
-            "student_id": t.student_id,
-            "category": plan.category,
-            "kind": plan.kind,
-            "status": t.status,
-            "reason": t.reason,
-            "due_at": due_time(t, roster, now, coalesce) if t.status == "pending" else now,
-            "group_key": group_key(t, category),
-            "mode": t.mode,
-            "attempts": 0,
-            "created_at": now,
-        }
+        outbox_row(
+            event_pk,
+            t,
+            category=plan.category,
+            kind=plan.kind,
+            due_at=due_time(t, roster, now, coalesce) if t.status is RowStatus.pending else now,
+            group_key=group_key(t, plan.category),
+            now=now,
+        )
         for t in plan.targets
     ]

@@ -6,19 +6,19 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from notifier.db.engine import SessionFactory
 from notifier.errors import InvalidInput
 from notifier.events.schema import JournalEventIn, parse_stream_entry
-from notifier.events.store import Refused, store_and_plan
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM, dead_letter, ensure_group
-from notifier.metrics import EVENTS_IN, event_type_label
+from notifier.events.types import event_type_label
+from notifier.metrics import EVENTS_IN
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ SERVER_STATES = {"08", "40", "53", "57", "58"}
 def transient(exc: BaseException) -> bool:
     """Whether storing failed for a reason of the database's (or Redis's), not the events'.
 
-    Found by a PostgreSQL restart under load (tests/test_faults.py): while the server starts
+    Found by a PostgreSQL restart under load (tests/faults/): while the server starts
     or stops, connecting fails with 57P03 "cannot connect now", which asyncpg's dialect gives as
     a plain DBAPIError with connection_invalidated False; the batch was then stored one event
     at a time and every event, failing the same way, was parked in the dead-letter stream."""
@@ -46,6 +46,30 @@ def transient(exc: BaseException) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Refused:
+    """An event its poster may not send (a school's token naming another school's pupil)."""
+
+    event: JournalEventIn
+    reason: str
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What the batch handler did with a batch: new events, duplicates, outbox rows planned,
+    and the events it refused (the consumer parks those as dead letters)."""
+
+    new: int
+    duplicates: int
+    notifications: int
+    refused: tuple[Refused, ...] = ()
+
+
+# Stores and plans one batch; the consumer knows nothing of how (arq's ctx style: it is handed
+# the handler, so the stream does not depend on planning).
+BatchHandler = Callable[[list[JournalEventIn]], Awaitable[StoreResult]]
+
+
 class StreamConsumer:
     """One member of the consumer group; several may run in several processes."""
 
@@ -53,19 +77,15 @@ class StreamConsumer:
         self,
         *,
         redis: Redis,
-        sessions: SessionFactory,
-        clock: Clock,
+        handle: BatchHandler,
         name: str,
         batch_size: int = 500,
         max_event_bytes: int = 64 * 1024,
         claim_idle_ms: int = 60_000,
         on_planned: Callable[[], Awaitable[Any]] | None = None,
-        coalesce: timedelta = timedelta(0),
     ) -> None:
-        self.coalesce = coalesce
         self.redis = redis
-        self.sessions = sessions
-        self.clock = clock
+        self.handle = handle
         self.name = name
         self.batch_size = batch_size
         self.max_event_bytes = max_event_bytes
@@ -191,10 +211,7 @@ class StreamConsumer:
             log.warning("event.refused", extra={"entry_id": entry_id})
 
     async def _store_batch(self, events: list[JournalEventIn]) -> tuple[Refused, ...]:
-        async with self.sessions() as session:
-            result = await store_and_plan(
-                session=session, events=events, now=self.clock(), coalesce=self.coalesce
-            )
+        result = await self.handle(events)
         log.info(
             "events.stored",
             extra={
@@ -208,7 +225,17 @@ class StreamConsumer:
         return result.refused
 
 
-__all__ = ["DEAD_STREAM", "STREAM", "StreamConsumer"]
+__all__ = ["DEAD_STREAM", "STREAM", "BatchHandler", "StoreResult", "StreamConsumer"]
+
+
+class ConsumerHost(Protocol):
+    """What the thread needs of a runtime (notifier.runtime.Runtime): a consumer, and a close."""
+
+    def consumer(
+        self, *, name: str | None = None, on_planned: Callable[[], Awaitable[Any]] | None = None
+    ) -> StreamConsumer: ...
+
+    async def close(self) -> None: ...
 
 
 class ConsumerThread:
@@ -225,10 +252,10 @@ class ConsumerThread:
     def __init__(
         self,
         *,
-        build: Callable[[], Any],
+        build: Callable[[], ConsumerHost],
         on_planned: Callable[[], None] | None = None,
     ) -> None:
-        # `build()` makes a Runtime (notifier.runtime) on the thread's loop.
+        # `build()` makes the process's runtime anew on the thread's loop.
         self._build = build
         self._on_planned = on_planned
         self._loop: asyncio.AbstractEventLoop | None = None

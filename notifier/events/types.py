@@ -6,21 +6,13 @@ import builtins
 import re
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from notifier.categories import Category
+
 MAX_TEXT = 10_000
-
-
-class EventStatus(StrEnum):
-    """What became of a stored journal event."""
-
-    planned = "planned"
-    unmatched = "unmatched"  # its pupil or class is not on the roster (yet)
-    ignored = "ignored"  # an unknown type, or nothing to tell
-    refused = "refused"  # a school's token named another school's pupil: never shown
 
 
 def _journal_id(value: Any) -> Any:
@@ -126,31 +118,28 @@ class EventKind:
 
     type: str
     schema: builtins.type[_Data]
-    category: str
+    category: Category
     template: str
 
 
 KINDS: dict[str, EventKind] = {
     k.type: k
     for k in (
-        EventKind("journal.mark.created", MarkCreated, "marks", "mark_created"),
-        EventKind("journal.mark.updated", MarkUpdated, "marks", "mark_updated"),
-        EventKind("journal.mark.deleted", MarkDeleted, "marks", "mark_deleted"),
-        EventKind("journal.homework.assigned", Homework, "homework", "homework_assigned"),
-        EventKind("journal.homework.updated", Homework, "homework", "homework_updated"),
-        EventKind("journal.attendance.recorded", Attendance, "attendance", "attendance"),
-        EventKind("journal.schedule.changed", ScheduleChanged, "schedule", "schedule_changed"),
-        EventKind("journal.period_mark.created", PeriodMark, "period_marks", "period_mark"),
-        EventKind("journal.comment.created", Comment, "comments", "comment"),
+        EventKind("journal.mark.created", MarkCreated, Category.marks, "mark_created"),
+        EventKind("journal.mark.updated", MarkUpdated, Category.marks, "mark_updated"),
+        EventKind("journal.mark.deleted", MarkDeleted, Category.marks, "mark_deleted"),
+        EventKind("journal.homework.assigned", Homework, Category.homework, "homework_assigned"),
+        EventKind("journal.homework.updated", Homework, Category.homework, "homework_updated"),
+        EventKind("journal.attendance.recorded", Attendance, Category.attendance, "attendance"),
+        EventKind(
+            "journal.schedule.changed", ScheduleChanged, Category.schedule, "schedule_changed"
+        ),
+        EventKind("journal.period_mark.created", PeriodMark, Category.period_marks, "period_mark"),
+        EventKind("journal.comment.created", Comment, Category.comments, "comment"),
     )
 }
 
-CATEGORIES = (
-    "marks",
-    "homework",
-    "attendance",
-    "schedule",
-    "period_marks",
-    "comments",
-    "announcements",
-)
+
+def event_type_label(event_type: str | None) -> str:
+    """The event type if it is one we know, else `other` (a metric's label set stays bounded)."""
+    return event_type if event_type in KINDS else "other"

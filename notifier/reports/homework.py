@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import JournalEvent, Student
-from notifier.events.types import EventStatus
+from notifier.db.states import EventStatus
 
 HOMEWORK_TYPES = ("journal.homework.assigned", "journal.homework.updated")
 

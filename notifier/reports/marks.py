@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.models import JournalEvent
-from notifier.events.types import EventStatus
+from notifier.db.states import EventStatus
 
 MARK_TYPES = ("journal.mark.created", "journal.mark.updated", "journal.mark.deleted")
 ATTENDANCE = "journal.attendance.recorded"

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier import audit
 from notifier.audit import fields_of
 from notifier.auth import Principal
+from notifier.categories import modes_of
 from notifier.db.models import Guardian, Preference, School, Student
 from notifier.errors import InvalidInput, NotFound
-from notifier.roster.preferences import EffectivePreferences, effective, modes_of
+from notifier.roster.preferences import EffectivePreferences, effective
 from notifier.roster.schemas import QuietHours
 from notifier.roster.service import get_guardian, guardian_student_ids
 from notifier.text import CleanText

@@ -6,20 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from notifier.categories import ALL_CATEGORIES, Category, Mode, modes_of
 from notifier.db.models import Preference, School
-from notifier.events.types import CATEGORIES
 
 CHANNELS = ("telegram", "email", "sms")
-MODES = ("instant", "digest", "off")
-# The weekly summary (сводная ведомость) is not an event's category: it goes once a week, on
-# Saturday at the school's digest time, unless the guardian turns it off.
-SUMMARY = "summary"
-SUMMARY_MODES = ("weekly", "off")
-ALL_CATEGORIES = (*CATEGORIES, SUMMARY)
-
-
-def modes_of(category: str) -> tuple[str, ...]:
-    return SUMMARY_MODES if category == SUMMARY else MODES
+SUMMARY = Category.summary
 
 
 def default_modes() -> dict[str, str]:
@@ -33,13 +24,13 @@ class EffectivePreferences:
     per_student: dict[str, dict[str, str]] = field(default_factory=dict)
     quiet_hours: tuple[str, str] | None = None
 
-    def mode(self, category: str, student_id: str | None) -> str:
-        """instant | digest | off for one category, a per-child override winning."""
+    def mode(self, category: str, student_id: str | None) -> Mode:
+        """The mode of one category, a per-child override winning."""
         if student_id is not None:
             override = self.per_student.get(student_id, {}).get(category)
             if override:
-                return override
-        return self.categories.get(category) or modes_of(category)[0]
+                return Mode(override)
+        return Mode(self.categories.get(category) or modes_of(category)[0])
 
     def quiet_window(self, school: School) -> tuple[str, str]:
         """The guardian's own quiet hours, else the school's."""

@@ -22,6 +22,7 @@ from notifier.db.models import (
     Staff,
     Student,
 )
+from notifier.db.states import Reason, RowStatus
 from notifier.db.types import utcnow
 from notifier.errors import Conflict, InvalidInput, NotFound
 from notifier.roster import erasure
@@ -39,6 +40,25 @@ async def _require(
 def bot_id(token: str) -> str:
     """The bot's numeric id: the part of a BotFather token before the colon."""
     return token.split(":", 1)[0]
+
+
+async def school_bot_tokens(*, session: AsyncSession) -> list[str]:
+    """The tokens of the bots schools registered (the service's own is in its settings)."""
+    tokens = await session.scalars(
+        select(School.telegram_token).where(School.telegram_token.is_not(None))
+    )
+    return [t for t in tokens if t]
+
+
+async def guardian_bot_token(*, session: AsyncSession, guardian_id: str) -> str | None:
+    """The bot a guardian should link through: their school's own, if it has one."""
+    return await session.scalar(
+        select(School.telegram_token)
+        .join(Student, Student.school_id == School.id)
+        .join(GuardianStudent, GuardianStudent.student_id == Student.id)
+        .where(GuardianStudent.guardian_id == guardian_id, School.telegram_token.is_not(None))
+        .limit(1)
+    )
 
 
 async def put_school(
@@ -253,8 +273,8 @@ async def erase_guardian(
     rows = list(await session.scalars(mine))
     cancelled = await session.execute(
         update(Notification)
-        .where(Notification.guardian_id == guardian_id, Notification.status == "pending")
-        .values(status="cancelled", reason="erased", lease_until=None)
+        .where(Notification.guardian_id == guardian_id, Notification.status == RowStatus.pending)
+        .values(status=RowStatus.cancelled, reason=Reason.erased, lease_until=None)
     )
     kept = await erasure.pseudonymise_rows(session, guardian_id, pseudonym)
     await erasure.pseudonymise_audit(session, guardian_id, pseudonym)

@@ -22,8 +22,8 @@ from notifier.db.models import (
     Staff,
     Student,
 )
-from notifier.delivery.context import PupilView
 from notifier.errors import InvalidInput, NotFound
+from notifier.rendering import PupilView
 from notifier.roster.service import active_consent, get_guardian
 
 
