@@ -45,9 +45,11 @@ async def store_and_plan(
         return StoreResult(0, len(events), 0)
     pupils, classes = named_in(unique)
     roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
-    refused = [Refused(ev, why) for ev in unique if (why := foreign(ev, roster)) is not None]
-    if refused:
-        unique = [ev for ev in unique if foreign(ev, roster) is None]
+    refused: list[Refused] = []
+    if any(ev.tenant is not None for ev in unique):  # only a school's token can name another's
+        verdicts = [(ev, foreign(ev, roster)) for ev in unique]
+        refused = [Refused(ev, why) for ev, why in verdicts if why is not None]
+        unique = [ev for ev, why in verdicts if why is None]
     plans = {_key(ev): plan_event(ev, roster) for ev in unique}
     rows = [
         {
