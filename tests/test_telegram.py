@@ -89,6 +89,19 @@ async def _family(api: httpx.AsyncClient) -> None:
     )
 
 
+async def _two_children(api: httpx.AsyncClient) -> None:
+    """The family of `_family`, with a second child of g-1 in the class."""
+    await _family(api)
+    await pupil_with_guardian(
+        api,
+        "st-2",
+        "g-1",
+        email="mum@parents.example.org",
+        full_name="Соколов Пётр Андреевич",
+        extra_students=("st-1",),
+    )
+
+
 async def test_linked_guardian_gets_every_kind_by_telegram_only(
     api: httpx.AsyncClient,
     dp: Dispatcher,
@@ -451,15 +464,7 @@ async def test_settings_keyboard_changes_the_next_messages_routing(
     smtp: SmtpServer,
     pump,
 ) -> None:
-    await _family(api)
-    await pupil_with_guardian(
-        api,
-        "st-2",
-        "g-1",
-        email="mum@parents.example.org",
-        full_name="Соколов Пётр Андреевич",
-        extra_students=("st-1",),
-    )
+    await _two_children(api)
     await link(api, dp, runtime, bot_api)
     await feed(dp, runtime, bot_api.user_message(CHAT, "/settings"))
     menu = bot_api.messages_to(str(CHAT))[-1]
@@ -569,15 +574,7 @@ async def test_marks_asks_which_child_then_shows_the_weeks_marks_with_averages(
     corrected, last week's mark and the other child's do not count)."""
     from tests.factories import cloud_event
 
-    await _family(api)
-    await pupil_with_guardian(
-        api,
-        "st-2",
-        "g-1",
-        email="mum@parents.example.org",
-        full_name="Соколов Пётр Андреевич",
-        extra_students=("st-1",),
-    )
+    await _two_children(api)
     await link(api, dp, runtime, bot_api)
     events = [
         mark("st-2", mark_id="a1", subject="Алгебра", value="5", lesson_date="2026-11-23"),
@@ -740,15 +737,7 @@ async def test_the_weekly_summary_comes_to_telegram_short_on_saturday_evening(
 async def test_without_consent_the_bot_shows_no_childs_data_and_says_how_to_consent(
     api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
 ) -> None:
-    await _family(api)
-    await pupil_with_guardian(
-        api,
-        "st-2",
-        "g-1",
-        email="mum@parents.example.org",
-        full_name="Соколов Пётр Андреевич",
-        extra_students=("st-1",),
-    )
+    await _two_children(api)
     await link(api, dp, runtime, bot_api)
     events = [mark("st-1", subject="Алгебра", value="5", lesson_date="2026-11-23")]
     assert (await post_batch(api, events)).status_code == 202
