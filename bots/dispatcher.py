@@ -7,7 +7,7 @@ from aiogram.enums import ChatType
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import BotCommand
 
-from bots.handlers import announce, link, queries
+from bots.handlers import announce, console, link, queries
 from bots.handlers import settings as settings_handlers
 from bots.middlewares import SessionMiddleware
 from notifier.config import Settings
@@ -23,6 +23,7 @@ def build_dispatcher(settings: Settings, *, storage: BaseStorage | None = None) 
     dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
     dp.include_router(announce.build_router())
+    dp.include_router(console.build_router())
     dp.include_router(settings_handlers.build_router())
     dp.include_router(queries.build_router())
     dp.include_router(link.build_router())

@@ -11,9 +11,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from notifier import scope
 from notifier.auth import Principal, Role
 from notifier.categories import Category, Mode
 from notifier.channels.base import Recipient
+from notifier.channels.sms_text import SmsEncoding, fitted
 from notifier.channels.telegram import TelegramChannel
 from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
@@ -28,6 +29,14 @@ from notifier.db.models import Announcement, JournalEvent, Notification, SchoolC
 from notifier.db.states import EventStatus, Reason, RowStatus
 from notifier.delivery.planner import OutboxRow, audience, due_time, load_roster, outbox_row
 from notifier.errors import Conflict, DeliveryError, Forbidden, InvalidInput, NotFound
+from notifier.rendering import (
+    PersonView,
+    PupilView,
+    RenderedEmail,
+    Renderer,
+    SchoolView,
+    template_context,
+)
 from notifier.text import CleanText
 
 SOURCE = "/notifier/announcements"
@@ -39,6 +48,11 @@ REPORT_STATUS: dict[str, str] = {
 }
 
 
+# An announcement's text as a teacher writes it: the API's body and the console's preview take
+# the same.
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
 class Audience(CleanText):  # fuzz fix: NUL or a lone surrogate was a 500 when stored
     model_config = ConfigDict(extra="forbid")
     class_ids: list[str] = Field(default_factory=list, max_length=100)
@@ -48,7 +62,7 @@ class Audience(CleanText):  # fuzz fix: NUL or a lone surrogate was a 500 when s
 class AnnouncementIn(CleanText):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     audience: Audience
-    text: str = Field(min_length=1, max_length=4000)
+    text: Text
     send_at: datetime | None = None
     urgent: bool = False
 
@@ -62,6 +76,25 @@ class AnnouncementIn(CleanText):
 
     def digest(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def _event_data(
+    ident: str, *, text: str, urgent: bool, author: str | None, public_url: str
+) -> dict[str, Any]:
+    """What an announcement's templates read as `data`: stored with its event for delivery,
+    built afresh for a preview."""
+    return {
+        "announcement_id": ident,
+        "text": text,
+        "urgent": urgent,
+        "author": author,
+        "link": f"{public_url.rstrip('/')}/a/{ident}",
+    }
+
+
+def _kind(urgent: bool) -> str:
+    """The message kind, and so the templates, of an announcement."""
+    return "announcement_urgent" if urgent else "announcement"
 
 
 @dataclass(frozen=True)
@@ -141,13 +174,13 @@ async def create(
     school_id, classes, pupils = await _check_audience(session, principal, body.audience)
     ident = uuid.uuid4().hex
     staff = await session.get(Staff, principal.staff_id) if principal.staff_id else None
-    data: dict[str, Any] = {
-        "announcement_id": ident,
-        "text": body.text,
-        "urgent": body.urgent,
-        "author": staff.full_name if staff else None,
-        "link": f"{public_url.rstrip('/')}/a/{ident}",
-    }
+    data = _event_data(
+        ident,
+        text=body.text,
+        urgent=body.urgent,
+        author=staff.full_name if staff else None,
+        public_url=public_url,
+    )
     event = JournalEvent(
         source=SOURCE,
         event_id=ident,
@@ -200,7 +233,7 @@ async def _plan(
     )
     addressed = [s for c in classes for s in sorted(roster.class_students.get(c.id, []))]
     addressed += [p.id for p in pupils]
-    kind = "announcement_urgent" if body.urgent else "announcement"
+    kind = _kind(body.urgent)
     start = body.send_at if body.send_at and body.send_at > now else now
     rows = []
     for target in audience(roster, dict.fromkeys(addressed), Category.announcements):
@@ -222,6 +255,108 @@ async def _plan(
             )
         )
     return rows
+
+
+# -- Preview: the announcement as parents will see it, before it is sent ---------------------
+
+# Stand-ins where each parent's copy names their own child (and them): the console labels them.
+SAMPLE_GUARDIAN = "Родитель"
+SAMPLE_PUPIL = "Ученик"
+
+
+class _TextIn(CleanText):
+    """The text alone, by AnnouncementIn's rules."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: Text
+
+
+@dataclass(frozen=True)
+class Preview:
+    telegram_html: str
+    email_subject: str
+    email_html: str
+    email_text: str
+    sms_text: str
+    sms_segments: int
+    sms_encoding: SmsEncoding
+    # The SMS does not hold the whole text: the template ends a long one with the link to it.
+    sms_cut: bool
+    # The stand-in names the texts above carry (empty when the templates name nobody).
+    sample_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    telegram: str
+    email: RenderedEmail
+    sms: str
+
+
+def preview(
+    *,
+    renderer: Renderer,
+    text: str,
+    urgent: bool,
+    author: str | None,
+    school: SchoolView | None,
+    public_url: str,
+    sms_max_segments: int,
+    announcement_id: str = "preview",
+    class_name: str | None = None,
+) -> Preview:
+    """Render `text` as delivery would for one parent of `class_name`, on every channel: the
+    same templates, context and SMS fitting; a sample parent and pupil stand in for the names."""
+    try:
+        checked = _TextIn(text=text).text
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"text: {problem}", field="text") from None
+    data = _event_data(
+        announcement_id, text=checked, urgent=urgent, author=author, public_url=public_url
+    )
+
+    def render(pupil: PupilView, guardian: PersonView) -> _Rendered:
+        context = template_context(
+            data=data,
+            event_time=None,  # an announcement's templates show no event date
+            student=pupil,
+            guardian=guardian,
+            school=school,
+            class_name=class_name,
+            previous=None,
+        )
+        kind = _kind(urgent)
+        return _Rendered(
+            telegram=renderer.telegram(kind, context),
+            email=renderer.email(kind, context),
+            sms=renderer.text(kind, "sms.txt.j2", context),
+        )
+
+    pupil, guardian = PupilView("", SAMPLE_PUPIL), PersonView("", SAMPLE_GUARDIAN)
+    shown = render(pupil, guardian)
+    # A name is on show when rendering without it changes a text.
+    nameless = PupilView("", ""), PersonView("", "")
+    samples = tuple(
+        name
+        for name, without in (
+            (SAMPLE_PUPIL, render(nameless[0], guardian)),
+            (SAMPLE_GUARDIAN, render(pupil, nameless[1])),
+        )
+        if without != shown
+    )
+    sms = fitted(shown.sms, sms_max_segments)
+    return Preview(
+        telegram_html=shown.telegram,
+        email_subject=shown.email.subject,
+        email_html=shown.email.html,
+        email_text=shown.email.text,
+        sms_text=sms.text,
+        sms_segments=sms.size.segments,
+        sms_encoding=sms.size.encoding,
+        sms_cut=sms.cut or sms.text.endswith(f" {data['link']}"),
+        sample_names=samples,
+    )
 
 
 async def get(*, session: AsyncSession, principal: Principal, ident: str) -> Announcement:

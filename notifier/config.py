@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     # use and kept in the database, so every process of one installation shares it.
     secret_key: SecretStr | None = Field(default=None, min_length=32)
     coalesce_seconds: float = Field(default=60.0, ge=0)
+    # The web console (/console): a sign-in link is good once, for this long; a session ends
+    # after this long without a request, and in any case after the last figure.
+    console_link_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    console_idle_minutes: float = Field(default=60.0, gt=0)
+    console_session_hours: float = Field(default=12.0, gt=0)
 
     # Retention (REQUIREMENTS 004 §7.1): journal events and delivery records for this many
     # years, period (final) marks for the second figure; a daily job removes what is older.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -13,7 +14,6 @@ from babel import Locale
 from babel.dates import format_date
 from jinja2 import Environment, select_autoescape
 
-from notifier.db.models import JournalEvent, Student
 from notifier.reports import summary
 from notifier.template_set import ResourceLoader, check, templates_root
 
@@ -185,23 +185,25 @@ class SchoolView:
 
 def template_context(
     *,
-    event: JournalEvent,
-    student: Student | None,
+    data: Mapping[str, Any],
+    event_time: datetime | None,
+    student: PupilView | None,
     guardian: PersonView,
     school: SchoolView | None,
     class_name: str | None,
     previous: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    event_time: datetime | None = event.time
+    """What a message's template sees: delivery builds it from a stored event, the console's
+    announcement preview from the text being written, so both render the same message."""
     if event_time is not None and school is not None:
         # Dates in messages are the school's calendar dates, not UTC ones.
         event_time = event_time.astimezone(ZoneInfo(school.timezone))
     return {
-        "student": PupilView(student.id, student.full_name) if student else PupilView("", ""),
+        "student": student or PupilView("", ""),
         "guardian": guardian,
         "school": school,
         "class_name": class_name,
-        "data": dict(event.data),
+        "data": dict(data),
         "event_time": event_time,
         "previous": previous,
     }

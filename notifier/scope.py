@@ -190,3 +190,13 @@ _OWNED: dict[str, type[SchoolClass] | type[Student] | type[Staff]] = {
     "student": Student,
     "staff": Staff,
 }
+
+
+def classes(principal: Principal) -> Select[SchoolClass]:
+    """The classes a principal may open: a teacher's own, a school's, or (region-wide) all."""
+    stmt = select(SchoolClass).order_by(SchoolClass.school_id, SchoolClass.name)
+    if principal.role is Role.teacher:
+        return stmt.where(SchoolClass.id.in_(own_classes(principal)))
+    if principal.school_id is not None:
+        return stmt.where(SchoolClass.school_id == principal.school_id)
+    return stmt

@@ -5,6 +5,7 @@ for a class and any period as printable pages for the guardians who get it on pa
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,6 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import scope
+from notifier.auth import Principal, Role
 from notifier.db.bulk import insert_ignore
 from notifier.db.models import (
     ChannelBlock,
@@ -28,8 +31,11 @@ from notifier.db.models import (
 from notifier.db.states import EventStatus
 from notifier.delivery.planner import OutboxRow, Roster, audience, due_time, load_roster, outbox_row
 from notifier.delivery.timing import hhmm
+from notifier.errors import InvalidInput
+from notifier.rendering import Renderer
 from notifier.reports import summary
 from notifier.reports.marks import pupil_report, week_of
+from notifier.reports.pdf import summary_pdf
 from notifier.roster.preferences import SUMMARY, PreferenceCache
 
 log = logging.getLogger(__name__)
@@ -187,18 +193,105 @@ def paper_reason(
     return "нет Telegram и электронной почты"
 
 
-async def class_pages(
-    *, session: AsyncSession, class_id: str, start: date, end: date, everyone: bool
-) -> tuple[SchoolClass, School, list[summary.SummaryPage]]:
-    """One page per pupil of the class whose summary goes on paper to some guardian (every
-    pupil, if `everyone`), each naming the guardians it is for."""
-    school_class = await session.get(SchoolClass, class_id)
-    assert school_class is not None, "the route checked the class"
+MAX_DAYS = 366  # the longest period a printout covers
+
+
+@dataclass(frozen=True)
+class Printout:
+    """The class's summary for print: one page per pupil whose summary goes on paper to some
+    guardian (every pupil, if `everyone`), those pupils first."""
+
+    school_class: SchoolClass
+    school: School
+    start: date
+    end: date
+    pages: tuple[summary.SummaryPage, ...]
+    everyone: bool
+
+    @property
+    def filename(self) -> str:
+        """summary-7b-2026-11-23.pdf, ASCII so no header needs encoding."""
+        name = f"summary-{self.school_class.id}-{self.start.isoformat()}.pdf"
+        return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+
+
+async def class_printout(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    class_id: str,
+    start: date | None,
+    end: date | None,
+    everyone: bool,
+    now: datetime,
+) -> Printout:
+    """The printout of a class the principal may see (its class teacher, the school's admins)
+    for the period asked, or by default the last school week."""
+    principal.require(Role.admin, Role.teacher)
+    school_class = await scope.klass(session, principal, class_id)
     school = await session.get(School, school_class.school_id)
     assert school is not None
+    start, end = _period(school, start, end, now)
+    pages = await _class_pages(
+        session, school_class, school, start=start, end=end, everyone=everyone
+    )
+    return Printout(school_class, school, start, end, tuple(pages), everyone)
+
+
+def _period(
+    school: School, start: date | None, end: date | None, now: datetime
+) -> tuple[date, date]:
+    """The asked period; by default the last school week: this one from Saturday on, else the
+    one before."""
+    if start is None and end is None:
+        this_monday, this_sunday = week_of(now, school.timezone)
+        today = now.astimezone(ZoneInfo(school.timezone)).date()
+        if today >= this_monday + timedelta(days=SATURDAY):
+            return this_monday, this_sunday
+        return week_of(now, school.timezone, previous=True)
+    if start is None or end is None:
+        raise InvalidInput("give both from and to (YYYY-MM-DD), or neither", field="from")
+    if end < start:
+        raise InvalidInput("to: must not be before from", field="to")
+    if (end - start).days >= MAX_DAYS:
+        raise InvalidInput(f"the period may span at most {MAX_DAYS} days", field="to")
+    return start, end
+
+
+def printout_html(renderer: Renderer, printout: Printout) -> str:
+    """The printout as a web page to print from the browser."""
+    return renderer.page(
+        "_class_summary/page.html.j2",
+        {
+            "school": printout.school,
+            "class_name": printout.school_class.name,
+            "start": printout.start,
+            "end": printout.end,
+            "pages": printout.pages,
+            "everyone": printout.everyone,
+        },
+    )
+
+
+def printout_pdf(printout: Printout, generated: date) -> bytes:
+    """The printout as PDF, one A4 page per pupil (CPU-bound: call it in a thread)."""
+    return summary_pdf(printout.pages, generated=generated)
+
+
+async def _class_pages(
+    session: AsyncSession,
+    school_class: SchoolClass,
+    school: School,
+    *,
+    start: date,
+    end: date,
+    everyone: bool,
+) -> list[summary.SummaryPage]:
+    """One page per pupil whose summary goes on paper to some guardian, each naming the
+    guardians it is for; with `everyone`, the other pupils' pages after those."""
     pupils = list(
         await session.scalars(
-            select(Student).where(Student.class_id == class_id).order_by(Student.full_name)
+            select(Student).where(Student.class_id == school_class.id).order_by(Student.full_name)
         )
     )
     links = (
@@ -243,6 +336,9 @@ async def class_pages(
         )
         if why is not None:
             readers.setdefault(student_id, []).append(guardian.full_name)
+    # The paper list first: a teacher printing the whole class hands those out, the rest
+    # are for the file (sorted is stable, so each part keeps the order of names).
+    pupils.sort(key=lambda pupil: pupil.id not in readers)
     pages = []
     for pupil in pupils:
         if not everyone and pupil.id not in readers:
@@ -257,4 +353,4 @@ async def class_pages(
                 guardians=tuple(readers.get(pupil.id, ())),
             )
         )
-    return school_class, school, pages
+    return pages

@@ -4,7 +4,7 @@ PDF that reads back as it should; the class's printable summary; one-click unsub
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
@@ -12,10 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from notifier.auth import Role, create_token
+from notifier.auth import Principal, Role, create_token
 from notifier.db.models import AuditEntry, Notification
+from notifier.errors import InvalidInput
 from notifier.runtime import Runtime, run_until_idle
-from notifier.summaries import plan_weekly
+from notifier.summaries import class_printout, plan_weekly, printout_html, printout_pdf
 from tests.conftest import FakeClock
 from tests.factories import (
     attendance,
@@ -306,3 +307,98 @@ async def test_class_summary_is_for_the_class_teacher_and_admins(
         token, _ = await create_token(session=session, role=role, school_id="s17", staff_id=staff)
     r = await api.get("/v1/classes/7b/summary.html", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == status, r.text
+
+
+async def test_the_paper_list_comes_first_when_the_whole_class_is_printed(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _class_of_three(api, runtime)
+    # By name: Ауэзов (SMS only: paper), Орлов (email), Соколова (asked for paper).
+    paper_first = ["Ауэзов Марат", "Соколова Вера Андреевна", "Орлов Пётр Ильич"]
+    period = {"from": "2026-11-23", "to": "2026-11-29", "all": "true"}
+
+    pdf = await api.get("/v1/classes/7b/summary.pdf", params=period)
+    assert pdf.status_code == 200, pdf.text
+    sheets = pdf_text(pdf.content).split("\f")
+    assert [next(n for n in paper_first if n in sheet) for sheet in sheets] == paper_first
+    assert "Для:" in sheets[0] and "Для:" in sheets[1] and "Для:" not in sheets[2]
+
+    page = await api.get("/v1/classes/7b/summary.html", params=period)
+    assert page.status_code == 200, page.text
+    where = [page.text.index(f"<b>{name}</b>") for name in paper_first]
+    assert where == sorted(where)
+
+    # The console calls the same service: the same pages, the same page and file.
+    teacher = Principal(Role.teacher, token_id=None, school_id="s17", staff_id="t-1")
+    async with runtime.sessions() as session:
+        printout = await class_printout(
+            session=session,
+            principal=teacher,
+            class_id="7b",
+            start=date(2026, 11, 23),
+            end=date(2026, 11, 29),
+            everyone=True,
+            now=runtime.clock(),
+        )
+    assert [p.pupil for p in printout.pages] == paper_first
+    assert [p.guardians for p in printout.pages] == [("Ауэзова Дина",), ("Петрова Анна",), ()]
+    assert printout_html(runtime.renderer, printout) == page.text
+    assert printout_pdf(printout, runtime.clock().date()) == pdf.content
+    assert printout.filename == "summary-7b-2026-11-23.pdf"
+    assert pdf.headers["content-disposition"] == f'inline; filename="{printout.filename}"'
+
+
+@pytest.mark.parametrize(
+    ("now", "week"),
+    [
+        # Friday 27 November: the week before is the last whole one.
+        (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), (date(2026, 11, 16), date(2026, 11, 22))),
+        # Saturday 28 November, 00:30 in Moscow (still Friday in UTC): this week.
+        (datetime(2026, 11, 27, 21, 30, tzinfo=UTC), (date(2026, 11, 23), date(2026, 11, 29))),
+        (datetime(2026, 11, 29, 20, 0, tzinfo=UTC), (date(2026, 11, 23), date(2026, 11, 29))),
+    ],
+)
+async def test_a_printout_defaults_to_the_last_school_week_and_checks_its_period(
+    api: httpx.AsyncClient, runtime: Runtime, now: datetime, week: tuple[date, date]
+) -> None:
+    await _class_of_three(api, runtime)
+    admin = Principal(Role.admin, token_id=None, school_id="s17")
+    async with runtime.sessions() as session:
+        printout = await class_printout(
+            session=session,
+            principal=admin,
+            class_id="7b",
+            start=None,
+            end=None,
+            everyone=False,
+            now=now,
+        )
+        assert (printout.start, printout.end) == week
+        assert all((p.start, p.end) == week for p in printout.pages)
+        for start, end, field in [
+            (date(2026, 11, 23), None, "from"),
+            (None, date(2026, 11, 23), "from"),
+            (date(2026, 11, 29), date(2026, 11, 23), "to"),
+            (date(2025, 11, 22), date(2026, 11, 23), "to"),  # 367 days
+        ]:
+            with pytest.raises(InvalidInput) as error:
+                await class_printout(
+                    session=session,
+                    principal=admin,
+                    class_id="7b",
+                    start=start,
+                    end=end,
+                    everyone=False,
+                    now=now,
+                )
+            assert error.value.field == field
+        longest = await class_printout(
+            session=session,
+            principal=admin,
+            class_id="7b",
+            start=date(2025, 11, 23),
+            end=date(2026, 11, 23),  # 366 days
+            everyone=False,
+            now=now,
+        )
+        assert (longest.start, longest.end) == (date(2025, 11, 23), date(2026, 11, 23))

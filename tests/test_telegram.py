@@ -974,3 +974,25 @@ async def test_the_bots_logs_carry_no_chat_ids(
     assert "guardian_id=g-1" in events
     leaks = [line for line in lines if str(CHAT) in line or str(CHAT + 1) in line]
     assert leaks == []
+
+
+async def test_console_in_the_bot_sends_a_teacher_a_sign_in_link(
+    api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await put(api, "/v1/schools/s17", {"name": "Школа № 17"})
+    await put(api, "/v1/staff/t-1", {"school_id": "s17", "full_name": "Иванова Нина Петровна"})
+    code = (await api.post("/v1/staff/t-1/telegram-link")).json()["code"]
+    await feed(dp, runtime, bot_api.user_message(8800, f"/start {code}"))
+    await feed(dp, runtime, bot_api.user_message(8800, "/console"))
+    answer = bot_api.messages_to("8800")[-1].plain
+    assert "/console/signin/link/" in answer and "15" in answer
+    link = answer.split("/console/signin/link/")[1].split()[0]
+    app = create_app(runtime.settings, runtime=runtime)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://notifier.test"
+    ) as visitor:
+        page = await visitor.get(f"/console/signin/link/{link}")
+        assert page.status_code == 200 and "Войти" in page.text
+    # A stranger's chat gets no link.
+    await feed(dp, runtime, bot_api.user_message(9900, "/console"))
+    assert "/console/" not in bot_api.messages_to("9900")[-1].plain

@@ -16,10 +16,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.handlers.family import chat_of
+from bots.handlers.family import chat_of, staff_for_chat
 from notifier import announcements
 from notifier.auth import Principal, Role
-from notifier.db.models import SchoolClass, Staff
+from notifier.db.models import SchoolClass
 from notifier.errors import NotifierError
 from notifier.runtime import Runtime
 
@@ -41,14 +41,6 @@ class Decide(CallbackData, prefix="ad"):
     send: bool
 
 
-async def _staff(session: AsyncSession, chat_id: int | None) -> Staff | None:
-    if chat_id is None:
-        return None
-    return await session.scalar(
-        select(Staff).where(Staff.telegram_chat_id == str(chat_id)).limit(1)
-    )
-
-
 async def _classes(session: AsyncSession, staff_id: str) -> list[SchoolClass]:
     return list(
         await session.scalars(
@@ -60,7 +52,7 @@ async def _classes(session: AsyncSession, staff_id: str) -> list[SchoolClass]:
 
 
 async def start(message: Message, session: AsyncSession, state: FSMContext) -> None:
-    staff = await _staff(session, message.chat.id)
+    staff = await staff_for_chat(session, message.chat.id)
     if staff is None:
         await message.answer(NOT_STAFF)
         return
@@ -82,7 +74,7 @@ async def start(message: Message, session: AsyncSession, state: FSMContext) -> N
 async def pick_class(
     query: CallbackQuery, callback_data: PickClass, session: AsyncSession, state: FSMContext
 ) -> None:
-    staff = await _staff(session, chat_of(query))
+    staff = await staff_for_chat(session, chat_of(query))
     classes = await _classes(session, staff.id) if staff else []
     if not (0 <= callback_data.index < len(classes)):
         await query.answer("Устаревшая кнопка", show_alert=True)
@@ -132,7 +124,7 @@ async def decide(
             await message.edit_text("Объявление отменено.")
         await query.answer()
         return
-    staff = await _staff(session, chat_of(query))
+    staff = await staff_for_chat(session, chat_of(query))
     if staff is None:
         await query.answer(NOT_STAFF, show_alert=True)
         return

@@ -7,7 +7,7 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db.models import Guardian, Student
+from notifier.db.models import Guardian, Staff, Student
 from notifier.rendering import PupilView
 from notifier.roster.service import active_consent, guardian_student_ids
 
@@ -47,6 +47,15 @@ async def guardian_for_chat(session: AsyncSession, chat_id: int | None) -> Guard
         .where(Guardian.telegram_chat_id == str(chat_id))
         .order_by(Guardian.id)
         .limit(1)
+    )
+
+
+async def staff_for_chat(session: AsyncSession, chat_id: int | None) -> Staff | None:
+    """The staff member linked to this chat (a class teacher's /announce and /console)."""
+    if chat_id is None:
+        return None
+    return await session.scalar(
+        select(Staff).where(Staff.telegram_chat_id == str(chat_id)).limit(1)
     )
 
 

@@ -26,16 +26,20 @@ from notifier.api.routes import (
     unsubscribe,
 )
 from notifier.config import Settings
+from notifier.console import PREFIX as CONSOLE
+from notifier.console import create_console
 from notifier.runtime import Runtime, build_runtime
 
 
 def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI:
     """The API; it owns (opens and closes) its runtime unless one is handed in."""
 
+    console = create_console()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = runtime is None
-        app.state.runtime = runtime or build_runtime(settings)
+        app.state.runtime = console.state.runtime = runtime or build_runtime(settings)
         try:
             yield
         finally:
@@ -50,7 +54,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         dependencies=[Depends(clean_parameters)],  # no NUL, no overlong ids (fuzz fixes)
     )
     if runtime is not None:
-        app.state.runtime = runtime
+        app.state.runtime = console.state.runtime = runtime
     errors.install(app)
     app.add_middleware(BodyLimit)
     for module in (
@@ -68,4 +72,5 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         unsubscribe,
     ):
         app.include_router(module.router)
+    app.mount(CONSOLE, console)
     return app

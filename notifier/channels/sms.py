@@ -12,7 +12,7 @@ import aiohttp
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
 from notifier.channels.ratelimit import RateLimiter, per_second
-from notifier.channels.sms_text import fit, measure
+from notifier.channels.sms_text import fitted
 from notifier.config import Settings, SmsProvider
 from notifier.errors import PermanentDelivery, TransientDelivery
 
@@ -47,8 +47,8 @@ class SmsChannel:
     ) -> SendResult:
         if not recipient.phone:
             raise PermanentDelivery("guardian has no phone number")
-        text = fit(content, self.settings.sms_max_segments)
-        segments = measure(text).segments
+        sms = fitted(content, self.settings.sms_max_segments)
+        text, segments = sms.text, sms.size.segments
         if self.provider is SmsProvider.file:
             record = {
                 "to": recipient.phone,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 # GSM 03.38 default alphabet and its extension table (each extension char costs two septets).
 GSM7_BASIC = frozenset(
@@ -12,33 +13,54 @@ GSM7_BASIC = frozenset(
 GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 
+class SmsEncoding(StrEnum):
+    gsm7 = "gsm7"
+    ucs2 = "ucs2"
+
+
 @dataclass(frozen=True)
 class SmsSize:
-    encoding: str  # gsm7 | ucs2
+    encoding: SmsEncoding
     units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
     segments: int
 
 
-def _units(text: str) -> tuple[str, int]:
+@dataclass(frozen=True)
+class FittedSms:
+    """The SMS as it goes out: its text, its size, and whether it had to be cut to fit."""
+
+    text: str
+    size: SmsSize
+    cut: bool
+
+
+def _units(text: str) -> tuple[SmsEncoding, int]:
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in text):
-        return "gsm7", sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
-    return "ucs2", len(text.encode("utf-16-le")) // 2
+        return SmsEncoding.gsm7, sum(2 if ch in GSM7_EXTENDED else 1 for ch in text)
+    return SmsEncoding.ucs2, len(text.encode("utf-16-le")) // 2
 
 
 def measure(text: str) -> SmsSize:
     """How many billed segments a text takes (160/153 GSM-7, 70/67 UCS-2)."""
     encoding, units = _units(text)
-    single, multi = (160, 153) if encoding == "gsm7" else (70, 67)
+    single, multi = (160, 153) if encoding is SmsEncoding.gsm7 else (70, 67)
     segments = 1 if units <= single else -(-units // multi)
     return SmsSize(encoding, units, max(segments, 1))
 
 
 def fit(text: str, max_segments: int) -> str:
     """The text, cut (never split further) so it takes at most `max_segments` segments."""
-    text = " ".join(text.split())
-    if measure(text).segments <= max_segments:
-        return text
-    ellipsis = "…" if _units(text)[0] == "ucs2" else "..."
+    return fitted(text, max_segments).text
+
+
+def fitted(content: str, max_segments: int) -> FittedSms:
+    """The text as the SMS channel sends it, its size, and whether it was cut: the channel and
+    the announcement preview both call this, so a preview shows what the parent gets."""
+    text = " ".join(content.split())
+    size = measure(text)
+    if size.segments <= max_segments:
+        return FittedSms(text, size, cut=False)
+    ellipsis = "…" if size.encoding is SmsEncoding.ucs2 else "..."
     low, high = 0, len(text)
     while low < high:  # the longest prefix that fits with the ellipsis
         mid = (low + high + 1) // 2
@@ -47,4 +69,5 @@ def fit(text: str, max_segments: int) -> str:
             low = mid
         else:
             high = mid - 1
-    return text[:low].rstrip() + ellipsis
+    text = text[:low].rstrip() + ellipsis
+    return FittedSms(text, measure(text), cut=True)

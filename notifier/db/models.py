@@ -122,6 +122,9 @@ class Staff(Timestamped, Base):
     role: Mapped[str] = mapped_column(String(50), default="teacher")
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), index=True)
     telegram_bot_id: Mapped[str | None] = mapped_column(String(32))
+    # Where the console's sign-in link goes, and the language of the console's pages.
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    locale: Mapped[str] = mapped_column(String(10), default="ru", server_default="ru")
 
 
 class ApiToken(Base):
@@ -281,3 +284,29 @@ class AppSecret(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleLink(Base):
+    """A one-time sign-in link to the console, by its hash; spent or expired, it is void."""
+
+    __tablename__ = "console_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[str] = mapped_column(Id, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser, by the hash of its cookie. `staff_id` None: the bootstrap admin
+    (NOTIFIER_ADMIN_TOKEN). The principal is read from the staff row on each request, so a
+    teacher moved to another school or class is held to where they are now."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[str | None] = mapped_column(Id, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]

@@ -28,7 +28,7 @@ from notifier.delivery.batch import Batch, load_batch
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
 from notifier.delivery.outbox import claim, record, renew_lease
-from notifier.delivery.routing import Route, held_until, route
+from notifier.delivery.routing import Route, held_until, recipient_of, route
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.metrics import DELIVERY_LATENCY, MESSAGES
 from notifier.rendering import Renderer
@@ -248,14 +248,7 @@ class Dispatcher:
             digest=members[0].mode == Mode.digest,
             now=now,
         )
-        recipient = Recipient(
-            guardian_id=guardian.id,
-            name=guardian.full_name,
-            email=guardian.email,
-            phone=guardian.phone,
-            telegram_chat_id=guardian.telegram_chat_id,
-            telegram_bot_id=guardian.telegram_bot_id,
-        )
+        recipient = recipient_of(guardian)
         way = route(
             prefs=prefs,
             blocked=batch.blocked.get(guardian.id, set()),

@@ -76,14 +76,14 @@ def _item_context(batch: Batch, guardian: Guardian, item: Item) -> dict[str, Any
     student = batch.students.get(item.student_id or "")
     school = batch.schools.get(student.school_id) if student else None
     context = template_context(
-        event=item.event,
-        student=student,
+        data=item.data,
+        event_time=item.event.time,
+        student=PupilView(student.id, student.full_name) if student else None,
         guardian=PersonView(guardian.id, guardian.full_name),
         school=SchoolView(school.id, school.name, school.timezone) if school else None,
         class_name=batch.classes.get(student.class_id or "") if student else None,
         previous=item.previous,
     )
-    context["data"] = item.data
     if item.kind == summary.KIND:
         context["report"] = batch.reports.get(item.event.pk)
     return context

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from notifier.channels.base import Channel, Recipient
-from notifier.db.models import School
+from notifier.db.models import Guardian, School
 from notifier.db.states import Reason
 from notifier.delivery.timing import quiet_until
 from notifier.roster.preferences import EffectivePreferences
@@ -25,6 +25,18 @@ def held_until(
         return None
     start, end = prefs.quiet_window(school)
     return quiet_until(now, zone=school.timezone, start=start, end=end)
+
+
+def recipient_of(guardian: Guardian) -> Recipient:
+    """The addresses of a guardian as a channel sees them (channels never read the database)."""
+    return Recipient(
+        guardian_id=guardian.id,
+        name=guardian.full_name,
+        email=guardian.email,
+        phone=guardian.phone,
+        telegram_chat_id=guardian.telegram_chat_id,
+        telegram_bot_id=guardian.telegram_bot_id,
+    )
 
 
 @dataclass(frozen=True)

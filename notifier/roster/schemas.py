@@ -62,6 +62,7 @@ BotToken = Annotated[str, AfterValidator(_bot_token)]
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 Email = Annotated[str, AfterValidator(normalise_email)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+Locale = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 
 
 class _In(CleanText):  # fuzz fix: NUL or a lone surrogate in a string was a 500 when stored
@@ -99,7 +100,7 @@ class GuardianIn(_In):
     full_name: Name
     phone: Phone | None = None
     email: Email | None = None
-    locale: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "ru"
+    locale: Locale = "ru"
     student_ids: list[Ref] = Field(default_factory=list, max_length=50)
 
 
@@ -107,6 +108,9 @@ class StaffIn(_In):
     school_id: Ref
     full_name: Name
     role: Annotated[str, Field(min_length=1, max_length=50)] = "teacher"
+    # The console's sign-in link is sent here; `locale` is its pages' language (ru, en).
+    email: Email | None = None
+    locale: Locale = "ru"
 
 
 class ConsentIn(_In):

@@ -199,6 +199,7 @@ async def put_staff(*, session: AsyncSession, staff_id: str, body: StaffIn) -> S
     await _require(session, School, body.school_id, "school_id")
     item = await session.get(Staff, staff_id) or Staff(id=staff_id)
     item.school_id, item.full_name, item.role = body.school_id, body.full_name, body.role
+    item.email, item.locale = body.email, body.locale
     session.add(item)
     await session.commit()
     return item

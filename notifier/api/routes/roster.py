@@ -123,7 +123,12 @@ async def put_staff(
     principal.require(*WRITERS)
     await scope.staff(session, principal, staff_id, becomes=body.school_id)
     audit.record(
-        session, principal, "staff.put", "staff", staff_id, fields_of(body, personal=["full_name"])
+        session,
+        principal,
+        "staff.put",
+        "staff",
+        staff_id,
+        fields_of(body, personal=["full_name", "email"]),
     )
     await service.put_staff(session=session, staff_id=staff_id, body=body)
     return {"id": staff_id, **body.model_dump(mode="json")}

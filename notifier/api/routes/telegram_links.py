@@ -1,5 +1,6 @@
 """Unlinking Telegram chats (SPEC §8): a school stops a guardian's or a staff member's chat at
-once. A DELETE of a chat that is not linked is 204 as well: the state asked for holds."""
+once. A DELETE of a chat that is not linked is 204 as well: the state asked for holds. And
+ending a staff member's console sessions, for the same reason (a lost or shared device)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from fastapi import APIRouter, Response
 
 from notifier import audit, scope
 from notifier.api.access import guardian_access
-from notifier.api.deps import PrincipalDep, SessionDep
+from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.errors import NotFound
 from notifier.roster.telegram_link import LinkSubject, unlink
+from notifier.signin import end_sessions_of
 
 router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
 
@@ -46,3 +48,20 @@ async def unlink_staff_telegram(
     audit.record(session, principal, "telegram_link.delete", "staff", staff_id)
     await unlink(session=session, subject=LinkSubject.staff, subject_id=staff_id)
     return Response(status_code=204)
+
+
+@router.delete(
+    "/staff/{staff_id}/console-sessions",
+    summary="End every open web-console session of a staff member at once (a lost phone)",
+    responses=errors_of(404),
+)
+async def end_console_sessions(
+    staff_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, int]:
+    principal.require(Role.admin)
+    if await scope.staff(session, principal, staff_id) is None:
+        raise NotFound(f"no staff member {staff_id!r}")
+    ended = await end_sessions_of(
+        session=session, principal=principal, staff_id=staff_id, now=runtime.clock()
+    )
+    return {"ended": ended}
