@@ -1,5 +1,6 @@
-"""The summary (сводная ведомость) as a PDF, one A4 page per pupil. fpdf2 and Roboto because both
-are pure-Python wheels on PyPI: no system libraries or fonts, and Roboto has Cyrillic."""
+"""The summary (сводная ведомость) as a PDF, one A4 page per pupil, and the document setup every
+PDF of ours shares. fpdf2 and Roboto because both are pure-Python wheels on PyPI: no system
+libraries or fonts, and Roboto has Cyrillic."""
 
 from __future__ import annotations
 
@@ -29,15 +30,7 @@ SIZES = (10.0, 9.0, 8.0, 7.0, 6.5, 6.0, 5.5, 5.0, 4.5, 4.0)
 def summary_pdf(pages: Sequence[SummaryPage], *, generated: date | None = None) -> bytes:
     """One A4 page per pupil (a page saying there is nobody when `pages` is empty)."""
     when = generated or date.today()
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_margins(MARGIN, MARGIN, MARGIN)
-    pdf.set_auto_page_break(False)  # a full page shrinks its font rather than spill over
-    pdf.add_font(FAMILY, "", FONTS / "Roboto-Regular.ttf")
-    pdf.add_font(FAMILY, "B", FONTS / "Roboto-Bold.ttf")
-    pdf.set_title(TITLE)
-    pdf.set_creator("notifier")
-    pdf.set_lang("ru")
-    pdf.set_creation_date(datetime.combine(when, time(), UTC))  # same input, same bytes
+    pdf = document(TITLE, when)
     bottom = pdf.h - MARGIN - 2 * FOOTER * PT
     for page in pages or (None,):
         pdf.add_page()
@@ -48,6 +41,22 @@ def summary_pdf(pages: Sequence[SummaryPage], *, generated: date | None = None) 
         pdf.set_xy(MARGIN, pdf.h - MARGIN - FOOTER * PT * 1.25)
         pdf.cell(pdf.epw, FOOTER * PT * 1.25, f"Сформировано {day(when)}", align="R")
     return bytes(pdf.output())
+
+
+def document(title: str, when: date) -> FPDF:
+    """An empty A4 document set in Roboto (regular and bold), dated `when` rather than now: the
+    same input gives the same bytes. Pages do not break by themselves: a layout that no longer
+    fits shrinks its font rather than spill over."""
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(False)
+    pdf.add_font(FAMILY, "", FONTS / "Roboto-Regular.ttf")
+    pdf.add_font(FAMILY, "B", FONTS / "Roboto-Bold.ttf")
+    pdf.set_title(title)
+    pdf.set_creator("notifier")
+    pdf.set_lang("ru")
+    pdf.set_creation_date(datetime.combine(when, time(), UTC))
+    return pdf
 
 
 def _mark(mark: Mark) -> str:

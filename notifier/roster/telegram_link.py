@@ -81,9 +81,11 @@ async def create_link_code(
     now: datetime,
     by_token: int | None,
     subject_type: str = LinkSubject.guardian,
+    commit: bool = True,
 ) -> tuple[str, datetime]:
     """A new code for this guardian (or staff member, with subject_type="staff") in
-    Telegram's deep-link alphabet, 128 bits; shown once; their older unused codes stop working."""
+    Telegram's deep-link alphabet, 128 bits; shown once; their older unused codes stop working.
+    With `commit` False the caller commits (a batch of codes stands or falls together)."""
     if subject_type == LinkSubject.staff:
         if await session.get(Staff, guardian_id) is None:
             raise NotFound(f"no staff member {guardian_id!r}")
@@ -112,7 +114,8 @@ async def create_link_code(
             expires_at=expires,
         )
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return code, expires
 
 

@@ -1,0 +1,220 @@
+"""The printed invitations to the school's Telegram bot (issue 15): one slip per guardian, six to
+an A4 page with dashed cut lines, handed out through the pupils. A slip carries the bot's deep
+link as a QR code and as text, the code typed out (sent to the bot as «/start код» when neither
+opens), and what a parent does next. Pure: the slips come in, the PDF's bytes go out."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
+import segno
+from fpdf import FPDF
+
+from notifier.reports.pdf import FAMILY, NBSP, PT, document
+from notifier.reports.summary import day
+
+TITLE = "Приглашения в Telegram"
+HEADING = "Уведомления из школы в Telegram"
+NOBODY = "Приглашать некого: все родители класса уже подключили бот."
+INSTRUCTIONS = (
+    "Откройте камеру телефона и наведите её на QR-код или откройте ссылку ниже.",
+    "В Telegram нажмите «Запустить» (Start).",
+    "Бот подтвердит подключение и назовёт имя ребёнка.",
+    "Что и когда присылать, можно изменить командой /settings.",
+    "Вопросы — классному руководителю.",
+)
+FALLBACK = "Не открывается ссылка? Отправьте боту из неё «/start», пробел и код."
+
+MARGIN = 10.0  # mm around the grid of slips
+COLUMNS, ROWS = 2, 3
+FOOTER = 5.0  # mm below the grid for the date and the sheet number
+FOOTER_SIZE = 7.0  # pt
+PAD = 5.0  # mm inside a slip, so the scissors need not be exact
+QR = 34.0  # mm, quiet zone of 4 modules included: the symbol itself is 27-28 mm across
+QR_BORDER = 4  # modules of white around the symbol, as ISO/IEC 18004 asks
+# Pixels per module: whole pixels keep the edges sharp, and 10 is about 300 dpi at that size.
+QR_SCALE = 10
+# The slip's text shrinks in these steps until it fits (long names, two children); the QR does not.
+SCALES = (1.0, 0.92, 0.85, 0.78, 0.7, 0.6)
+# The link and the code each on one line, at the first size that fits: a bot's username is at
+# most 32 characters, and such a link fits at 6 pt.
+LINK_SIZES = (8.0, 7.5, 7.0, 6.5, 6.0, 5.5)
+CODE_SIZES = (11.0, 10.0, 9.0, 8.0, 7.0)
+
+
+@dataclass(frozen=True)
+class Slip:
+    """One guardian's invitation: several children of one class share it, as a second slip's
+    code would void the first one's."""
+
+    school: str
+    class_name: str
+    pupils: tuple[str, ...]  # full names, as the class list writes them
+    guardian: str
+    code: str
+    url: str  # the bot's deep link with the code
+    expires: date | None = None  # the last day the code works, in the school's time
+
+    @property
+    def pupil(self) -> str:
+        return ", ".join(self.pupils)
+
+
+def invitations_pdf(slips: Sequence[Slip], *, generated: date | None = None) -> bytes:
+    """The slips, six to an A4 page (a page saying there is nobody to invite when empty)."""
+    when = generated or date.today()
+    pdf = document(TITLE, when)
+    per_page = COLUMNS * ROWS
+    sheets = [slips[i : i + per_page] for i in range(0, len(slips), per_page)]
+    if not sheets:
+        pdf.add_page()
+        pdf.set_font(FAMILY, "B", 16)
+        pdf.set_xy(MARGIN, MARGIN)
+        pdf.cell(pdf.w - 2 * MARGIN, 16 * PT * 1.25, TITLE, align="C")
+        pdf.set_font(FAMILY, "", 11)
+        pdf.set_xy(MARGIN, MARGIN + 12)
+        pdf.multi_cell(pdf.w - 2 * MARGIN, 11 * PT * 1.25, NOBODY, align="C")
+        _footer(pdf, when, None)
+    width = (pdf.w - 2 * MARGIN) / COLUMNS
+    height = (pdf.h - 2 * MARGIN - FOOTER) / ROWS
+    wraps: _Wraps = {}  # the steps are the same on every slip: broken into lines once
+    for number, sheet in enumerate(sheets, start=1):
+        pdf.add_page()
+        for i, slip in enumerate(sheet):
+            x = MARGIN + (i % COLUMNS) * width
+            y = MARGIN + (i // COLUMNS) * height
+            _cut_lines(pdf, x, y, width, height)
+            bottom = y + height - PAD
+            scale = next(
+                (
+                    s
+                    for s in SCALES
+                    if _Layout(pdf, wraps, x, y, width, s, dry=True).slip(slip) <= bottom
+                ),
+                SCALES[-1],
+            )
+            _Layout(pdf, wraps, x, y, width, scale, dry=False).slip(slip)
+        _footer(pdf, when, (number, len(sheets)))
+    return bytes(pdf.output())
+
+
+def _qr_png(url: str) -> io.BytesIO:
+    """The link as a black-and-white (1-bit) PNG with its quiet zone."""
+    buf = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buf, kind="png", scale=QR_SCALE, border=QR_BORDER)
+    buf.seek(0)
+    return buf
+
+
+def _nobreak(name: str) -> str:
+    """A name is not split across lines (and so is read back whole)."""
+    return name.replace(" ", NBSP)
+
+
+def _cut_lines(pdf: FPDF, x: float, y: float, w: float, h: float) -> None:
+    # Each edge is drawn from its top or left end, so an edge two slips share is drawn twice
+    # with the same dashes and looks drawn once.
+    pdf.set_draw_color(150)
+    pdf.set_line_width(0.2)
+    pdf.set_dash_pattern(dash=2, gap=1.5)
+    for x1, y1, x2, y2 in ((x, y, x + w, y), (x, y + h, x + w, y + h)):
+        pdf.line(x1, y1, x2, y2)
+    for x1, y1, x2, y2 in ((x, y, x, y + h), (x + w, y, x + w, y + h)):
+        pdf.line(x1, y1, x2, y2)
+    pdf.set_dash_pattern()
+    pdf.set_draw_color(0)
+
+
+def _footer(pdf: FPDF, when: date, sheet: tuple[int, int] | None) -> None:
+    pdf.set_font(FAMILY, "", FOOTER_SIZE)
+    line = FOOTER_SIZE * PT * 1.25
+    y = pdf.h - MARGIN - line
+    if sheet is not None:
+        pdf.set_xy(MARGIN, y)
+        pdf.cell(pdf.w / 2 - MARGIN, line, f"Лист {sheet[0]} из {sheet[1]}")
+    pdf.set_xy(pdf.w / 2, y)
+    pdf.cell(pdf.w / 2 - MARGIN, line, f"Сформировано {day(when)}", align="R")
+
+
+_Wraps = dict[tuple[str, str, float, float], list[str]]  # (text, style, size, width) -> lines
+
+
+class _Layout:
+    """Lays one slip out top down at one text scale; with `dry` it only measures."""
+
+    def __init__(
+        self, pdf: FPDF, wraps: _Wraps, x: float, y: float, w: float, scale: float, *, dry: bool
+    ) -> None:
+        self.pdf, self.wraps, self.scale, self.dry = pdf, wraps, scale, dry
+        self.left, self.width, self.y = x + PAD, w - 2 * PAD, y + PAD
+
+    def slip(self, slip: Slip) -> float:
+        """Lays the slip out; returns where it ends (mm from the top of the page)."""
+        self.text(slip.school, 7.5)
+        self.text(HEADING, 10.5, bold=True)
+        self.y += 1
+        label = "Ученик" if len(slip.pupils) == 1 else "Ученики"
+        self.text(f"{label}: {', '.join(map(_nobreak, slip.pupils))}", 9)
+        self.text(f"Класс: {slip.class_name}", 9)
+        self.text(f"Для: {_nobreak(slip.guardian)}", 9)
+        self.y += 1.5
+        top = self.y
+        if not self.dry:
+            self.pdf.image(_qr_png(slip.url), x=self.left, y=top, w=QR, h=QR, link=slip.url)
+        # The steps beside the code, starting about where the symbol does (past the quiet zone).
+        self.y = top + 2
+        beside, room = self.left + QR + 1, self.width - QR - 1
+        for n, step in enumerate(INSTRUCTIONS, start=1):
+            self.text(f"{n}. {step}", 7.5, x=beside, w=room)
+            self.y += 0.5
+        self.y = max(self.y, top + QR) + 1
+        self.line(slip.url, LINK_SIZES, link=slip.url)
+        self.line(f"Код: {slip.code}", CODE_SIZES, bold=True)
+        note = FALLBACK
+        if slip.expires is not None:
+            note += f" Ссылка и код действуют до {day(slip.expires)} включительно."
+        self.text(note, 7)
+        return self.y
+
+    def text(
+        self, text: str, size: float, *, bold: bool = False, x: float | None = None, w: float = 0
+    ) -> None:
+        """Wrapped at spaces (not at no-break spaces), drawn line by line, left aligned."""
+        pdf = self.pdf
+        x, w = (self.left, self.width) if x is None else (x, w)
+        style, size = "B" if bold else "", size * self.scale
+        pdf.set_font(FAMILY, style, size)
+        h = size * PT * 1.25
+        key = (text, style, size, w)
+        if key not in self.wraps:
+            # fpdf2 types every kind of output at once; output="LINES" is a list of strings.
+            lines = pdf.multi_cell(w, h, text, dry_run=True, output="LINES")
+            self.wraps[key] = cast(list[str], lines)
+        lines = self.wraps[key]
+        for line in lines:
+            if not self.dry:
+                pdf.set_xy(x, self.y)
+                pdf.cell(w, h, line.replace(NBSP, " "))
+            self.y += h
+
+    def line(
+        self, text: str, sizes: Sequence[float], *, bold: bool = False, link: str = ""
+    ) -> None:
+        """On one line at the first size that fits (a link or a code broken in two is hard to
+        type); `link` makes it clickable when the PDF is read on a screen."""
+        pdf = self.pdf
+        style = "B" if bold else ""
+        for size in (s * self.scale for s in sizes):
+            pdf.set_font(FAMILY, style, size)
+            if pdf.get_string_width(text) <= self.width - 2 * pdf.c_margin:
+                h = size * PT * 1.25
+                if not self.dry:
+                    pdf.set_xy(self.left, self.y)
+                    pdf.cell(self.width, h, text, link=link)
+                self.y += h
+                return
+        self.text(text, sizes[-1], bold=bold)  # longer than any bot's: broken where it must be
