@@ -37,6 +37,7 @@ from notifier.reports import summary
 from notifier.reports.marks import pupil_report, week_of
 from notifier.reports.pdf import summary_pdf
 from notifier.roster.preferences import SUMMARY, PreferenceCache
+from notifier.text import ascii_filename
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +212,7 @@ class Printout:
     @property
     def filename(self) -> str:
         """summary-7b-2026-11-23.pdf, ASCII so no header needs encoding."""
-        name = f"summary-{self.school_class.id}-{self.start.isoformat()}.pdf"
-        return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+        return ascii_filename(f"summary-{self.school_class.id}-{self.start.isoformat()}.pdf")
 
 
 async def class_printout(

@@ -76,3 +76,9 @@ class CleanText(BaseModel):
         except BadText as exc:
             raise ValueError(str(exc)) from None
         return value
+
+
+def ascii_filename(name: str) -> str:
+    """A file name for Content-Disposition that no header encoding can mangle: ASCII letters,
+    digits and -_. kept, anything else an underscore."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)

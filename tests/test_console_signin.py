@@ -3,92 +3,25 @@ bootstrap admin, revocation; as a visitor without JavaScript meets them (plain f
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from sqlalchemy import select
 
-from notifier.api.app import create_app
 from notifier.config import Settings
 from notifier.db.models import ConsoleLink, ConsoleSession
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, FakeClock
-from tests.factories import put
+from tests.console_client import CSRF, ask_link, csrf_of, school, sign_in, visitor
 from tests.servers.smtp_server import SmtpServer
 
-LINK = re.compile(r"https?://\S+/console/signin/link/([A-Za-z0-9_-]+)")
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture
-async def visitor(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """A cookie-keeping client with no token: what a visitor sends."""
-    app = create_app(settings, runtime=runtime)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://notifier.test"
-    ) as client:
-        yield client
-
-
-async def _school(api: httpx.AsyncClient) -> None:
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
-    await put(
-        api,
-        "/v1/staff/t1",
-        {"school_id": "s1", "full_name": "Анна Петровна", "email": "Anna@School1.ru"},
-    )
-    await put(
-        api,
-        "/v1/staff/t2",
-        {
-            "school_id": "s1",
-            "full_name": "Other Teacher",
-            "locale": "en",
-            "email": "other@school1.ru",
-        },
-    )
-    await put(api, "/v1/classes/7a", {"school_id": "s1", "name": "7А", "class_teacher_id": "t1"})
-    await put(api, "/v1/classes/7b", {"school_id": "s1", "name": "7Б", "class_teacher_id": "t2"})
-
-
-async def _csrf(visitor: httpx.AsyncClient, path: str) -> str:
-    page = await visitor.get(path)
-    assert page.status_code == 200, page.text
-    found = CSRF.search(page.text)
-    assert found, page.text
-    return found.group(1)
-
-
-async def _ask_link(visitor: httpx.AsyncClient, smtp: SmtpServer, email: str) -> str:
-    token = await _csrf(visitor, "/console/signin")
-    before = len(smtp.messages)
-    sent = await visitor.post("/console/signin", data={"email": email, "csrf": token})
-    assert sent.status_code == 200, sent.text
-    assert "Проверьте почту" in sent.text
-    assert len(smtp.messages) == before + 1
-    body = smtp.messages[-1].message.get_body(("plain",))
-    assert body is not None
-    found = LINK.search(body.get_content())
-    assert found, body.get_content()
-    return found.group(1)
-
-
-async def _sign_in(visitor: httpx.AsyncClient, smtp: SmtpServer, email: str) -> None:
-    link = await _ask_link(visitor, smtp, email)
-    token = await _csrf(visitor, f"/console/signin/link/{link}")
-    spent = await visitor.post(f"/console/signin/link/{link}", data={"csrf": token})
-    assert spent.status_code == 303, spent.text
-    assert spent.headers["location"] == "/console/"
+__all__ = ["visitor"]  # the fixture, used by name
 
 
 async def test_emailed_link_signs_a_teacher_in_to_their_classes(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    await _school(api)
+    await school(api)
     assert (await visitor.get("/console/")).headers["location"] == "/console/signin"
-    link = await _ask_link(visitor, smtp, "anna@school1.ru")
+    link = await ask_link(visitor, smtp, "anna@school1.ru")
     assert smtp.messages[-1].rcpt_tos == ["Anna@school1.ru"]
     # Opening the link (as a mail scanner would) does not spend it.
     confirm = await visitor.get(f"/console/signin/link/{link}")
@@ -114,16 +47,16 @@ async def test_a_link_works_once_and_for_fifteen_minutes(
     runtime: Runtime,
     clock: FakeClock,
 ) -> None:
-    await _school(api)
-    link = await _ask_link(visitor, smtp, "anna@school1.ru")
-    token = await _csrf(visitor, f"/console/signin/link/{link}")
+    await school(api)
+    link = await ask_link(visitor, smtp, "anna@school1.ru")
+    token = await csrf_of(visitor, f"/console/signin/link/{link}")
     assert (
         await visitor.post(f"/console/signin/link/{link}", data={"csrf": token})
     ).status_code == 303
     again = await visitor.post(f"/console/signin/link/{link}", data={"csrf": token})
     assert again.status_code == 410 and "уже использована" in again.text
 
-    late = await _ask_link(visitor, smtp, "anna@school1.ru")
+    late = await ask_link(visitor, smtp, "anna@school1.ru")
     clock.advance(15 * 60 + 1)
     page = await visitor.get(f"/console/signin/link/{late}")
     assert page.status_code == 410 and "истёк" in page.text
@@ -133,8 +66,8 @@ async def test_a_link_works_once_and_for_fifteen_minutes(
     assert unknown.status_code == 404 and "не действует" in unknown.text
 
     # A newer link voids the older one.
-    first = await _ask_link(visitor, smtp, "anna@school1.ru")
-    await _ask_link(visitor, smtp, "anna@school1.ru")
+    first = await ask_link(visitor, smtp, "anna@school1.ru")
+    await ask_link(visitor, smtp, "anna@school1.ru")
     assert (await visitor.get(f"/console/signin/link/{first}")).status_code == 410
 
     # Stored as hashes only.
@@ -148,8 +81,8 @@ async def test_a_link_works_once_and_for_fifteen_minutes(
 async def test_unknown_address_gets_the_same_answer_and_no_mail(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    await _school(api)
-    token = await _csrf(visitor, "/console/signin")
+    await school(api)
+    token = await csrf_of(visitor, "/console/signin")
     answer = await visitor.post(
         "/console/signin", data={"email": "nobody@school1.ru", "csrf": token}
     )
@@ -162,12 +95,12 @@ async def test_unknown_address_gets_the_same_answer_and_no_mail(
 async def test_forms_without_the_csrf_token_are_refused(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    await _school(api)
+    await school(api)
     await visitor.get("/console/signin")
     refused = await visitor.post("/console/signin", data={"email": "anna@school1.ru"})
     assert refused.status_code == 403 and "Обновите страницу" in refused.text
     assert smtp.messages == []
-    await _sign_in(visitor, smtp, "anna@school1.ru")
+    await sign_in(visitor, smtp, "anna@school1.ru")
     out = await visitor.post("/console/signout", data={"csrf": "forged"})
     assert out.status_code == 403
     assert (await visitor.get("/console/")).status_code == 200  # still signed in
@@ -176,15 +109,15 @@ async def test_forms_without_the_csrf_token_are_refused(
 async def test_idle_session_ends_and_sign_out_ends_it(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock
 ) -> None:
-    await _school(api)
-    await _sign_in(visitor, smtp, "anna@school1.ru")
+    await school(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
     clock.advance(59 * 60)
     assert (await visitor.get("/console/")).status_code == 200  # activity keeps it alive
     clock.advance(61 * 60)
     assert (await visitor.get("/console/")).status_code == 303  # idle for over an hour
 
-    await _sign_in(visitor, smtp, "anna@school1.ru")
-    token = await _csrf(visitor, "/console/")
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    token = await csrf_of(visitor, "/console/")
     out = await visitor.post("/console/signout", data={"csrf": token})
     assert out.status_code == 303 and out.headers["location"] == "/console/signin"
     assert (await visitor.get("/console/")).status_code == 303
@@ -193,8 +126,8 @@ async def test_idle_session_ends_and_sign_out_ends_it(
 async def test_an_admin_ends_a_teachers_sessions(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    await _school(api)
-    await _sign_in(visitor, smtp, "anna@school1.ru")
+    await school(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
     ended = await api.delete("/v1/staff/t1/console-sessions")
     assert ended.status_code == 200 and ended.json() == {"ended": 1}
     assert (await visitor.get("/console/")).status_code == 303
@@ -203,8 +136,8 @@ async def test_an_admin_ends_a_teachers_sessions(
 async def test_bootstrap_admin_signs_in_with_the_admin_token(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient
 ) -> None:
-    await _school(api)
-    token = await _csrf(visitor, "/console/signin")
+    await school(api)
+    token = await csrf_of(visitor, "/console/signin")
     wrong = await visitor.post("/console/signin/admin", data={"token": "x" * 40, "csrf": token})
     assert wrong.status_code == 401 and "не подошёл" in wrong.text
     right = await visitor.post("/console/signin/admin", data={"token": ADMIN_TOKEN, "csrf": token})
@@ -216,10 +149,10 @@ async def test_bootstrap_admin_signs_in_with_the_admin_token(
 async def test_english_for_staff_whose_locale_is_en(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
 ) -> None:
-    await _school(api)
-    link = await _ask_link(visitor, smtp, "other@school1.ru")
+    await school(api)
+    link = await ask_link(visitor, smtp, "other@school1.ru")
     assert "sign-in link" in smtp.messages[-1].message["Subject"].lower()
-    token = await _csrf(visitor, f"/console/signin/link/{link}")
+    token = await csrf_of(visitor, f"/console/signin/link/{link}")
     await visitor.post(f"/console/signin/link/{link}", data={"csrf": token})
     home = await visitor.get("/console/")
     assert "My classes" in home.text and 'lang="en"' in home.text

@@ -51,6 +51,11 @@ def bot_id(token: str) -> str:
     return token.split(":", 1)[0]
 
 
+def deep_link(username: str | None, code: str) -> str:
+    """The t.me link that opens the bot with /start <code> (a link code in its alphabet)."""
+    return f"https://t.me/{username}?start={code}"
+
+
 def make_bot(token: str, api_base: str) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
     return Bot(

@@ -97,6 +97,93 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Too many attempts from this address. Try again in {seconds} s.",
     ),
     "back.home": ("На главную", "Home"),
+    "class.title": ("{name}: кого достигают сообщения", "{name}: who our messages reach"),
+    "class.families": (
+        "Сообщения получают {reached} из {total} семей.",
+        "{reached} of {total} families get our messages.",
+    ),
+    "class.all_reached": ("Все семьи класса на связи.", "Every family of the class is reached."),
+    "class.todo": ("Что сделать", "What to do"),
+    "class.pupil": ("Ученик", "Pupil"),
+    "class.guardian": ("Родитель", "Guardian"),
+    "class.reach": ("Как получает", "Reached by"),
+    "class.last": ("Последнее доставленное", "Last delivered"),
+    "class.never": ("—", "—"),
+    "class.no_guardian": ("Родители не указаны", "No guardian on the roster"),
+    "class.not_reached": ("не на связи", "not reached"),
+    "reach.telegram": ("Telegram", "Telegram"),
+    "reach.email": ("Почта", "Email"),
+    "reach.sms": ("SMS", "SMS"),
+    "reach.paper": ("На бумаге", "On paper"),
+    "reach.no_consent": ("Нет согласия", "No consent"),
+    "reach.opted_out": ("Отказались", "Opted out"),
+    "reach.unreachable": ("Недоступен", "Unreachable"),
+    "reach.no_contact": ("Нет контактов", "No contact"),
+    "advice.collect_consent": (
+        "Родителей без согласия на обработку данных: {count}. Соберите подписанные согласия.",
+        "Guardians without consent on file: {count}. Collect the signed consent forms.",
+    ),
+    "advice.invite": (
+        "Родителей без способа связи: {count}. Распечатайте им приглашения ниже.",
+        "Guardians with no way to reach them: {count}. Print them invitation slips below.",
+    ),
+    "advice.restart_bot": (
+        "Заблокировали бота: {count}. Попросите снова нажать «Старт» или выдайте новое "
+        "приглашение.",
+        "Blocked the bot: {count}. Ask them to press Start again, or hand them a new slip.",
+    ),
+    "advice.new_email": (
+        "Почта не принимает письма: {count}. Уточните адрес у родителей.",
+        "Mailbox rejects our email: {count}. Ask the guardians for another address.",
+    ),
+    "advice.new_phone": (
+        "Номер не принимает SMS: {count}. Уточните номер у родителей.",
+        "Number does not take SMS: {count}. Ask the guardians for another number.",
+    ),
+    "advice.opted_out": (
+        "Отказались от объявлений: {count}. Важное сообщайте лично.",
+        "Turned announcements off: {count}. Tell them important news in person.",
+    ),
+    "advice.add_guardian": (
+        "Учеников без родителей в списке: {count}. Попросите администратора добавить родителей.",
+        "Pupils with no guardian on the roster: {count}. Ask the admin to add one.",
+    ),
+    "advice.print_paper": (
+        "Семей, получающих сводку на бумаге: {count}. Распечатайте сводку за неделю.",
+        "Families who get the summary on paper: {count}. Print the weekly summary.",
+    ),
+    "inv.title": ("Приглашения для родителей", "Invitations for guardians"),
+    "inv.intro": (
+        "PDF с листками для печати: на каждом QR-код и ссылка на бот школы с новым кодом. "
+        "Новый листок отменяет прежний код этого родителя.",
+        "A PDF of slips to print: each has a QR code and a link to the school's bot with a "
+        "fresh code. A new slip voids the guardian's earlier code.",
+    ),
+    "inv.linked": (
+        "Включить уже подключённых родителей",
+        "Include guardians who are already connected",
+    ),
+    "inv.make": ("Скачать приглашения (PDF)", "Download invitations (PDF)"),
+    "inv.no_telegram": (
+        "Telegram не настроен, приглашения недоступны.",
+        "Telegram is not configured, so there are no invitations.",
+    ),
+    "print.title": ("Сводка для печати", "Summary for print"),
+    "print.intro": (
+        "Оценки, пропуски и задания за период; сначала семьи, получающие сводку на бумаге. "
+        "Без дат — за прошлую учебную неделю.",
+        "Marks, absences and homework for a period; families on paper first. Without dates: "
+        "the last school week.",
+    ),
+    "print.from": ("С", "From"),
+    "print.to": ("По", "To"),
+    "print.everyone": (
+        "Все ученики, не только «на бумаге»",
+        "Every pupil, not only those on paper",
+    ),
+    "print.pdf": ("Открыть PDF", "Open the PDF"),
+    "print.html": ("Открыть страницу для печати", "Open the page for print"),
+    "class.announce": ("Написать объявление классу", "Write an announcement to the class"),
 }
 
 

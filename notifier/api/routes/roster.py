@@ -13,6 +13,7 @@ from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.audit import fields_of
 from notifier.auth import Principal, Role
+from notifier.channels.telegram import deep_link
 from notifier.db.models import SchoolClass, Student
 from notifier.errors import Conflict, NotFound
 from notifier.roster import service
@@ -262,7 +263,7 @@ async def _link(
         now=runtime.clock(),
         by_token=principal.token_id,
     )
-    return {"code": code, "url": f"https://t.me/{me.username}?start={code}", "expires_at": expires}
+    return {"code": code, "url": deep_link(me.username, code), "expires_at": expires}
 
 
 @router.post(

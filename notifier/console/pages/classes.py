@@ -1,18 +1,29 @@
-"""The teacher's classes: the list (the console's home page)."""
+"""The teacher's classes: the list (the console's home page), each class's reach, and its
+printable invitation slips."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 
 from notifier import scope
 from notifier.auth import Role
-from notifier.console.deps import SessionDep, UserDep
+from notifier.channels.telegram import deep_link
+from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
 from notifier.console.web import render
 from notifier.db.models import School, Student
+from notifier.errors import Conflict
+from notifier.reach import class_reach
+from notifier.reports.invitations import invitations_pdf
+from notifier.roster.invitations import issue_invitations
+from notifier.text import ascii_filename
 
 router = APIRouter()
 
@@ -44,3 +55,69 @@ async def home(request: Request, user: UserDep, session: SessionDep) -> HTMLResp
         names = dict((await session.execute(select(School.id, School.name))).all())
     cards = [ClassCard(c.id, c.name, names.get(c.school_id), counts.get(c.id, 0)) for c in classes]
     return render(request, "classes.html.j2", {"classes": cards}, title=None)
+
+
+@router.get("/classes/{class_id}", response_class=HTMLResponse)
+async def reach_page(
+    class_id: str, request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    """Whom the class's messages reach, the families not reached first, and what to do."""
+    reach = await class_reach(
+        session=session,
+        principal=user.principal,
+        class_id=class_id,
+        channels=runtime.channels,
+        now=runtime.clock(),
+    )
+    school = await session.get(School, reach.school_id)
+    pupils = sorted(reach.pupils, key=lambda p: (p.reached and not p.on_paper, p.on_paper))
+    zone = school.timezone if school else "Europe/Moscow"
+    return render(
+        request,
+        "class.html.j2",
+        {
+            "reach": reach,
+            "pupils": pupils,
+            "school": school,
+            "zone": ZoneInfo(zone),
+            "telegram": runtime.telegram is not None,
+        },
+        title=reach.class_name,
+    )
+
+
+@router.post("/classes/{class_id}/invitations", dependencies=[FormChecked])
+async def invitations(
+    class_id: str,
+    user: UserDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    include_linked: Annotated[bool, Form()] = False,
+) -> Response:
+    """The printable slips: a fresh code for each guardian not yet linked (or all of them)."""
+    telegram = runtime.telegram
+    if telegram is None:
+        raise Conflict("Telegram is not configured (NOTIFIER_TELEGRAM_TOKEN): no bot to invite to")
+    school_class = await scope.klass(session, user.principal, class_id)
+    school = await session.get(School, school_class.school_id)
+    token = school.telegram_token if school else None
+    me = await (telegram.add_bot(token) if token else telegram.default_bot).me()
+    slips = await issue_invitations(
+        session=session,
+        principal=user.principal,
+        class_id=class_id,
+        deep_link=lambda code: deep_link(me.username, code),
+        ttl=timedelta(days=runtime.settings.link_code_ttl_days),
+        now=runtime.clock(),
+        include_linked=include_linked,
+    )
+    pdf = await asyncio.to_thread(invitations_pdf, slips, generated=runtime.clock().date())
+    name = ascii_filename(f"invitations-{class_id}.pdf")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,142 @@
+"""The class teacher's pages without JavaScript: reach, invitation slips, printouts, and the
+403 page (logged) for another teacher's class."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import httpx
+import pytest
+import zxingcpp
+from pydantic import SecretStr
+from pypdf import PdfReader
+
+from notifier.config import Settings
+from tests.console_client import csrf_of, school, sign_in, visitor
+from tests.factories import pupil_with_guardian
+from tests.pdf_reader import pdf_text
+from tests.servers.smtp_server import SmtpServer
+from tests.servers.telegram import BotApiServer
+
+__all__ = ["visitor"]
+
+
+@pytest.fixture
+def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
+    return settings.model_copy(
+        update={"telegram_token": SecretStr(bot_api.token), "telegram_api_base": bot_api.base}
+    )
+
+
+async def _class(api: httpx.AsyncClient) -> None:
+    await school(api)
+    await pupil_with_guardian(
+        api,
+        "p1",
+        "g1",
+        klass="7a",
+        school="s1",
+        full_name="Орлова Мария",
+        guardian_name="Орлов Пётр",
+    )
+    await pupil_with_guardian(
+        api,
+        "p2",
+        "g2",
+        klass="7a",
+        school="s1",
+        consent=False,
+        full_name="Белов Денис",
+        guardian_name="Белова Ольга",
+    )
+    await pupil_with_guardian(
+        api,
+        "p3",
+        "g3",
+        klass="7b",
+        school="s1",
+        full_name="Чужой Ученик",
+        guardian_name="Чужая Мать",
+    )
+
+
+async def test_reach_page_says_who_is_reached_and_what_to_do(
+    api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
+) -> None:
+    await _class(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    page = await visitor.get("/console/classes/7a")
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert "Сообщения получают 1 из 2 семей." in text
+    assert "Соберите подписанные согласия" in text
+    # The family not reached comes first.
+    assert text.index("Белов Денис") < text.index("Орлова Мария")
+    assert "Нет согласия" in text and "Почта" in text
+    assert "Чужой Ученик" not in text
+
+
+async def test_another_teachers_class_is_a_403_page_and_logged(
+    api: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
+    smtp: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await _class(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    with caplog.at_level(logging.WARNING, logger="notifier.console"):
+        for path in ("/console/classes/7b", "/console/classes/7b/summary.pdf"):
+            page = await visitor.get(path)
+            assert page.status_code == 403, path
+            assert "Нет доступа" in page.text and "Попытка записана" in page.text
+    denied = [r for r in caplog.records if r.getMessage() == "console.denied"]
+    assert len(denied) == 2 and {r.__dict__["staff_id"] for r in denied} == {"t1"}
+    token = await csrf_of(visitor, "/console/")
+    slips = await visitor.post("/console/classes/7b/invitations", data={"csrf": token})
+    assert slips.status_code == 403
+
+
+async def test_invitation_slips_carry_a_qr_with_the_deep_link(
+    api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer, bot_api: BotApiServer
+) -> None:
+    await _class(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    missing = await visitor.post("/console/classes/7a/invitations", data={})
+    assert missing.status_code == 403  # no CSRF token
+    token = await csrf_of(visitor, "/console/classes/7a")
+    answer = await visitor.post("/console/classes/7a/invitations", data={"csrf": token})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    assert "attachment" in answer.headers["content-disposition"]
+    text = pdf_text(answer.content)
+    assert "Орлов Пётр" in text and "Белова Ольга" in text and "Чужая Мать" not in text
+    links = []
+    for page in PdfReader(io.BytesIO(answer.content)).pages:
+        for image in page.images:
+            links += [b.text for b in zxingcpp.read_barcodes(image.image)]
+    assert len(links) == 2
+    assert all(link.startswith(f"https://t.me/{bot_api.username}?start=") for link in links)
+    code = links[0].split("start=")[1]
+    assert code in text.replace("\n", " ").replace(" ", "") or code in text
+
+
+async def test_summary_printout_opens_with_the_session(
+    api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer
+) -> None:
+    await _class(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    pdf = await visitor.get("/console/classes/7a/summary.pdf?all=true")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert "Орлова Мария" in pdf_text(pdf.content)
+    page = await visitor.get("/console/classes/7a/summary.html?all=true")
+    assert page.status_code == 200 and "Орлова Мария" in page.text
+    bad = await visitor.get("/console/classes/7a/summary.html?from=2026-11-20")
+    assert bad.status_code == 422 and "give both from and to" in bad.text
+    assert (await httpx_anonymous(visitor, "/console/classes/7a/summary.pdf")).status_code == 303
+
+
+async def httpx_anonymous(visitor: httpx.AsyncClient, path: str) -> httpx.Response:
+    """The same request without the session cookie."""
+    async with httpx.AsyncClient(transport=visitor._transport, base_url=visitor.base_url) as other:
+        return await other.get(path)
