@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from typing import Any
 
 import httpx
 import pytest
@@ -13,13 +15,14 @@ from pydantic import SecretStr
 from pypdf import PdfReader
 
 from notifier.config import Settings
-from tests.console_client import csrf_of, school, sign_in, visitor
+from tests.console_client import CSRF, csrf_of, school, sign_in, visitor
 from tests.factories import pupil_with_guardian
 from tests.pdf_reader import pdf_text
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
 __all__ = ["visitor"]
+KEY = re.compile(r'name="key" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -140,3 +143,83 @@ async def httpx_anonymous(visitor: httpx.AsyncClient, path: str) -> httpx.Respon
     """The same request without the session cookie."""
     async with httpx.AsyncClient(transport=visitor._transport, base_url=visitor.base_url) as other:
         return await other.get(path)
+
+
+async def test_compose_preview_send_and_watch_the_report(
+    api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer, pump: Any
+) -> None:
+    await _class(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    page = await visitor.get("/console/announcements/new?class_id=7a")
+    assert page.status_code == 200 and "Орлова Мария" in page.text  # pupils to choose from
+    form = {
+        "csrf": CSRF.search(page.text).group(1),  # type: ignore[union-attr]
+        "key": KEY.search(page.text).group(1),  # type: ignore[union-attr]
+        "class_id": "7a",
+        "text": "Собрание <в пятницу> & без опозданий",
+        "when": "now",
+    }
+    shown = await visitor.post(
+        "/console/announcements/preview",
+        data=form,
+        headers={"HX-Request": "true", "HX-Target": "preview"},
+    )
+    assert shown.status_code == 200 and "<html" not in shown.text
+    assert "Собрание &lt;в пятницу&gt; &amp; без опозданий" in shown.text
+    assert "1 из 2 SMS-частей, кодировка UCS2" in shown.text
+    whole = await visitor.post("/console/announcements/preview", data=form)  # without JS
+    assert (
+        "<html" in whole.text
+        and "SMS-частей" in whole.text
+        and "без опозданий</textarea>" in whole.text
+    )
+    sent = await visitor.post("/console/announcements", data=form)
+    assert sent.status_code == 303, sent.text
+    report_url = sent.headers["location"]
+    again = await visitor.post("/console/announcements", data=form)  # a second click
+    assert again.headers["location"] == report_url
+    before = await visitor.get(report_url)
+    assert 'hx-trigger="every 2s"' in before.text and "Запланировано" in before.text
+    # The unreached first: no consent before the pending one.
+    assert before.text.index("Белова Ольга") < before.text.index("Орлов Пётр")
+    await pump()
+    after = await visitor.get(report_url)
+    assert "Доставлено 1 из 2 родителям." in after.text and "every 2s" not in after.text
+    assert [m.rcpt_tos for m in smtp.messages[-1:]] == [["g1@parents.example.org"]]
+    listing = await visitor.get("/console/announcements")
+    assert "Собрание &lt;в пятницу&gt;" in listing.text
+
+
+async def test_schedule_then_cancel(
+    api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer, pump: Any
+) -> None:
+    await _class(api)
+    await sign_in(visitor, smtp, "anna@school1.ru")
+    page = await visitor.get("/console/announcements/new")
+    form = {
+        "csrf": CSRF.search(page.text).group(1),  # type: ignore[union-attr]
+        "key": KEY.search(page.text).group(1),  # type: ignore[union-attr]
+        "class_id": "7a",
+        "student_ids": ["p1"],
+        "text": "Завтра экскурсия",
+        "when": "later",
+        "send_at": "2026-11-30T18:00",
+    }
+    sent = await visitor.post("/console/announcements", data=form)
+    assert sent.status_code == 303, sent.text
+    report = await visitor.get(sent.headers["location"])
+    assert "Отправится 30.11.2026 18:00" in report.text
+    token = CSRF.search(report.text).group(1)  # type: ignore[union-attr]
+    cancelled = await visitor.post(sent.headers["location"] + "/cancel", data={"csrf": token})
+    assert cancelled.status_code == 303
+    report = await visitor.get(sent.headers["location"])
+    assert "Объявление отменено." in report.text and "Отменено" in report.text
+    await pump()
+    assert smtp.messages[1:] == []  # only the sign-in mail
+
+    bad = dict(form, send_at="tomorrow", key="k2")
+    refused = await visitor.post("/console/announcements", data=bad)
+    assert refused.status_code == 422 and "send_at" in refused.text
+    assert "Завтра экскурсия</textarea>" in refused.text  # nothing typed is lost
+    other = dict(form, class_id="7b", key="k3", when="now")
+    assert (await visitor.post("/console/announcements", data=other)).status_code == 403
