@@ -200,3 +200,11 @@ def classes(principal: Principal) -> Select[SchoolClass]:
     if principal.school_id is not None:
         return stmt.where(SchoolClass.school_id == principal.school_id)
     return stmt
+
+
+def staff_members(principal: Principal) -> Select[Staff]:
+    """The staff a principal may see: a school's (region-wide: everyone's)."""
+    stmt = select(Staff).order_by(Staff.school_id, Staff.full_name)
+    if principal.school_id is not None:
+        return stmt.where(Staff.school_id == principal.school_id)
+    return stmt

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -17,6 +18,16 @@ from tests.servers.smtp_server import SmtpServer
 
 LINK = re.compile(r"https?://\S+/console/signin/link/([A-Za-z0-9_-]+)")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@asynccontextmanager
+async def teacher_client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """A second browser on the same service (its own cookies)."""
+    app = create_app(settings, runtime=runtime)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://notifier.test"
+    ) as client:
+        yield client
 
 
 @pytest.fixture

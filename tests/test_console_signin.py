@@ -10,7 +10,16 @@ from notifier.config import Settings
 from notifier.db.models import ConsoleLink, ConsoleSession
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, FakeClock
-from tests.console_client import CSRF, ask_link, csrf_of, school, sign_in, visitor
+from tests.console_client import (
+    CSRF,
+    LINK,
+    ask_link,
+    csrf_of,
+    school,
+    sign_in,
+    teacher_client,
+    visitor,
+)
 from tests.servers.smtp_server import SmtpServer
 
 __all__ = ["visitor"]  # the fixture, used by name
@@ -165,3 +174,32 @@ async def test_wrong_links_are_throttled_like_wrong_tokens(
         await visitor.get("/console/signin/link/guess")
     blocked = await visitor.get("/console/signin/link/guess")
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
+async def test_bootstrap_admin_invites_a_teacher_and_ends_their_sessions(
+    api: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
+    smtp: SmtpServer,
+    settings: Settings,
+    runtime: Runtime,
+) -> None:
+    await school(api)
+    token = await csrf_of(visitor, "/console/signin")
+    await visitor.post("/console/signin/admin", data={"token": ADMIN_TOKEN, "csrf": token})
+    page = await visitor.get("/console/staff")
+    assert page.status_code == 200 and "Анна Петровна" in page.text
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    invited = await visitor.post("/console/staff/t1/invite", data={"csrf": token})
+    assert invited.status_code == 303
+    assert "Ссылка отправлена." in (await visitor.get(invited.headers["location"])).text
+    assert smtp.messages[-1].rcpt_tos == ["Anna@school1.ru"]
+    link = LINK.search(smtp.messages[-1].message.get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
+
+    async with teacher_client(settings, runtime) as teacher:
+        confirm = await csrf_of(teacher, f"/console/signin/link/{link}")
+        await teacher.post(f"/console/signin/link/{link}", data={"csrf": confirm})
+        assert (await teacher.get("/console/")).status_code == 200
+        assert (await teacher.get("/console/staff")).status_code == 403  # teachers do not
+        ended = await visitor.post("/console/staff/t1/end-sessions", data={"csrf": token})
+        assert ended.status_code == 303
+        assert (await teacher.get("/console/")).status_code == 303

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from notifier.console.deps import BadForm, SignInNeeded
 from notifier.console.i18n import translator
-from notifier.console.pages import announcements, classes, printouts, signin
+from notifier.console.pages import announcements, classes, printouts, signin, staff
 from notifier.console.web import locale_of, render, user_of
 from notifier.errors import Forbidden, InvalidInput, NotFound, NotifierError, TooManyRequests
 
@@ -30,7 +30,7 @@ def create_console() -> FastAPI:
     are pages, not JSON, and it stays out of the API's OpenAPI schema."""
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.mount("/static", StaticFiles(packages=[("notifier.console", "static")]), name="static")
-    for module in (signin, classes, printouts, announcements):
+    for module in (signin, classes, printouts, announcements, staff):
         console.include_router(module.router)
     _errors(console)
     return console

@@ -248,6 +248,28 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ann.state.sending": ("отправляется", "sending"),
     "ann.state.sent": ("отправлено", "sent"),
     "ann.state.cancelled": ("отменено", "cancelled"),
+    "nav.staff": ("Сотрудники", "Staff"),
+    "staff.title": ("Сотрудники", "Staff"),
+    "staff.intro": (
+        "Пригласите сотрудника: ему придёт письмо со ссылкой для входа (нужен адрес почты в "
+        "списке). «Завершить сеансы» выходит из консоли на всех его устройствах.",
+        "Invite a member of staff: they get an email with a sign-in link (their address must be "
+        "on file). “End sessions” signs them out on every device.",
+    ),
+    "staff.name": ("Сотрудник", "Member of staff"),
+    "staff.role": ("Роль", "Role"),
+    "staff.email": ("Почта", "Email"),
+    "staff.sessions": ("Открытые сеансы", "Open sessions"),
+    "staff.invite": ("Прислать ссылку для входа", "Send a sign-in link"),
+    "staff.end": ("Завершить сеансы", "End sessions"),
+    "staff.no_email": ("нет адреса", "no address"),
+    "staff.done.sent": ("Ссылка отправлена.", "The link was sent."),
+    "staff.done.not_sent": (
+        "Ссылку отправить не удалось: у сотрудника нет адреса почты, или почта недоступна.",
+        "The link could not be sent: no email address on file, or the mail server is away.",
+    ),
+    "staff.done.ended": ("Сеансы завершены.", "The sessions were ended."),
+    "yes": ("да", "yes"),
     "st.sent": ("Отправлено", "Sent"),
     "st.failed": ("Ошибка доставки", "Failed"),
     "st.scheduled": ("Запланировано", "Scheduled"),

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Recipient
 from notifier.console.deps import (
@@ -22,6 +23,7 @@ from notifier.console.deps import (
     throttle,
 )
 from notifier.console.web import SESSION_COOKIE, render, secure
+from notifier.db.models import Staff
 from notifier.errors import DeliveryError
 from notifier.roster.schemas import normalise_email
 from notifier.runtime import Runtime
@@ -73,34 +75,40 @@ async def ask_for_link(
             status=422,
         )
     staff = await staff_by_email(session, address)
-    if staff is not None and staff.email:
-        token = await issue_link(
-            session=session, staff=staff, now=runtime.clock(), ttl=limits(runtime).link
-        )
-        content = runtime.renderer.email(
-            "_console/signin_email",
-            {
-                "name": staff.full_name,
-                "link": link_url(runtime, token),
-                "minutes": _minutes(runtime),
-                "english": staff.locale.startswith("en"),
-            },
-        )
-        recipient = Recipient(
-            guardian_id=f"staff:{staff.id}", name=staff.full_name, email=staff.email
-        )
-        try:
-            await runtime.channels["email"].send(
-                recipient, content, ref=f"signin-{staff.id}", now=runtime.clock()
-            )
-        except DeliveryError as exc:
-            log.warning(
-                "console.signin_mail_failed",
-                extra={"staff_id": staff.id, "error": type(exc).__name__},
-            )
-        else:
-            log.info("console.signin_mail_sent", extra={"staff_id": staff.id})
+    if staff is not None:
+        await mail_link(runtime, session, staff)
     return render(request, "signin_sent.html.j2", {"minutes": _minutes(runtime)})
+
+
+async def mail_link(runtime: Runtime, session: AsyncSession, staff: Staff) -> bool:
+    """Email a staff member a fresh sign-in link; False if they have no address or the mail
+    could not be handed over (logged by id)."""
+    if not staff.email:
+        return False
+    token = await issue_link(
+        session=session, staff=staff, now=runtime.clock(), ttl=limits(runtime).link
+    )
+    content = runtime.renderer.email(
+        "_console/signin_email",
+        {
+            "name": staff.full_name,
+            "link": link_url(runtime, token),
+            "minutes": _minutes(runtime),
+            "english": staff.locale.startswith("en"),
+        },
+    )
+    recipient = Recipient(guardian_id=f"staff:{staff.id}", name=staff.full_name, email=staff.email)
+    try:
+        await runtime.channels["email"].send(
+            recipient, content, ref=f"signin-{staff.id}", now=runtime.clock()
+        )
+    except DeliveryError as exc:
+        log.warning(
+            "console.signin_mail_failed", extra={"staff_id": staff.id, "error": type(exc).__name__}
+        )
+        return False
+    log.info("console.signin_mail_sent", extra={"staff_id": staff.id})
+    return True
 
 
 @router.post("/signin/admin", response_class=HTMLResponse, dependencies=[AnonFormChecked])
