@@ -23,8 +23,9 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import audit
 from notifier.auth import Principal, Role, hash_token
-from notifier.db.models import AuditEntry, ConsoleLink, ConsoleSession, Staff
+from notifier.db.models import ConsoleLink, ConsoleSession, Staff
 from notifier.errors import InvalidInput
 
 ADMIN_ROLE = "admin"  # the staff role that makes a school's admin in the console
@@ -93,7 +94,7 @@ async def issue_link(*, session: AsyncSession, staff: Staff, now: datetime, ttl:
             token_hash=hash_token(token), staff_id=staff.id, created_at=now, expires_at=now + ttl
         )
     )
-    session.add(_trail("console.link", staff.id, None))
+    _trail(session, "console.link", staff.id, None)
     await session.commit()
     return token
 
@@ -142,7 +143,7 @@ async def _open(session: AsyncSession, staff_id: str | None, now: datetime) -> s
     )
     session.add(row)
     await session.flush()
-    session.add(_trail("console.signin", staff_id or "bootstrap-admin", row.id))
+    _trail(session, "console.signin", staff_id or "bootstrap-admin", row.id)
     await session.commit()
     return token
 
@@ -193,16 +194,7 @@ async def end_sessions_of(
         .values(ended_at=now)
     )
     count = int(ended.rowcount or 0)  # type: ignore[attr-defined]
-    session.add(
-        AuditEntry(
-            actor_token_id=principal.token_id,
-            actor_role=principal.role.value,
-            action="console.sessions.end",
-            subject_type="staff",
-            subject_id=staff_id,
-            detail={"ended": count},
-        )
-    )
+    audit.record(session, principal, "console.sessions.end", "staff", staff_id, {"ended": count})
     await session.commit()
     return count
 
@@ -217,12 +209,6 @@ def csrf_ok(session_token: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(csrf_token(session_token), given or "")
 
 
-def _trail(action: str, subject_id: str, session_id: int | None) -> AuditEntry:
-    return AuditEntry(
-        actor_token_id=None,
-        actor_role="console",
-        action=action,
-        subject_type="staff",
-        subject_id=subject_id,
-        detail={"session": session_id} if session_id is not None else None,
-    )
+def _trail(session: AsyncSession, action: str, subject_id: str, session_id: int | None) -> None:
+    detail = {"session": session_id} if session_id is not None else None
+    audit.record(session, None, action, "staff", subject_id, detail, actor_role="console")

@@ -217,6 +217,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
     ),
     (
         "DELETE",
+        "/v1/staff/t-1/console-sessions",
+        None,
+        {},
+        {A: 200, SA: 200, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
         "/v1/guardians/g-1/consent",  # granted above by A, then SA, then IN
         None,
         {},  # 404 once it is revoked: nothing in force

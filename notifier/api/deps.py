@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.auth import AuthThrottle, Principal, resolve
 from notifier.errors import InvalidInput, NotifierError, TooManyRequests
-from notifier.runtime import Runtime
+
+# Re-exported: the routes take these from here, beside the principal.
+from notifier.request_deps import RuntimeDep as RuntimeDep
+from notifier.request_deps import SessionDep as SessionDep
+from notifier.request_deps import get_runtime as get_runtime
 
 _bearer = HTTPBearer(auto_error=False, description="API token (`notifier token create`)")
 
 
 class Unauthorized(NotifierError):
     """No valid bearer token."""
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def get_principal(

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.auth import AuthThrottle
 from notifier.console.web import ANON_COOKIE, SESSION_COOKIE
 from notifier.errors import Forbidden, NotifierError, TooManyRequests
+
+# Re-exported: the routes take these from here, beside the principal.
+from notifier.request_deps import RuntimeDep as RuntimeDep
+from notifier.request_deps import SessionDep as SessionDep
+from notifier.request_deps import get_runtime as get_runtime
 from notifier.runtime import Runtime
 from notifier.signin import Limits, SignedIn, csrf_ok, resume
 
@@ -24,22 +27,6 @@ class SignInNeeded(NotifierError):
 
 class BadForm(Forbidden):
     """A form without this session's CSRF token (stale, or posted from another site)."""
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 def limits(runtime: Runtime) -> Limits:

@@ -7,12 +7,12 @@ import asyncio
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of, page
-from notifier.summaries import class_printout, printout_html, printout_pdf
+from notifier.summaries import Printout, class_printout, printout_html, printout_pdf
 
 router = APIRouter(prefix="/v1", tags=["summaries"], route_class=DocumentedRoute)
 
@@ -25,13 +25,7 @@ Everyone = Annotated[
 ]
 
 
-@router.get(
-    "/classes/{class_id}/summary.pdf",
-    summary="The class's summary for print: one PDF page per pupil",
-    response_class=Response,
-    responses={**page("application/pdf"), **errors_of(404)},
-)
-async def class_summary_pdf(
+async def _printout(
     class_id: str,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -39,8 +33,8 @@ async def class_summary_pdf(
     start: From = None,
     end: To = None,
     everyone: Everyone = False,
-) -> Response:
-    printout = await class_printout(
+) -> Printout:
+    return await class_printout(
         session=session,
         principal=principal,
         class_id=class_id,
@@ -49,6 +43,18 @@ async def class_summary_pdf(
         everyone=everyone,
         now=runtime.clock(),
     )
+
+
+PrintoutDep = Annotated[Printout, Depends(_printout)]
+
+
+@router.get(
+    "/classes/{class_id}/summary.pdf",
+    summary="The class's summary for print: one PDF page per pupil",
+    response_class=Response,
+    responses={**page("application/pdf"), **errors_of(404)},
+)
+async def class_summary_pdf(printout: PrintoutDep, runtime: RuntimeDep) -> Response:
     pdf = await asyncio.to_thread(printout_pdf, printout, runtime.clock().date())
     return Response(
         pdf,
@@ -63,22 +69,5 @@ async def class_summary_pdf(
     response_class=Response,
     responses={**page("text/html"), **errors_of(404)},
 )
-async def class_summary_html(
-    class_id: str,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    start: From = None,
-    end: To = None,
-    everyone: Everyone = False,
-) -> HTMLResponse:
-    printout = await class_printout(
-        session=session,
-        principal=principal,
-        class_id=class_id,
-        start=start,
-        end=end,
-        everyone=everyone,
-        now=runtime.clock(),
-    )
+async def class_summary_html(printout: PrintoutDep, runtime: RuntimeDep) -> HTMLResponse:
     return HTMLResponse(printout_html(runtime.renderer, printout))

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -109,15 +109,19 @@ FormId = Annotated[str, Form(max_length=64)]
 
 
 def _draft(
-    class_id: str,
-    student_ids: list[str],
-    text: str,
-    when: str,
-    send_at: str,
-    urgent: bool,
-    key: str,
+    class_id: FormId = "",
+    student_ids: Annotated[list[str], Form(max_length=5000)] = [],  # noqa: B006 - FastAPI's way
+    text: FormText = "",
+    when: FormId = "now",
+    send_at: FormId = "",
+    urgent: Annotated[bool, Form()] = False,
+    key: FormId = "",
 ) -> Draft:
+    """The compose form's fields, for the preview and for sending alike."""
     return Draft(class_id, tuple(student_ids), text, when, send_at, urgent, key)
+
+
+DraftDep = Annotated[Draft, Depends(_draft)]
 
 
 @router.post("/announcements/preview", response_class=HTMLResponse, dependencies=[FormChecked])
@@ -126,16 +130,9 @@ async def preview(
     user: UserDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    class_id: FormId = "",
-    student_ids: Annotated[list[str], Form(max_length=5000)] = [],  # noqa: B006 - FastAPI's way
-    text: FormText = "",
-    when: FormId = "now",
-    send_at: FormId = "",
-    urgent: Annotated[bool, Form()] = False,
-    key: FormId = "",
+    draft: DraftDep,
 ) -> HTMLResponse:
     """The message as parents will see it; for htmx the preview alone, else the whole form."""
-    draft = _draft(class_id, student_ids, text, when, send_at, urgent, key)
     shown, problem = None, None
     try:
         shown = await _preview(session, user, runtime, draft)
@@ -182,15 +179,8 @@ async def create(
     user: UserDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    class_id: FormId = "",
-    student_ids: Annotated[list[str], Form(max_length=5000)] = [],  # noqa: B006 - FastAPI's way
-    text: FormText = "",
-    when: FormId = "now",
-    send_at: FormId = "",
-    urgent: Annotated[bool, Form()] = False,
-    key: FormId = "",
+    draft: DraftDep,
 ) -> Response:
-    draft = _draft(class_id, student_ids, text, when, send_at, urgent, key)
     try:
         body = await _body(session, user, draft)
         created = await service.create(
