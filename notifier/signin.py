@@ -54,6 +54,8 @@ class SignedIn:
     principal: Principal
     name: str  # the staff member's name for the page header ("" for the bootstrap admin)
     locale: str
+    # The school the pages show: the staff member's own, or the one a region-wide admin chose.
+    school_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ async def resume(
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
         await session.commit()
-    return SignedIn(row.id, principal, name, locale)
+    return SignedIn(row.id, principal, name, locale, principal.school_id or row.current_school)
 
 
 async def sign_out(*, session: AsyncSession, session_id: int, now: datetime) -> None:
@@ -197,6 +199,20 @@ async def end_sessions_of(
     audit.record(session, principal, "console.sessions.end", "staff", staff_id, {"ended": count})
     await session.commit()
     return count
+
+
+async def choose_school(
+    *, session: AsyncSession, session_id: int, principal: Principal, school_id: str
+) -> None:
+    """A region-wide admin looks at one school's pages at a time (the caller has checked the
+    school exists and is within reach)."""
+    await session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.id == session_id)
+        .values(current_school=school_id)
+    )
+    audit.record(session, principal, "console.school", "school", school_id)
+    await session.commit()
 
 
 def csrf_token(session_token: str) -> str:

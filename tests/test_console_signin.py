@@ -20,6 +20,7 @@ from tests.console_client import (
     teacher_client,
     visitor,
 )
+from tests.factories import put
 from tests.servers.smtp_server import SmtpServer
 
 __all__ = ["visitor"]  # the fixture, used by name
@@ -203,3 +204,23 @@ async def test_bootstrap_admin_invites_a_teacher_and_ends_their_sessions(
         ended = await visitor.post("/console/staff/t1/end-sessions", data={"csrf": token})
         assert ended.status_code == 303
         assert (await teacher.get("/console/")).status_code == 303
+
+
+async def test_a_region_admin_chooses_the_school_the_pages_show(
+    api: httpx.AsyncClient, visitor: httpx.AsyncClient
+) -> None:
+    await school(api)
+    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    token = await csrf_of(visitor, "/console/signin")
+    await visitor.post("/console/signin/admin", data={"token": ADMIN_TOKEN, "csrf": token})
+    page = await visitor.get("/console/schools")
+    assert "Школа № 1" in page.text and "Школа № 2" in page.text
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    chosen = await visitor.post(
+        "/console/schools", data={"csrf": token, "school_id": "s2", "back": "//evil.example/x"}
+    )
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/console/"
+    page = await visitor.get("/console/schools")
+    assert 'aria-current="true">Школа № 2' in page.text
+    missing = await visitor.post("/console/schools", data={"csrf": token, "school_id": "nope"})
+    assert missing.status_code == 404

@@ -6,7 +6,9 @@ pages call the same services as the API, with the same scope checks (notifier/sc
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,9 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from notifier.console.deps import BadForm, SignInNeeded
+from notifier.console import pages
+from notifier.console.deps import BadForm, SchoolNeeded, SignInNeeded
 from notifier.console.i18n import translator
-from notifier.console.pages import announcements, classes, printouts, signin, staff
 from notifier.console.web import locale_of, render, user_of
 from notifier.errors import Forbidden, InvalidInput, NotFound, NotifierError, TooManyRequests
 
@@ -30,7 +32,9 @@ def create_console() -> FastAPI:
     are pages, not JSON, and it stays out of the API's OpenAPI schema."""
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.mount("/static", StaticFiles(packages=[("notifier.console", "static")]), name="static")
-    for module in (signin, classes, printouts, announcements, staff):
+    # Every module of console/pages/ is an area of pages with its own `router`.
+    for area in pkgutil.iter_modules(pages.__path__):
+        module = importlib.import_module(f"{pages.__name__}.{area.name}")
         console.include_router(module.router)
     _errors(console)
     return console
@@ -40,6 +44,13 @@ def _errors(console: FastAPI) -> None:
     @console.exception_handler(SignInNeeded)
     async def _sign_in(request: Request, exc: SignInNeeded) -> Response:
         target = f"{request.scope.get('root_path', '')}/signin"
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @console.exception_handler(SchoolNeeded)
+    async def _school(request: Request, exc: SchoolNeeded) -> Response:
+        target = f"{request.scope.get('root_path', '')}/schools"
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)

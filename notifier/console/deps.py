@@ -25,6 +25,18 @@ class SignInNeeded(NotifierError):
     """No live session: the page sends the browser to sign in."""
 
 
+class SchoolNeeded(NotifierError):
+    """A region-wide admin opened a school's page before choosing a school: the page sends
+    them to the list of schools."""
+
+
+def school_in_view(user: SignedIn) -> str:
+    """The school an admin's page is about: their own, or the one a region-wide admin chose."""
+    if user.school_id is None:
+        raise SchoolNeeded("choose a school first")
+    return user.school_id
+
+
 class BadForm(Forbidden):
     """A form without this session's CSRF token (stale, or posted from another site)."""
 

@@ -1,12 +1,15 @@
 """The console's words in Russian (the default) and English (a staff member whose locale is
-`en`). Pages call `t("key", n=3)`; a key missing here fails the test that renders every page,
-not a teacher's screen."""
+`en`). Pages call `t("key", n=3)`. The words of the sign-in, the frame and the teacher's pages
+are below; each further area of pages keeps its own in a module of `console/texts/`, merged
+here (a key defined twice stops the import)."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 
-from notifier.rendering import ru_plural
+from notifier.console import texts as _areas
 
 Translate = Callable[..., str]
 
@@ -282,6 +285,15 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+for _area in pkgutil.iter_modules(_areas.__path__):
+    _more: dict[str, tuple[str, str]] = importlib.import_module(
+        f"{_areas.__name__}.{_area.name}"
+    ).TEXTS
+    if _twice := sorted(TEXTS.keys() & _more.keys()):
+        raise RuntimeError(f"console/texts/{_area.name}.py defines {_twice[0]!r} again")
+    TEXTS.update(_more)
+
+
 def translator(locale: str) -> Translate:
     """`t(key, **values)` in the staff member's language (Russian unless it is English)."""
     english = locale.split("-")[0] == "en"
@@ -292,10 +304,3 @@ def translator(locale: str) -> Translate:
         return text.format(**values) if values else text
 
     return t
-
-
-def plural(locale: str) -> Callable[[int, str, str, str], str]:
-    """Russian plural forms (1 ученик, 3 ученика, 5 учеников); in English, one or many."""
-    if locale.split("-")[0] == "en":
-        return lambda n, one, few, many: one if n == 1 else many
-    return ru_plural

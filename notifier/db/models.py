@@ -307,6 +307,8 @@ class ConsoleSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     staff_id: Mapped[str | None] = mapped_column(Id, index=True)
+    # The school a region-wide admin has chosen to look at (a school's staff have their own).
+    current_school: Mapped[str | None] = mapped_column(Id)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]

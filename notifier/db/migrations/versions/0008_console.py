@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("token_hash", sa.String(length=64), nullable=False, unique=True),
         sa.Column("staff_id", sa.String(length=64), nullable=True),
+        sa.Column("current_school", sa.String(length=64), nullable=True),
         sa.Column("created_at", notifier.db.types.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", notifier.db.types.UTCDateTime(), nullable=False),
         sa.Column("ended_at", notifier.db.types.UTCDateTime(), nullable=True),
