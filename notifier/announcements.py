@@ -410,7 +410,9 @@ async def report(*, session: AsyncSession, announcement: Announcement) -> dict[s
 
 
 async def cancel(*, session: AsyncSession, announcement: Announcement) -> int:
-    """Cancel what has not been sent; returns how many messages will not go."""
+    """Cancel what has not been sent; returns how many messages will not go. Once every message
+    has been dealt with there is nothing to cancel (Conflict), and the announcement stays as it
+    went out."""
     result = await session.execute(
         update(Notification)
         .where(
@@ -419,9 +421,13 @@ async def cancel(*, session: AsyncSession, announcement: Announcement) -> int:
         )
         .values(status=RowStatus.cancelled, reason=Reason.cancelled, lease_until=None)
     )
+    cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if not cancelled and announcement.status != "cancelled":
+        await session.rollback()
+        raise Conflict("nothing is left to cancel: every message of it has been dealt with")
     announcement.status = "cancelled"
     await session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return cancelled
 
 
 async def listing(

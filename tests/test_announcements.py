@@ -218,6 +218,11 @@ async def test_scheduled_announcement_goes_at_its_time_and_a_cancelled_one_never
     assert "Напоминание" in str(smtp.messages[0].message.get_body(("plain",)).get_content())
     report = (await api.get(f"/v1/announcements/{dropped.json()['id']}", headers=teacher)).json()
     assert report["status"] == "cancelled" and report["guardians"][0]["status"] == "cancelled"
+    # Once everything has gone there is nothing to cancel, and the report says it went out.
+    gone = await api.delete(f"/v1/announcements/{kept.json()['id']}", headers=teacher)
+    assert gone.status_code == 409 and "nothing is left to cancel" in gone.json()["error"]
+    report = (await api.get(f"/v1/announcements/{kept.json()['id']}", headers=teacher)).json()
+    assert report["status"] != "cancelled"
 
 
 async def test_idempotency_key_sends_nothing_twice(

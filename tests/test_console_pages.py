@@ -134,6 +134,8 @@ async def test_summary_printout_opens_with_the_session(
     assert "Орлова Мария" in pdf_text(pdf.content)
     page = await visitor.get("/console/classes/7a/summary.html?all=true")
     assert page.status_code == 200 and "Орлова Мария" in page.text
+    blank = await visitor.get("/console/classes/7a/summary.html?from=&to=&all=true")
+    assert blank.status_code == 200  # the form's empty date fields: the last school week
     bad = await visitor.get("/console/classes/7a/summary.html?from=2026-11-20")
     assert bad.status_code == 422 and "give both from and to" in bad.text
     assert (await httpx_anonymous(visitor, "/console/classes/7a/summary.pdf")).status_code == 303
@@ -185,6 +187,13 @@ async def test_compose_preview_send_and_watch_the_report(
     await pump()
     after = await visitor.get(report_url)
     assert "Доставлено 1 из 2 родителям." in after.text and "every 2s" not in after.text
+    assert "Почта" in after.text  # the channel, in words
+    assert "Отменить неотправленное" not in after.text
+    polled = await visitor.get(report_url, headers={"HX-Request": "true"})
+    assert polled.headers["HX-Refresh"] == "true"  # done: the page loads once, without its button
+    token = CSRF.search(after.text).group(1)  # type: ignore[union-attr]
+    late = await visitor.post(report_url + "/cancel", data={"csrf": token})
+    assert late.status_code == 409 and "nothing is left to cancel" in late.text
     assert [m.rcpt_tos for m in smtp.messages[-1:]] == [["g1@parents.example.org"]]
     listing = await visitor.get("/console/announcements")
     assert "Собрание &lt;в пятницу&gt;" in listing.text

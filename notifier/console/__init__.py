@@ -20,7 +20,14 @@ from notifier.console import pages
 from notifier.console.deps import BadForm, SchoolNeeded, SignInNeeded
 from notifier.console.i18n import translator
 from notifier.console.web import locale_of, render, user_of
-from notifier.errors import Forbidden, InvalidInput, NotFound, NotifierError, TooManyRequests
+from notifier.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotifierError,
+    TooManyRequests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,8 @@ def _errors(console: FastAPI) -> None:
             status, message = 429, t("error.throttled", seconds=exc.retry_after)
         elif isinstance(exc, InvalidInput):
             status = 422
+        elif isinstance(exc, Conflict):
+            status = 409
         if status == 403:
             user = user_of(request)
             log.warning(

@@ -81,7 +81,6 @@ TEXTS: dict[str, tuple[str, str]] = {
         "школы.",
         "No class names you as its class teacher. If that is wrong, ask your school's admin.",
     ),
-    "classes.pupils": ("учеников", "pupils"),
     "error.title": ("Что-то пошло не так", "Something went wrong"),
     "error.403.title": ("Нет доступа", "Not allowed"),
     "error.403": (

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, select_autoescape
 
 from notifier.console.i18n import TEXTS, translator
-from notifier.rendering import ru_date
+from notifier.rendering import ru_date, ru_plural
 from notifier.signin import SignedIn, csrf_token
 from notifier.template_set import ResourceLoader, templates_root
 
@@ -42,7 +42,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.globals.update(ru_date=ru_date, texts=TEXTS)
+    env.globals.update(ru_date=ru_date, ru_plural=ru_plural, texts=TEXTS)
     return env
 
 

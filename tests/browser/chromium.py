@@ -21,6 +21,7 @@ LAUNCH_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=ru-RU",  # the browser's own words (date fields) as a Russian user sees them
 )
 
 

@@ -60,7 +60,9 @@ async def report(ident: str, session: SessionDep, principal: PrincipalDep) -> di
 
 
 @router.delete(
-    "/v1/announcements/{ident}", summary="Cancel what has not been sent", responses=errors_of(404)
+    "/v1/announcements/{ident}",
+    summary="Cancel what has not been sent",
+    responses=errors_of(404, (409, "Nothing is left to cancel: every message has gone")),
 )
 async def cancel(ident: str, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     announcement = await service.get(session=session, principal=principal, ident=ident)

@@ -235,7 +235,9 @@ async def _body(session: SessionDep, user: SignedIn, draft: Draft) -> service.An
 @router.get("/announcements", response_class=HTMLResponse)
 async def listing(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     items = await service.listing(session=session, principal=user.principal, limit=100)
-    return render(request, "announcements.html.j2", {"items": items})
+    school = await session.get(School, user.school_id) if user.school_id else None
+    zone = ZoneInfo(school.timezone if school else "Europe/Moscow")
+    return render(request, "announcements.html.j2", {"items": items, "zone": zone})
 
 
 @router.get("/announcements/{ident}", response_class=HTMLResponse)
@@ -255,7 +257,12 @@ async def report(
         "sent": sum(1 for g in guardians if g["status"] == "sent"),
     }
     if request.headers.get("hx-request"):
-        return render(request, "_report.html.j2", context)
+        response = render(request, "_report.html.j2", context)
+        if not pending:
+            # Done: the page loads once more, without its refresh and its cancel button (the
+            # button sits outside the refreshing part, so focus is not lost every 2 s).
+            response.headers["HX-Refresh"] = "true"
+        return response
     return render(request, "report.html.j2", context, title=None)
 
 

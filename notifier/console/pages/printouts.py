@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BeforeValidator
 
 from notifier.console.deps import RuntimeDep, SessionDep, UserDep
 from notifier.summaries import Printout, class_printout, printout_html, printout_pdf
@@ -22,8 +23,14 @@ PRINT_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-From = Annotated[date | None, Query(alias="from")]
-To = Annotated[date | None, Query(alias="to")]
+
+def _blank_is_none(value: object) -> object:
+    """A date field left empty in the form is sent as `from=`: no date, the default period."""
+    return value or None
+
+
+From = Annotated[date | None, BeforeValidator(_blank_is_none), Query(alias="from")]
+To = Annotated[date | None, BeforeValidator(_blank_is_none), Query(alias="to")]
 Everyone = Annotated[bool, Query(alias="all")]
 
 
