@@ -410,9 +410,9 @@ async def report(*, session: AsyncSession, announcement: Announcement) -> dict[s
 
 
 async def cancel(*, session: AsyncSession, announcement: Announcement) -> int:
-    """Cancel what has not been sent; returns how many messages will not go. Once every message
-    has been dealt with there is nothing to cancel (Conflict), and the announcement stays as it
-    went out."""
+    """Cancel what has not been sent; returns how many messages will not go. Once it has gone
+    out and nothing is waiting, there is nothing to cancel (Conflict), and the announcement stays
+    as it went out."""
     result = await session.execute(
         update(Notification)
         .where(
@@ -422,12 +422,28 @@ async def cancel(*, session: AsyncSession, announcement: Announcement) -> int:
         .values(status=RowStatus.cancelled, reason=Reason.cancelled, lease_until=None)
     )
     cancelled = int(result.rowcount or 0)  # type: ignore[attr-defined]
-    if not cancelled and announcement.status != "cancelled":
+    if (
+        not cancelled
+        and announcement.status != "cancelled"
+        and await _went_out(session, announcement)
+    ):
         await session.rollback()
         raise Conflict("nothing is left to cancel: every message of it has been dealt with")
     announcement.status = "cancelled"
     await session.commit()
     return cancelled
+
+
+async def _went_out(session: AsyncSession, announcement: Announcement) -> bool:
+    sent = await session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.event_pk == announcement.event_pk,
+            Notification.status == RowStatus.sent,
+        )
+        .limit(1)
+    )
+    return sent is not None
 
 
 async def listing(
