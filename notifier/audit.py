@@ -30,6 +30,7 @@ def record(
     session.add(
         AuditEntry(
             actor_token_id=actor.token_id if actor else None,
+            actor_staff_id=actor.staff_id if actor else None,
             actor_role=actor.role.value if actor else (actor_role or "guardian"),
             action=action,
             subject_type=subject_type,

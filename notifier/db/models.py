@@ -244,6 +244,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_token_id: Mapped[int | None]
+    # A console session's staff member (a token's is on the token row; the bot's is the chat's).
+    actor_staff_id: Mapped[str | None] = mapped_column(Id)
     actor_role: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(50))
     subject_type: Mapped[str] = mapped_column(String(20))

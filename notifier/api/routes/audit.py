@@ -58,6 +58,7 @@ async def audit_trail(
                 "at": e.at,
                 "actor_role": e.actor_role,
                 "actor_token_id": e.actor_token_id,
+                "actor_staff_id": e.actor_staff_id,
                 "action": e.action,
                 "subject_type": e.subject_type,
                 "subject_id": e.subject_id,

@@ -1,4 +1,4 @@
-"""the web console: staff email and locale, one-time sign-in links, sessions
+"""the web console: staff email and locale, one-time sign-in links, sessions, staff in the audit
 
 Revision ID: 0008
 Revises: 0007
@@ -25,6 +25,8 @@ def upgrade() -> None:
             sa.Column("locale", sa.String(length=10), nullable=False, server_default="ru")
         )
         batch_op.create_index("ix_staff_email", ["email"])
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("actor_staff_id", sa.String(length=64), nullable=True))
     op.create_table(
         "console_links",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -49,6 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_column("actor_staff_id")
     op.drop_table("console_sessions")
     op.drop_table("console_links")
     with op.batch_alter_table("staff", schema=None) as batch_op:
