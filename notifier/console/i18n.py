@@ -74,6 +74,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "signout": ("Выйти", "Sign out"),
     "nav.classes": ("Мои классы", "My classes"),
     "nav.announcements": ("Объявления", "Announcements"),
+    "nav.setup": ("Подключение", "Setup"),
+    "nav.roster": ("Ученики и родители", "Pupils and guardians"),
+    "nav.dashboard": ("Работа сервиса", "Running"),
+    "nav.report": ("Отчёт", "Report"),
+    "nav.help": ("Справка", "Help"),
     "admin": ("Администратор", "Administrator"),
     "classes.title": ("Мои классы", "My classes"),
     "classes.none": (
