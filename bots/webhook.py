@@ -14,10 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from notifier.auth import AuthThrottle
+from notifier.channels.telegram import WEBHOOK_PATH
 from notifier.runtime import Runtime
 
 log = logging.getLogger(__name__)
-PATH = "/telegram/webhook"
+PATH = WEBHOOK_PATH
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 

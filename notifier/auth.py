@@ -53,8 +53,10 @@ async def create_token(
     school_id: str | None = None,
     staff_id: str | None = None,
     label: str | None = None,
+    actor: Principal | None = None,
 ) -> tuple[str, ApiToken]:
-    """Mint a token; the clear text is returned once and never stored."""
+    """Mint a token; the clear text is returned once and never stored. `actor`: the admin who
+    made it in the console (None: the operator, on the command line)."""
     if role is Role.teacher and not staff_id:
         raise InvalidInput("a teacher token needs --staff (the teacher's staff id)", field="staff")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -67,29 +69,33 @@ async def create_token(
     )
     session.add(row)
     await session.flush()
-    session.add(_trail("token.create", row, label))
+    session.add(_trail("token.create", row, label, actor))
     await session.commit()
     return token, row
 
 
-async def revoke_token(*, session: AsyncSession, token_id: int, now: datetime) -> ApiToken:
+async def revoke_token(
+    *, session: AsyncSession, token_id: int, now: datetime, actor: Principal | None = None
+) -> ApiToken:
     """Void a token at once (REQUIREMENTS 002 §5: a leaked credential is revocable)."""
     row = await session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token {token_id}")
     if row.revoked_at is None:
         row.revoked_at = now
-        session.add(_trail("token.revoke", row, row.label))
+        session.add(_trail("token.revoke", row, row.label, actor))
     await session.commit()
     return row
 
 
-def _trail(action: str, row: ApiToken, label: str | None) -> AuditEntry:
-    # Tokens are made and revoked on the command line, by the operator; the label may name a
-    # person, so the trail says only whether there is one.
+def _trail(action: str, row: ApiToken, label: str | None, actor: Principal | None) -> AuditEntry:
+    # Tokens are made and revoked on the command line, by the operator, or in the console by an
+    # admin; the label may name a person, so the trail says only whether there is one.
+    # (notifier.audit.record is a layer above this module: the entry is built here.)
     return AuditEntry(
-        actor_token_id=None,
-        actor_role="operator",
+        actor_token_id=actor.token_id if actor else None,
+        actor_staff_id=actor.staff_id if actor else None,
+        actor_role=actor.role.value if actor else "operator",
         action=action,
         subject_type="token",
         subject_id=str(row.id),

@@ -14,11 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.auth import Principal, Role
-from notifier.db.models import Guardian, GuardianStudent, SchoolClass, Staff, Student
+from notifier.db.models import (
+    ApiToken,
+    AuditEntry,
+    Guardian,
+    GuardianStudent,
+    SchoolClass,
+    Staff,
+    Student,
+)
 from notifier.errors import Forbidden, InvalidInput, NotFound
 
 
@@ -165,8 +173,9 @@ async def staff(
 async def audit_subject(
     session: AsyncSession, principal: Principal, subject_type: str | None, subject_id: str | None
 ) -> None:
-    """A school's principal reads the audit trail of one subject of its school at a time; the
-    whole trail (tokens, other schools) is the region's."""
+    """A school's principal names one subject of its school at a time (a token bound to it
+    included); the rest (region-wide tokens and streams, other schools) is the region's. The
+    whole of its school's trail at once: `audit_reach`."""
     if principal.school_id is None:
         return
     if subject_type is None or subject_id is None:
@@ -181,8 +190,35 @@ async def audit_subject(
         if school_id is None:
             raise NotFound(f"no {subject_type} {subject_id!r}")
         school(principal, school_id)
+    elif subject_type == "token":
+        await token(session, principal, subject_id)
     else:
         raise Forbidden(f"entries about {subject_type!r} are for the region's admins")
+
+
+def audit_of_school(school_id: str) -> ColumnElement[bool]:
+    """The audit entries whose subject belongs to school `school_id`: the school itself, its
+    classes, pupils, staff and the tokens bound to it, and the guardians of its pupils (a
+    guardian shared with another school included, as `guardian` above sees them). The whole
+    trail of a school's admin, without naming one subject at a time."""
+    owned = [
+        (kind, select(model.id).where(model.school_id == school_id))
+        for kind, model in _OWNED.items()
+    ]
+    guardians = (
+        select(GuardianStudent.guardian_id)
+        .join(Student, Student.id == GuardianStudent.student_id)
+        .where(Student.school_id == school_id)
+    )
+    # Token ids are integers; the trail keeps every subject's id as text.
+    tokens = select(cast(ApiToken.id, String)).where(ApiToken.school_id == school_id)
+    return or_(
+        and_(AuditEntry.subject_type == "school", AuditEntry.subject_id == school_id),
+        *(
+            and_(AuditEntry.subject_type == kind, AuditEntry.subject_id.in_(ids))
+            for kind, ids in [*owned, ("guardian", guardians), ("token", tokens)]
+        ),
+    )
 
 
 _OWNED: dict[str, type[SchoolClass] | type[Student] | type[Staff]] = {
@@ -208,3 +244,38 @@ def staff_members(principal: Principal) -> Select[Staff]:
     if principal.school_id is not None:
         return stmt.where(Staff.school_id == principal.school_id)
     return stmt
+
+
+def audit_reach(principal: Principal, school_id: str | None) -> ColumnElement[bool] | None:
+    """The part of the trail a principal lists without naming a subject: a school's principal,
+    its school's entries; a region-wide one, one school's (`school_id`) or (None) all of it."""
+    if principal.school_id is not None:
+        if school_id is not None:
+            school(principal, school_id)
+        return audit_of_school(principal.school_id)
+    return audit_of_school(school_id) if school_id is not None else None
+
+
+def tokens(principal: Principal) -> Select[ApiToken]:
+    """The API tokens a principal may list and revoke: those bound to its school (region-wide:
+    every token, the region-wide ones included)."""
+    stmt = select(ApiToken).order_by(ApiToken.id.desc())
+    if principal.school_id is not None:
+        return stmt.where(ApiToken.school_id == principal.school_id)
+    return stmt
+
+
+async def token(session: AsyncSession, principal: Principal, token_id: str | int) -> ApiToken:
+    """A token within reach, or NotFound / Forbidden; a region-wide token is the region's."""
+    item = None
+    if isinstance(token_id, int) or (token_id.isascii() and token_id.isdigit()):
+        number = int(token_id)
+        item = await session.get(ApiToken, number) if number < 2**31 else None
+    if item is None:
+        raise NotFound(f"no token {token_id}")
+    if item.school_id is None:
+        if principal.school_id is not None:
+            raise Forbidden("a region-wide token is for the region's admins")
+    else:
+        school(principal, item.school_id)
+    return item

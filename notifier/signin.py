@@ -201,6 +201,27 @@ async def end_sessions_of(
     return count
 
 
+async def end_session(
+    *, session: AsyncSession, principal: Principal, session_id: int, now: datetime
+) -> bool:
+    """An admin ends one open console session (one device of several); False if it had ended
+    already. The caller has checked its staff member is in scope."""
+    row = await session.get(ConsoleSession, session_id)
+    ended = await session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.id == session_id, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    if not ended.rowcount:  # type: ignore[attr-defined]
+        return False
+    subject = row.staff_id if row is not None and row.staff_id else "bootstrap-admin"
+    audit.record(
+        session, principal, "console.session.end", "staff", subject, {"session": session_id}
+    )
+    await session.commit()
+    return True
+
+
 async def choose_school(
     *, session: AsyncSession, session_id: int, principal: Principal, school_id: str
 ) -> None:

@@ -1,5 +1,7 @@
 """Whom a class's messages reach (the console's "My classes"): each guardian's way in, the
-families reached, what to do about the rest, the tenancy rule and a bounded number of queries."""
+families reached, what to do about the rest, the tenancy rule and a bounded number of queries;
+and the same for a whole school at once (the connected-parents report), its figures counting
+each family once."""
 
 from __future__ import annotations
 
@@ -16,7 +18,18 @@ from notifier.auth import Principal, Role
 from notifier.config import Settings
 from notifier.db.models import ChannelBlock, Guardian
 from notifier.errors import Forbidden, NotFound
-from notifier.reach import Advice, AdviceKind, ClassReach, Reach, class_reach
+from notifier.reach import (
+    Advice,
+    AdviceKind,
+    ClassReach,
+    Figures,
+    Reach,
+    SchoolReach,
+    class_order,
+    class_reach,
+    region_reach,
+    school_reach,
+)
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import put
@@ -275,3 +288,121 @@ async def test_the_number_of_queries_does_not_grow_with_the_class(
         assert reach.reachable_families == reach.families
         counts[class_id] = len(seen)
     assert counts["7b"] == counts["8a"] <= 12, counts
+
+
+async def _school_reach(
+    runtime: Runtime, school_id: str = "s17", principal: Principal = ADMIN
+) -> SchoolReach:
+    async with runtime.sessions() as session:
+        return await school_reach(
+            session=session,
+            principal=principal,
+            school_id=school_id,
+            channels=runtime.channels,
+            now=runtime.clock(),
+        )
+
+
+async def test_a_school_counts_each_family_once_by_its_best_way_in(
+    api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    await _class_of_every_kind(api, runtime, str(bot_api.bot_id))
+    await put(api, "/v1/classes/10a", {"school_id": "s17", "name": "10А"})
+    await put(api, "/v1/students/q-10", {"school_id": "s17", "class_id": "10a", "full_name": "Ян"})
+    await _guardian(api, "h-10", ["q-10"], phone="+79160000010")
+    school = await _school_reach(runtime)
+    assert (school.school_id, school.school_name) == ("s17", "Школа № 17")
+    # Class order by the year as a number: 7Б, 8А (empty), 10А.
+    assert [c.class_name for c in school.classes] == ["7Б", "8А", "10А"]
+    seven, eight, ten = school.classes
+    # Each class as its teacher's page has it.
+    assert seven == await _reach(runtime, "7b", ADMIN)
+    figures = seven.figures
+    assert figures.families == 11 and sum(figures.counts.values()) == 11
+    assert {reach: n for reach, n in figures.counts.items() if n} == {
+        Reach.telegram: 3,  # p-tg, p-sib and p-blocked (not blocked until a message fails)
+        Reach.email: 1,
+        Reach.sms: 2,  # p-sms, and p-two (g-two-b on SMS beats g-two-a without consent)
+        Reach.paper: 1,
+        Reach.no_consent: 1,
+        Reach.opted_out: 1,
+        Reach.no_contact: 2,  # g-none, and the orphan with no guardian at all
+    }
+    assert (figures.electronic, figures.reached) == (6, 7) == (6, seven.reachable_families)
+    assert figures.share(Reach.telegram) == 3 / 11
+    assert eight.figures == Figures(0, dict.fromkeys(Reach, 0)) and eight.figures.share() == 0
+    assert ten.figures.count(Reach.sms) == ten.figures.families == 1
+    totals = school.totals
+    assert totals.families == 12 and totals.count(Reach.sms) == 3
+    assert totals.count(Reach.telegram, Reach.email) == 4
+    # Another school's classes are not this school's.
+    assert [c.class_id for c in (await _school_reach(runtime, "s18")).classes] == ["9v"]
+
+
+async def test_a_school_is_for_its_own_and_the_regions_admins(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await _schools(api)
+    own = Principal(role=Role.admin, token_id=None, school_id="s17")
+    assert [c.class_id for c in (await _school_reach(runtime, principal=own)).classes] == [
+        "7b",
+        "8a",
+    ]
+    for refused in (
+        Principal(role=Role.admin, token_id=None, school_id="s18"),  # another school's admin
+        TEACHER,  # a class teacher sees their class, not the school's report
+        Principal(role=Role.integration, token_id=None, school_id="s17"),
+    ):
+        with pytest.raises(Forbidden):
+            await _school_reach(runtime, principal=refused)
+    with pytest.raises(NotFound):
+        await _school_reach(runtime, "nope")
+    async with runtime.sessions() as session:
+        region = await region_reach(
+            session=session, principal=ADMIN, channels=runtime.channels, now=runtime.clock()
+        )
+        assert [s.school_id for s in region] == ["s17", "s18"]
+        mine = await region_reach(
+            session=session, principal=own, channels=runtime.channels, now=runtime.clock()
+        )
+        assert [s.school_id for s in mine] == ["s17"]
+
+
+def test_classes_go_by_their_year_as_a_number() -> None:
+    names = ["11А", "Подготовительный", "5Б", "10Б", "5А", "1А", " 2В"]
+    assert sorted(names, key=class_order) == [
+        "1А",
+        " 2В",
+        "5А",
+        "5Б",
+        "10Б",
+        "11А",
+        "Подготовительный",
+    ]
+
+
+async def test_the_number_of_queries_does_not_grow_with_the_schools_classes(
+    api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer
+) -> None:
+    for school_id, classes in (("s3", 3), ("s10", 10)):
+        await put(api, f"/v1/schools/{school_id}", {"name": f"Школа {school_id}"})
+        for c in range(classes):
+            class_id = f"{school_id}-c{c}"
+            await put(api, f"/v1/classes/{class_id}", {"school_id": school_id, "name": f"{c + 1}А"})
+            for n in range(4):
+                pupil = f"{class_id}-p{n}"
+                body = {"school_id": school_id, "class_id": class_id, "full_name": f"Ученик {n}"}
+                await put(api, f"/v1/students/{pupil}", body)
+                await _guardian(
+                    api, f"{pupil}-m", [pupil], consent=n != 3, email=f"{pupil}@parents.example.org"
+                )
+        await _link(runtime, f"{school_id}-c0-p0-m", "8000", str(bot_api.bot_id))
+    await _school_reach(runtime, "s3")  # the connection's own first statements, if any
+    counts = {}
+    for school_id in ("s3", "s10"):
+        with _statements(runtime) as seen:
+            school = await _school_reach(runtime, school_id)
+        assert school.totals.families == 4 * len(school.classes)
+        assert school.totals.count(Reach.no_consent) == len(school.classes)
+        counts[school_id] = len(seen)
+    assert counts["s3"] == counts["s10"] <= 14, counts

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 BODY_LIMITS: tuple[tuple[str, int], ...] = (
     ("/v1/events", 16 * 1024 * 1024),  # a batch of CloudEvents
     ("/v1/roster/import", 20 * 1024 * 1024),  # a school's CSV
+    ("/console/setup/roster/check", 20 * 1024 * 1024),  # the same CSV, from the console
     ("/telegram/webhook", 1024 * 1024),  # one Telegram update
 )
 DEFAULT_BODY_LIMIT = 256 * 1024

@@ -51,6 +51,9 @@ def bot_id(token: str) -> str:
     return token.split(":", 1)[0]
 
 
+WEBHOOK_PATH = "/telegram/webhook"  # where the API takes the bots' updates (bots/webhook.py)
+
+
 def deep_link(username: str | None, code: str) -> str:
     """The t.me link that opens the bot with /start <code> (a link code in its alphabet)."""
     return f"https://t.me/{username}?start={code}"

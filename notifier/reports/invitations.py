@@ -1,7 +1,10 @@
 """The printed invitations to the school's Telegram bot (issue 15): one slip per guardian, six to
 an A4 page with dashed cut lines, handed out through the pupils. A slip carries the bot's deep
 link as a QR code and as text, the code typed out (sent to the bot as «/start код» when neither
-opens), and what a parent does next. Pure: the slips come in, the PDF's bytes go out."""
+opens), and what a parent does next. Pure: the slips come in, the PDF's bytes go out.
+
+A guide for parents may follow the slips on a page of its own (issue 16): its words are the
+console's (the same the help page shows), laid out here as plain text."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import cast
 
 import segno
@@ -44,6 +48,37 @@ SCALES = (1.0, 0.92, 0.85, 0.78, 0.7, 0.6)
 # most 32 characters, and such a link fits at 6 pt.
 LINK_SIZES = (8.0, 7.5, 7.0, 6.5, 6.0, 5.5)
 CODE_SIZES = (11.0, 10.0, 9.0, 8.0, 7.0)
+# The guide's page: the largest text size at which it fits one page.
+GUIDE_SIZES = (11.0, 10.5, 10.0, 9.5, 9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0)
+GUIDE_MARGIN = 15.0  # mm
+GUIDE_INDENT = 6.0  # mm: the numbers and bullets of a list hang in it
+
+
+class BlockKind(StrEnum):
+    text = "text"  # one paragraph
+    steps = "steps"  # a numbered list: do these in order
+    points = "points"  # a bulleted list
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: BlockKind
+    lines: tuple[str, ...]  # a paragraph's one line, or a list's items (without their markers)
+
+
+@dataclass(frozen=True)
+class GuideSection:
+    heading: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A guide with a title, a lead paragraph and headed sections (the parents' guide)."""
+
+    title: str
+    intro: str
+    sections: tuple[GuideSection, ...]
 
 
 @dataclass(frozen=True)
@@ -64,8 +99,11 @@ class Slip:
         return ", ".join(self.pupils)
 
 
-def invitations_pdf(slips: Sequence[Slip], *, generated: date | None = None) -> bytes:
-    """The slips, six to an A4 page (a page saying there is nobody to invite when empty)."""
+def invitations_pdf(
+    slips: Sequence[Slip], *, generated: date | None = None, guide: Guide | None = None
+) -> bytes:
+    """The slips, six to an A4 page (a page saying there is nobody to invite when empty), and
+    then the guide, if given, on a last page of its own."""
     when = generated or date.today()
     pdf = document(TITLE, when)
     per_page = COLUMNS * ROWS
@@ -99,7 +137,21 @@ def invitations_pdf(slips: Sequence[Slip], *, generated: date | None = None) -> 
             )
             _Layout(pdf, wraps, x, y, width, scale, dry=False).slip(slip)
         _footer(pdf, when, (number, len(sheets)))
+    if guide is not None:
+        _guide_page(pdf, guide, when)
     return bytes(pdf.output())
+
+
+def _guide_page(pdf: FPDF, guide: Guide, when: date) -> None:
+    """The guide on one page, at the largest size that fits (smaller text, not a second page)."""
+    pdf.add_page()
+    bottom = pdf.h - MARGIN - FOOTER
+    size = next(
+        (s for s in GUIDE_SIZES if _GuideLayout(pdf, s, dry=True).guide(guide) <= bottom),
+        GUIDE_SIZES[-1],
+    )
+    _GuideLayout(pdf, size, dry=False).guide(guide)
+    _footer(pdf, when, None)
 
 
 def _qr_png(url: str) -> io.BytesIO:
@@ -218,3 +270,50 @@ class _Layout:
                 self.y += h
                 return
         self.text(text, sizes[-1], bold=bold)  # longer than any bot's: broken where it must be
+
+
+class _GuideLayout:
+    """Lays the guide out top down at one text size; with `dry` it only measures."""
+
+    def __init__(self, pdf: FPDF, size: float, *, dry: bool) -> None:
+        self.pdf, self.size, self.dry = pdf, size, dry
+        self.left, self.width, self.y = GUIDE_MARGIN, pdf.w - 2 * GUIDE_MARGIN, GUIDE_MARGIN
+
+    def guide(self, guide: Guide) -> float:
+        """Lays the guide out; returns where it ends (mm from the top of the page)."""
+        self.text(guide.title, 1.6, bold=True)
+        self.gap(0.4)
+        self.text(guide.intro)
+        for section in guide.sections:
+            self.gap(0.7)
+            self.text(section.heading, 1.2, bold=True)
+            for block in section.blocks:
+                self.gap(0.25)
+                for n, line in enumerate(block.lines, start=1):
+                    marker = {BlockKind.steps: f"{n}.", BlockKind.points: "•"}.get(block.kind)
+                    self.text(line, marker=marker)
+        return self.y
+
+    def gap(self, lines: float) -> None:
+        self.y += lines * self.size * PT
+
+    def text(
+        self, text: str, scale: float = 1.0, *, bold: bool = False, marker: str | None = None
+    ) -> None:
+        """Wrapped to the page's width, left aligned; a list item hangs beside its marker."""
+        pdf = self.pdf
+        size = self.size * scale
+        pdf.set_font(FAMILY, "B" if bold else "", size)
+        h = size * PT * 1.3
+        x, w = self.left, self.width
+        if marker is not None:
+            x, w = x + GUIDE_INDENT, w - GUIDE_INDENT
+        lines = cast(list[str], pdf.multi_cell(w, h, text, dry_run=True, output="LINES"))
+        if not self.dry:
+            if marker is not None:
+                pdf.set_xy(self.left, self.y)
+                pdf.cell(GUIDE_INDENT, h, marker)
+            for k, line in enumerate(lines):
+                pdf.set_xy(x, self.y + k * h)
+                pdf.cell(w, h, line)
+        self.y += len(lines) * h

@@ -112,9 +112,9 @@ async def set_preferences(
     for index, channel in enumerate(body.channels or ()):
         if not _has_address(guardian, channel):
             what = {
-                "telegram": "a linked Telegram chat",
-                "email": "an email address",
-                "sms": "a phone number",
+                "telegram": "linked Telegram chat",
+                "email": "email address",
+                "sms": "phone number",
             }[channel]
             raise InvalidInput(
                 f"channels.{index}: the guardian has no {what}", field=f"channels.{index}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -17,6 +18,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import audit
+from notifier.auth import Principal
 from notifier.db.models import (
     ChannelBlock,
     Consent,
@@ -419,6 +422,32 @@ async def import_roster(
     await _apply(session, report, known, seen, index, by_token)
     counts = {"rows": report.rows, "imported": report.imported, "errors": len(report.errors)}
     log.info("roster.import", extra={**counts, "dry_run": dry_run})
+    return report
+
+
+async def import_for(
+    *,
+    session: AsyncSession,
+    actor: Principal,
+    school_id: str | None,
+    data: bytes,
+    dry_run: bool,
+) -> ImportReport:
+    """A roster import by a token (POST /v1/roster/import) or a person (the console's setup):
+    rows of schools other than `school_id` (None: of any school) are refused row by row, and an
+    import that wrote anything goes to the audit trail with its counts."""
+    report = await import_roster(
+        session=session,
+        data=data,
+        dry_run=dry_run,
+        actor_school_id=school_id,
+        by_token=actor.token_id,
+    )
+    if not report.dry_run and report.imported:
+        counts = dataclasses.asdict(report)
+        detail = {k: v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}
+        audit.record(session, actor, "roster.import", "school", school_id or "*", detail)
+        await session.commit()
     return report
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import audit
+from notifier.audit import fields_of
+from notifier.auth import Principal
 from notifier.db.models import (
     ChannelBlock,
     Consent,
@@ -83,6 +87,42 @@ async def put_school(
     return school
 
 
+async def save_school(
+    *,
+    session: AsyncSession,
+    actor: Principal,
+    school_id: str,
+    body: SchoolIn,
+    service_token: str | None,
+) -> School:
+    """PUT /v1/schools/{id} and the console's setup: the change in the audit trail (the bot's
+    token by name only), and the service's own bot (`service_token`) refused as a school's."""
+    audit.record(
+        session,
+        actor,
+        "school.put",
+        "school",
+        school_id,
+        fields_of(body, personal=["telegram_token"]),
+    )
+    taken = frozenset({bot_id(service_token)} if service_token else ())
+    return await put_school(session=session, school_id=school_id, body=body, taken_bot_ids=taken)
+
+
+def school_in(school: School, **changes: Any) -> SchoolIn:
+    """The school's record as PUT /v1/schools/{id} takes it, with `changes` (validated: a
+    pydantic ValidationError says what is wrong). PUT replaces the whole record, so a form that
+    changes a few fields sends the others as they are."""
+    current: dict[str, Any] = {
+        "name": school.name,
+        "timezone": school.timezone,
+        "quiet_hours": {"start": school.quiet_start, "end": school.quiet_end},
+        "digest_time": school.digest_time,
+        "telegram_token": school.telegram_token,
+    }
+    return SchoolIn.model_validate({**current, **changes})
+
+
 async def _own_bot(
     session: AsyncSession, school_id: str, bot: str, taken_bot_ids: frozenset[str]
 ) -> None:
@@ -122,6 +162,15 @@ async def put_class(*, session: AsyncSession, class_id: str, body: ClassIn) -> S
     session.add(item)
     await session.commit()
     return item
+
+
+async def save_class(
+    *, session: AsyncSession, actor: Principal, class_id: str, body: ClassIn
+) -> SchoolClass:
+    """PUT /v1/classes/{id} and the console's setup: audited, then stored (the caller checks
+    scope)."""
+    audit.record(session, actor, "class.put", "class", class_id, fields_of(body))
+    return await put_class(session=session, class_id=class_id, body=body)
 
 
 async def put_student(*, session: AsyncSession, student_id: str, body: StudentIn) -> Student:
@@ -203,6 +252,22 @@ async def put_staff(*, session: AsyncSession, staff_id: str, body: StaffIn) -> S
     session.add(item)
     await session.commit()
     return item
+
+
+async def save_staff(
+    *, session: AsyncSession, actor: Principal, staff_id: str, body: StaffIn
+) -> Staff:
+    """PUT /v1/staff/{id} and the console's setup: audited (name and email by name only),
+    then stored (the caller checks scope)."""
+    audit.record(
+        session,
+        actor,
+        "staff.put",
+        "staff",
+        staff_id,
+        fields_of(body, personal=["full_name", "email"]),
+    )
+    return await put_staff(session=session, staff_id=staff_id, body=body)
 
 
 async def get_guardian(*, session: AsyncSession, guardian_id: str) -> Guardian:

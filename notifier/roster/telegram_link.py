@@ -13,6 +13,9 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import audit
+from notifier.auth import Principal
+from notifier.channels.telegram import TelegramChannel, deep_link
 from notifier.db.models import (
     ChannelBlock,
     Guardian,
@@ -22,9 +25,9 @@ from notifier.db.models import (
     Staff,
     Student,
 )
-from notifier.errors import InvalidInput, NotFound
+from notifier.errors import Conflict, InvalidInput, NotFound
 from notifier.rendering import PupilView
-from notifier.roster.service import active_consent, get_guardian
+from notifier.roster.service import active_consent, get_guardian, guardian_bot_token
 
 
 class LinkSubject(StrEnum):
@@ -117,6 +120,49 @@ async def create_link_code(
     if commit:
         await session.commit()
     return code, expires
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A fresh code (shown once) and the t.me link that opens the person's bot with it."""
+
+    code: str
+    url: str
+    expires_at: datetime
+
+
+async def issue_link(
+    *,
+    session: AsyncSession,
+    telegram: TelegramChannel | None,
+    actor: Principal,
+    subject: LinkSubject,
+    subject_id: str,
+    ttl: timedelta,
+    now: datetime,
+) -> IssuedLink:
+    """A new code for a guardian (or staff member) and its deep link, through the bot the
+    person should use: a guardian's school's own bot if it has one, else the service's. Their
+    older codes stop working; the audit trail records who made it. The caller checks scope."""
+    if telegram is None:
+        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
+    token = (
+        await guardian_bot_token(session=session, guardian_id=subject_id)
+        if subject == LinkSubject.guardian
+        else None
+    )
+    bot = telegram.add_bot(token) if token else telegram.default_bot
+    me = await bot.me()
+    audit.record(session, actor, "telegram_link.create", subject.value, subject_id)
+    code, expires = await create_link_code(
+        session=session,
+        guardian_id=subject_id,
+        subject_type=subject,
+        ttl=ttl,
+        now=now,
+        by_token=actor.token_id,
+    )
+    return IssuedLink(code, deep_link(me.username, code), expires)
 
 
 async def link_chat(

@@ -73,6 +73,7 @@ class Stack:
     bot_api: BotApiServer
     database_url: str
     data_dir: Path
+    redis_url: str = ""  # the database the children use (REDIS_DB), for tests that XADD
     children: list[Child] = field(default_factory=list)
     _seeds: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -183,6 +184,7 @@ def running_stack(workdir: Path, *, database_url: str, redis_url: str) -> Iterat
             bot_api=bot_api,
             database_url=database_url,
             data_dir=data_dir,
+            redis_url=redis_url,
         )
         try:
             _start(stack, workdir, commands, metrics_port)

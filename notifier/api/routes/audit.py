@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from notifier import scope
+from notifier import audit, scope
 from notifier.api.deps import MAX_PK, PrincipalDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
-from notifier.db.models import AuditEntry
 from notifier.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["audit"], route_class=DocumentedRoute)
@@ -41,16 +39,8 @@ async def audit_trail(
         raise InvalidInput("subject_id needs subject_type", field="subject_type")
     principal.require(Role.admin)
     await scope.audit_subject(session, principal, subject_type, subject_id)
-    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if subject_type is not None:
-        stmt = stmt.where(AuditEntry.subject_type == subject_type)
-    if subject_id is not None:
-        stmt = stmt.where(AuditEntry.subject_id == subject_id)
-    if action is not None:
-        stmt = stmt.where(AuditEntry.action == action)
-    if before is not None:
-        stmt = stmt.where(AuditEntry.id < before)
-    rows = list(await session.scalars(stmt))
+    found = audit.TrailFilter(subject_type=subject_type, subject_id=subject_id, action=action)
+    rows = list(await session.scalars(audit.trail(found, limit=limit, before=before)))
     return {
         "items": [
             {

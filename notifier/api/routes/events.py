@@ -8,14 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.api.deps import MAX_PK, PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, ErrorOut, errors_of
 from notifier.auth import Role
-from notifier.db.models import JournalEvent
-from notifier.db.states import EventStatus
+from notifier.delivery.dead_letters import unmatched_events
 from notifier.delivery.planner import foreign, load_roster, named_in
 from notifier.errors import InvalidInput
 from notifier.events.schema import (
@@ -148,12 +146,8 @@ async def unmatched(
     ),
 ) -> dict[str, Any]:
     principal.require(Role.admin, Role.integration)
-    stmt = select(JournalEvent).where(JournalEvent.status == EventStatus.unmatched)
-    if principal.school_id is not None:  # what the school's own tokens posted
-        stmt = stmt.where(JournalEvent.tenant == principal.school_id)
-    if before is not None:
-        stmt = stmt.where(JournalEvent.pk < before)
-    rows = list(await session.scalars(stmt.order_by(JournalEvent.pk.desc()).limit(limit)))
+    # A school's token sees what the school's own tokens posted.
+    page = await unmatched_events(session, principal, limit=limit, before=before)
     return {
         "items": [
             {
@@ -167,7 +161,7 @@ async def unmatched(
                 "student_id": e.data.get("student_id"),
                 "class_id": e.data.get("class_id"),
             }
-            for e in rows
+            for e in page.items
         ],
-        "next_before": rows[-1].pk if len(rows) == limit else None,
+        "next_before": page.next_before,
     }

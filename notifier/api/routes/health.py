@@ -6,13 +6,12 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from notifier.api.deps import RuntimeDep
 from notifier.api.responses import DocumentedRoute, page
-from notifier.db.models import Notification
-from notifier.events.stream import DEAD_STREAM, GROUP, STREAM
 from notifier.metrics import DEAD_LETTERS, QUEUE_DEPTH, SCHEDULED, STREAM_LAG, STREAM_PENDING
+from notifier.stats import outbox_queue, stream_state
 
 router = APIRouter(tags=["operations"], route_class=DocumentedRoute)
 
@@ -60,21 +59,13 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     responses=page("text/plain"),
 )
 async def metrics(runtime: RuntimeDep) -> Response:
-    now = runtime.clock()
+    # The same readings as the console's dashboard (notifier/stats.py), for every school.
     async with runtime.sessions() as session:
-        due_now, later = (
-            await session.execute(
-                select(
-                    func.count().filter(Notification.due_at <= now),
-                    func.count().filter(Notification.due_at > now),
-                ).where(Notification.status == "pending")
-            )
-        ).one()
-    QUEUE_DEPTH.set(due_now)
-    SCHEDULED.set(later)
-    groups = await runtime.redis.xinfo_groups(STREAM) if await runtime.redis.exists(STREAM) else []
-    group = next((g for g in groups if g.get("name") in (GROUP, GROUP.encode())), None)
-    STREAM_LAG.set((group or {}).get("lag") or 0)
-    STREAM_PENDING.set((group or {}).get("pending") or 0)
-    DEAD_LETTERS.set(await runtime.redis.xlen(DEAD_STREAM))
+        outbox = await outbox_queue(session, now=runtime.clock())
+    QUEUE_DEPTH.set(outbox.due_now)
+    SCHEDULED.set(outbox.later)
+    stream = await stream_state(runtime.redis)
+    STREAM_LAG.set(stream.lag or 0)
+    STREAM_PENDING.set(stream.pending)
+    DEAD_LETTERS.set(stream.dead)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -13,12 +13,11 @@ from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.audit import fields_of
 from notifier.auth import Principal, Role
-from notifier.channels.telegram import deep_link
 from notifier.db.models import SchoolClass, Student
-from notifier.errors import Conflict, NotFound
+from notifier.errors import NotFound
 from notifier.roster import service
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
-from notifier.roster.telegram_link import create_link_code
+from notifier.roster.telegram_link import LinkSubject, issue_link
 from notifier.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
@@ -44,20 +43,13 @@ async def put_school(
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
     _writer(principal, school_id)
-    audit.record(
-        session,
-        principal,
-        "school.put",
-        "school",
-        school_id,
-        fields_of(body, personal=["telegram_token"]),
-    )
     own = runtime.settings.telegram_token
-    school = await service.put_school(
+    school = await service.save_school(
         session=session,
+        actor=principal,
         school_id=school_id,
         body=body,
-        taken_bot_ids=frozenset({service.bot_id(own.get_secret_value())} if own else ()),
+        service_token=own.get_secret_value() if own else None,
     )
     shown = body.model_dump(mode="json", exclude={"telegram_token"})
     bot = service.bot_id(school.telegram_token) if school.telegram_token else None
@@ -72,8 +64,7 @@ async def put_class(
     existing = await session.get(SchoolClass, class_id)
     if existing is not None:
         scope.school(principal, existing.school_id)
-    audit.record(session, principal, "class.put", "class", class_id, fields_of(body))
-    await service.put_class(session=session, class_id=class_id, body=body)
+    await service.save_class(session=session, actor=principal, class_id=class_id, body=body)
     return {"id": class_id, **body.model_dump(mode="json")}
 
 
@@ -123,15 +114,7 @@ async def put_staff(
 ) -> dict[str, Any]:
     principal.require(*WRITERS)
     await scope.staff(session, principal, staff_id, becomes=body.school_id)
-    audit.record(
-        session,
-        principal,
-        "staff.put",
-        "staff",
-        staff_id,
-        fields_of(body, personal=["full_name", "email"]),
-    )
-    await service.put_staff(session=session, staff_id=staff_id, body=body)
+    await service.save_staff(session=session, actor=principal, staff_id=staff_id, body=body)
     return {"id": staff_id, **body.model_dump(mode="json")}
 
 
@@ -241,29 +224,18 @@ async def _link(
     principal: Principal,
     runtime: Runtime,
     subject_id: str,
-    subject_type: str,
+    subject: LinkSubject,
 ) -> dict[str, Any]:
-    """A link code and its t.me deep link, through the bot the person should use."""
-    telegram = runtime.telegram
-    if telegram is None:
-        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
-    token = (
-        await service.guardian_bot_token(session=session, guardian_id=subject_id)
-        if subject_type == "guardian"
-        else None
-    )
-    bot = telegram.add_bot(token) if token else telegram.default_bot
-    me = await bot.me()
-    audit.record(session, principal, "telegram_link.create", subject_type, subject_id)
-    code, expires = await create_link_code(
+    issued = await issue_link(
         session=session,
-        guardian_id=subject_id,
-        subject_type=subject_type,
+        telegram=runtime.telegram,
+        actor=principal,
+        subject=subject,
+        subject_id=subject_id,
         ttl=timedelta(days=runtime.settings.link_code_ttl_days),
         now=runtime.clock(),
-        by_token=principal.token_id,
     )
-    return {"code": code, "url": deep_link(me.username, code), "expires_at": expires}
+    return {"code": issued.code, "url": issued.url, "expires_at": issued.expires_at}
 
 
 @router.post(
@@ -276,7 +248,7 @@ async def telegram_link(
     guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
 ) -> dict[str, Any]:
     await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
-    return await _link(session, principal, runtime, guardian_id, "guardian")
+    return await _link(session, principal, runtime, guardian_id, LinkSubject.guardian)
 
 
 @router.post(
@@ -291,4 +263,4 @@ async def staff_telegram_link(
     principal.require(Role.admin)
     if await scope.staff(session, principal, staff_id) is None:
         raise NotFound(f"no staff member {staff_id!r}")
-    return await _link(session, principal, runtime, staff_id, "staff")
+    return await _link(session, principal, runtime, staff_id, LinkSubject.staff)

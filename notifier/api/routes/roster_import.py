@@ -9,12 +9,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from notifier import audit
 from notifier.api.deps import PrincipalDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.auth import Role
 from notifier.errors import InvalidInput
-from notifier.roster.importer import import_roster
+from notifier.roster.importer import import_for
 
 router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
 
@@ -107,18 +106,11 @@ async def import_csv(
             {"error": f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB"},
             status_code=413,
         )
-    report = await import_roster(
+    report = await import_for(
         session=session,
+        actor=principal,
+        school_id=principal.school_id,
         data=data,
         dry_run=dry_run,
-        actor_school_id=principal.school_id,
-        by_token=principal.token_id,
     )
-    if not report.dry_run and report.imported:
-        counts = dataclasses.asdict(report)
-        detail = {k: v for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}
-        audit.record(
-            session, principal, "roster.import", "school", principal.school_id or "*", detail
-        )
-        await session.commit()
     return JSONResponse(dataclasses.asdict(report))

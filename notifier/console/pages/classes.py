@@ -17,6 +17,7 @@ from notifier import scope
 from notifier.auth import Role
 from notifier.channels.telegram import deep_link
 from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
+from notifier.console.pages.help import printed_guide
 from notifier.console.web import render
 from notifier.db.models import School, Student
 from notifier.errors import Conflict
@@ -93,8 +94,10 @@ async def invitations(
     session: SessionDep,
     runtime: RuntimeDep,
     include_linked: Annotated[bool, Form()] = False,
+    with_guide: Annotated[bool, Form()] = False,
 ) -> Response:
-    """The printable slips: a fresh code for each guardian not yet linked (or all of them)."""
+    """The printable slips: a fresh code for each guardian not yet linked (or all of them),
+    and the parents' guide as the last page if asked for."""
     telegram = runtime.telegram
     if telegram is None:
         raise Conflict("Telegram is not configured (NOTIFIER_TELEGRAM_TOKEN): no bot to invite to")
@@ -111,7 +114,10 @@ async def invitations(
         now=runtime.clock(),
         include_linked=include_linked,
     )
-    pdf = await asyncio.to_thread(invitations_pdf, slips, generated=runtime.clock().date())
+    guide = printed_guide() if with_guide else None
+    pdf = await asyncio.to_thread(
+        invitations_pdf, slips, generated=runtime.clock().date(), guide=guide
+    )
     name = ascii_filename(f"invitations-{class_id}.pdf")
     return Response(
         pdf,

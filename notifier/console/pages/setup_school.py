@@ -1,0 +1,180 @@
+"""Setup step 1, the school: time zone, quiet hours, digest time, and what parents get by
+default (a mode per category, the order of channels). Saved through the same services as
+PUT /v1/schools/{id} and PUT /v1/schools/{id}/subscriptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from notifier.categories import ALL_CATEGORIES, modes_of
+from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
+from notifier.console.i18n import translator
+from notifier.console.pages.setup import (
+    Step,
+    problems,
+    progress,
+    redirect,
+    setup_school,
+    step_of,
+)
+from notifier.console.web import render
+from notifier.db.models import School
+from notifier.roster import service
+from notifier.roster.choices import SubscriptionsIn, school_subscriptions, set_school_subscriptions
+from notifier.roster.preferences import CHANNELS, default_modes
+from notifier.signin import SignedIn
+
+router = APIRouter()
+
+# The time zones of Russia, west to east (their names in the texts: setup.tz.<zone>); any other
+# IANA name may be typed instead.
+ZONES = (
+    "Europe/Kaliningrad",
+    "Europe/Moscow",
+    "Europe/Samara",
+    "Asia/Yekaterinburg",
+    "Asia/Omsk",
+    "Asia/Novosibirsk",
+    "Asia/Krasnoyarsk",
+    "Asia/Irkutsk",
+    "Asia/Yakutsk",
+    "Asia/Vladivostok",
+    "Asia/Magadan",
+    "Asia/Kamchatka",
+)
+OTHER = "other"
+
+
+@dataclass
+class SchoolForm:
+    """What the form holds: the school as stored, or as typed when it is shown again."""
+
+    timezone: str
+    timezone_other: str
+    quiet_start: str
+    quiet_end: str
+    digest_time: str
+    modes: dict[str, str] = field(default_factory=dict)  # category -> mode
+    order: list[str] = field(default_factory=list)  # channels, first tried first
+
+    @classmethod
+    async def of(cls, session: SessionDep, school: School) -> SchoolForm:
+        subs = await school_subscriptions(session=session, school_id=school.id)
+        listed = school.timezone in ZONES
+        channels = [c for c in subs["channels"] if c in CHANNELS]
+        return cls(
+            timezone=school.timezone if listed else OTHER,
+            timezone_other="" if listed else school.timezone,
+            quiet_start=school.quiet_start,
+            quiet_end=school.quiet_end,
+            digest_time=school.digest_time,
+            modes=dict(subs["categories"]),
+            order=channels + [c for c in CHANNELS if c not in channels],
+        )
+
+    @classmethod
+    def typed(cls, form: FormData) -> SchoolForm:
+        def text(name: str) -> str:
+            value = form.get(name, "")
+            return value.strip() if isinstance(value, str) else ""
+
+        return cls(
+            timezone=text("timezone"),
+            timezone_other=text("timezone_other"),
+            quiet_start=text("quiet_start"),
+            quiet_end=text("quiet_end"),
+            digest_time=text("digest_time"),
+            modes={c.value: text(f"mode_{c.value}") for c in ALL_CATEGORIES},
+            order=[text(f"channel_{i}") for i in range(1, len(CHANNELS) + 1)],
+        )
+
+    @property
+    def zone(self) -> str:
+        """The zone meant: a typed name wins (the list may lack the school's)."""
+        return self.timezone_other or ("" if self.timezone == OTHER else self.timezone)
+
+
+def _page(
+    request: Request,
+    user: SignedIn,
+    school: School,
+    form: SchoolForm,
+    step: Step,
+    *,
+    done: str = "",
+    problem: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "setup_school.html.j2",
+        {
+            "school": school,
+            "form": form,
+            "step": step,
+            "done": done,
+            "problem": problem,
+            "zones": ZONES,
+            "other": OTHER,
+            "categories": [(c.value, [m.value for m in modes_of(c)]) for c in ALL_CATEGORIES],
+            "channels": CHANNELS,
+        },
+        status=status,
+        title=translator(user.locale)("setup.step.school"),
+    )
+
+
+@router.get("/setup/school", response_class=HTMLResponse)
+async def school_page(
+    request: Request, user: UserDep, session: SessionDep, done: str = ""
+) -> HTMLResponse:
+    school = await setup_school(session, user)
+    step = step_of(await progress(session, school, user.locale), "school")
+    return _page(request, user, school, await SchoolForm.of(session, school), step, done=done)
+
+
+@router.post("/setup/school", dependencies=[FormChecked])
+async def save(
+    request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    school = await setup_school(session, user)
+    form = SchoolForm.typed(await request.form())
+    defaults = default_modes()
+    try:
+        if not form.zone:
+            raise ValueError("timezone: type the time zone's name, e.g. Asia/Chita")
+        body = service.school_in(
+            school,
+            timezone=form.zone,
+            quiet_hours={"start": form.quiet_start, "end": form.quiet_end},
+            digest_time=form.digest_time,
+        )
+        # Only what differs from the defaults is the school's own choice: the rest follows
+        # the defaults if they change.
+        subscriptions = SubscriptionsIn.model_validate(
+            {
+                "categories": {c: m for c, m in form.modes.items() if m and m != defaults.get(c)},
+                "channels": None if tuple(form.order) == CHANNELS else form.order,
+            }
+        )
+    except (ValidationError, ValueError) as exc:
+        step = step_of(await progress(session, school, user.locale), "school")
+        reason = problems(exc) if isinstance(exc, ValidationError) else str(exc)
+        return _page(request, user, school, form, step, problem=reason, status=422)
+    own = runtime.settings.telegram_token
+    await service.save_school(
+        session=session,
+        actor=user.principal,
+        school_id=school.id,
+        body=body,
+        service_token=own.get_secret_value() if own else None,
+    )
+    await set_school_subscriptions(
+        session=session, school_id=school.id, body=subscriptions, actor=user.principal
+    )
+    return redirect(request, "/setup/school?done=saved")
