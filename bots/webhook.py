@@ -1,4 +1,6 @@
-"""Webhook mode: POST /telegram/webhook, checked against NOTIFIER_TELEGRAM_WEBHOOK_SECRET."""
+"""Webhook mode: POST /telegram/webhook (the service's bot) and /telegram/webhook/{bot id} (a
+school's own bot: Telegram calls each bot's URL, and the answer must come from that bot), both
+checked against NOTIFIER_TELEGRAM_WEBHOOK_SECRET."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from notifier.auth import AuthThrottle
 from notifier.channels.telegram import WEBHOOK_PATH
+from notifier.roster.service import school_bot_tokens
 from notifier.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,13 @@ def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, s
 
     @app.post(PATH, include_in_schema=False)
     async def telegram_webhook(request: Request) -> JSONResponse:
+        return await _serve(request, bot)
+
+    @app.post(PATH + "/{bot_id}", include_in_schema=False)
+    async def school_bot_webhook(bot_id: str, request: Request) -> JSONResponse:
+        return await _serve(request, await _school_bot(runtime, bot_id))
+
+    async def _serve(request: Request, answering: Bot | None) -> JSONResponse:
         throttle = AuthThrottle(runtime.redis, runtime.settings.auth_failures_per_minute)
         client = request.client.host if request.client else "unknown"
         if (wait := await throttle.retry_after(client)) is not None:
@@ -40,6 +50,8 @@ def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, s
             await throttle.failed(client)
             log.warning("bot.webhook_denied", extra={"path": PATH})
             return JSONResponse({"error": "wrong or missing secret token"}, status_code=401)
+        if answering is None:
+            return JSONResponse({"error": "no school has this bot"}, status_code=404)
         try:
             update: Any = json.loads(await request.body())
         except ValueError:
@@ -47,12 +59,23 @@ def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, s
         if not isinstance(update, dict) or "update_id" not in update:
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         try:
-            await dispatcher.feed_webhook_update(bot, update, runtime=runtime)
+            await dispatcher.feed_webhook_update(answering, update, runtime=runtime)
         except Exception as exc:
             # Not log.exception: an error's text may quote the update (pydantic quotes its
             # input: names, chat ids, message text); the class and the place find the fault.
             log.error("bot.update_failed", extra={"error": type(exc).__name__, "at": _at(exc)})
         return JSONResponse({})
+
+
+async def _school_bot(runtime: Runtime, bot_id: str) -> Bot | None:
+    """The school bot with this id, added to the channel when a school registered it since."""
+    telegram = runtime.telegram
+    if telegram is None:
+        return None
+    if bot_id not in telegram.bots:
+        async with runtime.sessions() as session:
+            telegram.use_bots(await school_bot_tokens(session=session))
+    return telegram.bots.get(bot_id)
 
 
 def _at(exc: BaseException) -> str:

@@ -17,8 +17,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bots.webhook import PATH, SECRET_HEADER
+from bots.dispatcher import build_dispatcher
+from bots.webhook import PATH, SECRET_HEADER, mount
 from notifier.auth import Role, create_token
+from notifier.channels.telegram import bot_id
 from notifier.config import Settings
 from notifier.console.pages import setup_bot
 from notifier.db.models import ApiToken, AuditEntry, School, SchoolClass, Staff, Student
@@ -299,8 +301,9 @@ async def test_webhook_mode_points_telegram_at_our_webhook_with_the_secret(
     settings: Settings,
     smtp: SmtpServer,
     school_bot: BotApiServer,
+    bot_api: BotApiServer,
 ) -> None:
-    # The path the console registers is the one the API serves.
+    # The path the console registers is the one the API serves, with the school bot's id.
     assert setup_bot.WEBHOOK_PATH == PATH and SECRET_HEADER
     public = settings.model_copy(
         update={
@@ -323,8 +326,26 @@ async def test_webhook_mode_points_telegram_at_our_webhook_with_the_secret(
             saved = await _post(browser, page, page, token=school_bot.token, mode="webhook")
             assert saved.status_code == 303, saved.text
             assert school_bot.webhook is not None
-            assert school_bot.webhook.url == "https://notifier.example/telegram/webhook"
+            hook = f"/telegram/webhook/{bot_id(school_bot.token)}"
+            assert school_bot.webhook.url == f"https://notifier.example{hook}"
             assert school_bot.webhook.secret_token == SECRET
+            # An update Telegram posts there is answered by the school's bot.
+            assert runtime.telegram is not None
+            mount(
+                app,
+                dispatcher=build_dispatcher(public),
+                bot=runtime.telegram.default_bot,
+                runtime=runtime,
+                secret=SECRET,
+            )
+            update = school_bot.user_message(4242, "/help")
+            answered = await browser.post(hook, json=update, headers={SECRET_HEADER: SECRET})
+            assert answered.status_code == 200
+            assert school_bot.messages_to("4242") and not bot_api.messages_to("4242")
+            unknown = await browser.post(
+                "/telegram/webhook/999", json=update, headers={SECRET_HEADER: SECRET}
+            )
+            assert unknown.status_code == 404
             assert "вебхук" in (await browser.get(page)).text
             polled = await _post(browser, "/console/setup/bot/mode", page, mode="polling")
             assert polled.status_code == 303 and school_bot.webhook is None

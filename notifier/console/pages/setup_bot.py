@@ -114,7 +114,8 @@ async def set_mode(settings: Settings, token: str, mode: Mode) -> None:
             "webhook mode needs NOTIFIER_TELEGRAM_WEBHOOK_SECRET; ask the operator to set it, "
             "or choose polling"
         )
-    url = settings.public_url.rstrip("/") + WEBHOOK_PATH
+    # The school's bot has a URL of its own, so its updates are answered by it, not the service's.
+    url = f"{settings.public_url.rstrip('/')}{WEBHOOK_PATH}/{bot_id(token)}"
     await _call(
         settings,
         token,
