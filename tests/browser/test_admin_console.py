@@ -352,3 +352,34 @@ def test_a_school_admin_gets_403_for_another_school_and_an_ended_session_signs_o
         context.close()
     tab.goto("/console/")  # her next request, with the cookie she still holds
     expect(tab).to_have_url(re.compile(r"/console/signin$"))
+
+
+def test_every_admin_page_passes_axe_at_both_widths(
+    admin: Page, school: SeededSchool, stack: Stack
+) -> None:
+    """The pages the walks above do not open, each checked and photographed."""
+    pupil = school.pupils_in(school.class_id)[0]
+    guardian = school.guardian_of(pupil.id)
+    pages = {
+        "admin-roster": "/console/roster",
+        "admin-roster-pupils": "/console/roster?show=pupils",
+        "admin-pupil": f"/console/roster/pupils/{pupil.id}",
+        "admin-guardian-page": f"/console/roster/guardians/{guardian.id}",
+        "admin-dashboard": "/console/dashboard",
+        "admin-unmatched": "/console/unmatched",
+        "admin-audit": "/console/audit",
+        "admin-tokens": "/console/tokens",
+        "admin-report-page": "/console/report",
+        "admin-help": "/console/help",
+        "admin-help-admins": "/console/help/admins",
+        "admin-help-teachers": "/console/help/teachers",
+        "admin-help-parents": "/console/help/parents",
+        "admin-classes": "/console/",
+        "admin-class": f"/console/classes/{school.class_id}",
+        "admin-announcements": "/console/announcements",
+        "admin-compose": "/console/announcements/new",
+    }
+    for name, path in pages.items():
+        response = admin.goto(path)
+        assert response is not None and response.status == 200, (path, response and response.status)
+        checked(admin, name)
