@@ -33,14 +33,6 @@ HERE = Path(__file__).resolve().parent
 TIMEOUT_MS = 10_000  # Playwright's default is 30 s: a wrong locator should fail sooner
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "browser: drives Chromium against the real processes (tests/browser/); "
-        "skipped where chromium is not installed",
-    )
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Skipped at collection, so that no server starts for tests that cannot run.
     skip = None if find_chromium() else pytest.mark.skip(reason=missing_reason())
