@@ -6,11 +6,15 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.auth import AuthThrottle
 from notifier.console.web import ANON_COOKIE, SESSION_COOKIE
+from notifier.db.models import School
 from notifier.errors import Forbidden, NotifierError, TooManyRequests
 
 # Re-exported: the routes take these from here, beside the principal.
@@ -19,6 +23,22 @@ from notifier.request_deps import SessionDep as SessionDep
 from notifier.request_deps import get_runtime as get_runtime
 from notifier.runtime import Runtime
 from notifier.signin import Limits, SignedIn, csrf_ok, resume
+
+# The zone a new school gets (models.School.timezone): the pages' zone with no school in view.
+DEFAULT_ZONE = "Europe/Moscow"
+
+
+def zone_of(school: School | None) -> ZoneInfo:
+    """The zone a page shows this school's times and reads its days in."""
+    return ZoneInfo(school.timezone if school else DEFAULT_ZONE)
+
+
+async def zone_in_view(session: AsyncSession, school_id: str | None) -> ZoneInfo:
+    """`zone_of` by the school's id (None: no school in view, the default zone)."""
+    if school_id is None:
+        return ZoneInfo(DEFAULT_ZONE)
+    name = await session.scalar(select(School.timezone).where(School.id == school_id))
+    return ZoneInfo(name or DEFAULT_ZONE)
 
 
 class SignInNeeded(NotifierError):

@@ -8,7 +8,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,7 +17,14 @@ from sqlalchemy import select
 from notifier import announcements as service
 from notifier import scope
 from notifier.auth import Role
-from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
+from notifier.console.deps import (
+    FormChecked,
+    RuntimeDep,
+    SessionDep,
+    UserDep,
+    zone_in_view,
+    zone_of,
+)
 from notifier.console.web import render
 from notifier.db.models import Guardian, School, SchoolClass, Staff, Student
 from notifier.errors import InvalidInput
@@ -208,7 +214,7 @@ async def _body(session: SessionDep, user: SignedIn, draft: Draft) -> service.An
     send_at = None
     if draft.when == "later":
         school = await session.get(School, school_class.school_id)
-        zone = ZoneInfo(school.timezone if school else "Europe/Moscow")
+        zone = zone_of(school)
         try:
             send_at = datetime.fromisoformat(draft.send_at).replace(tzinfo=zone)
         except ValueError:
@@ -235,8 +241,7 @@ async def _body(session: SessionDep, user: SignedIn, draft: Draft) -> service.An
 @router.get("/announcements", response_class=HTMLResponse)
 async def listing(request: Request, user: UserDep, session: SessionDep) -> HTMLResponse:
     items = await service.listing(session=session, principal=user.principal, limit=100)
-    school = await session.get(School, user.school_id) if user.school_id else None
-    zone = ZoneInfo(school.timezone if school else "Europe/Moscow")
+    zone = await zone_in_view(session, user.school_id)
     return render(request, "announcements.html.j2", {"items": items, "zone": zone})
 
 
@@ -253,7 +258,7 @@ async def report(
         "a": result,
         "guardians": guardians,
         "pending": pending,
-        "zone": ZoneInfo(school.timezone if school else "Europe/Moscow"),
+        "zone": zone_of(school),
         "sent": sum(1 for g in guardians if g["status"] == "sent"),
     }
     if request.headers.get("hx-request"):

@@ -7,7 +7,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 from notifier import scope
 from notifier.auth import Role
 from notifier.channels.telegram import deep_link
-from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
+from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep, zone_of
 from notifier.console.pages.help import printed_guide
 from notifier.console.web import render
 from notifier.db.models import School, Student
@@ -72,7 +71,6 @@ async def reach_page(
     )
     school = await session.get(School, reach.school_id)
     pupils = sorted(reach.pupils, key=lambda p: (p.reached and not p.on_paper, p.on_paper))
-    zone = school.timezone if school else "Europe/Moscow"
     return render(
         request,
         "class.html.j2",
@@ -80,7 +78,7 @@ async def reach_page(
             "reach": reach,
             "pupils": pupils,
             "school": school,
-            "zone": ZoneInfo(zone),
+            "zone": zone_of(school),
             "telegram": runtime.telegram is not None,
         },
         title=reach.class_name,

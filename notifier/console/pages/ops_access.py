@@ -24,8 +24,8 @@ from notifier.console.deps import (
     UserDep,
     limits,
     school_in_view,
+    zone_in_view,
 )
-from notifier.console.pages.ops_deliveries import school_zone
 from notifier.console.web import render
 from notifier.db.models import ApiToken, ConsoleSession, School, Staff
 from notifier.errors import Forbidden, InvalidInput, NotFound
@@ -129,7 +129,7 @@ async def _tokens_page(
             "done": done,
             "region": user.principal.school_id is None,
             "school": schools.get(school_id, school_id),
-            "zone": await school_zone(session, school_id),
+            "zone": await zone_in_view(session, school_id),
         },
         status=422 if problem else 200,
     )
@@ -276,7 +276,7 @@ async def sessions(
                 for r in rows
             ],
             "done": done,
-            "zone": await school_zone(session, school_id),
+            "zone": await zone_in_view(session, school_id),
         },
     )
 

@@ -20,12 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import audit, scope
 from notifier.auth import Role
-from notifier.console.deps import SessionDep, UserDep, school_in_view
-from notifier.console.pages.ops_deliveries import DEFAULT_ZONE, day_range, school_zone
+from notifier.console.deps import SessionDep, UserDep, school_in_view, zone_in_view
+from notifier.console.pages.ops_deliveries import day_range
 from notifier.console.web import render
 from notifier.db.models import AuditEntry, Guardian, School, SchoolClass, Staff, Student
 from notifier.errors import InvalidInput
-from notifier.signin import SignedIn
 
 router = APIRouter()
 
@@ -148,12 +147,6 @@ def _entries(rows: list[AuditEntry], names: dict[tuple[str, str], str]) -> list[
     return out
 
 
-async def _zone(session: AsyncSession, user: SignedIn) -> ZoneInfo:
-    if user.school_id is None:
-        return ZoneInfo(DEFAULT_ZONE)
-    return await school_zone(session, user.school_id)
-
-
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_trail(
     request: Request,
@@ -183,7 +176,7 @@ async def audit_trail(
         until,
         whole,
     )
-    zone = await _zone(session, user)
+    zone = await zone_in_view(session, user.school_id)
     context: dict[str, object] = {
         "filters": filters,
         "subject_types": SUBJECT_TYPES,

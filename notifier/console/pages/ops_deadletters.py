@@ -13,7 +13,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,8 +20,14 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.auth import Role
-from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep, school_in_view
-from notifier.console.pages.ops_deliveries import DEFAULT_ZONE, school_zone
+from notifier.console.deps import (
+    FormChecked,
+    RuntimeDep,
+    SessionDep,
+    UserDep,
+    school_in_view,
+    zone_in_view,
+)
 from notifier.console.web import render
 from notifier.db.models import JournalEvent
 from notifier.delivery import dead_letters as service
@@ -49,12 +54,6 @@ def _whose(user: SignedIn, shelf: Shelf) -> service.Whose:
     if shelf is Shelf.region:
         return service.Whose(unowned=True)
     return service.Whose(school_id=school_in_view(user))
-
-
-async def _zone(session: AsyncSession, user: SignedIn) -> ZoneInfo:
-    if user.school_id is None:  # a region-wide admin on the region's shelf, no school chosen
-        return ZoneInfo(DEFAULT_ZONE)
-    return await school_zone(session, user.school_id)
 
 
 def pretty(payload: str | None) -> str | None:
@@ -101,7 +100,7 @@ async def dead_letters(
             "next": more if page.next_before else None,
             "shelf": whose.value,
             "region": user.principal.school_id is None,
-            "zone": await _zone(session, user),
+            "zone": await zone_in_view(session, user.school_id),
             "done": done,
         },
     )
@@ -123,7 +122,7 @@ async def _letter_page(
             "letter": letter,
             "payload": pretty(letter.payload),
             "shelf": shelf.value,
-            "zone": await _zone(session, user),
+            "zone": await zone_in_view(session, user.school_id),
             "problem": problem,
         },
         status=422 if problem else 200,
@@ -226,7 +225,7 @@ async def _unmatched_page(
             "next": more if page.next_before else None,
             "shelf": shelf.value,
             "region": user.principal.school_id is None,
-            "zone": await _zone(session, user),
+            "zone": await zone_in_view(session, user.school_id),
             "done": done,
             **(counts or {}),
             "problem": problem,
@@ -265,7 +264,7 @@ async def unmatched_event(
             "event": event,
             "payload": _event_json(event),
             "shelf": whose.value,
-            "zone": await _zone(session, user),
+            "zone": await zone_in_view(session, user.school_id),
         },
     )
 

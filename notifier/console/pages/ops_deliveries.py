@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.auth import Role
-from notifier.console.deps import SessionDep, UserDep, school_in_view
+from notifier.console.deps import SessionDep, UserDep, school_in_view, zone_in_view
 from notifier.console.web import render
-from notifier.db.models import Guardian, GuardianStudent, School, Student
+from notifier.db.models import Guardian, GuardianStudent, Student
 from notifier.db.states import Reason, RowStatus
 from notifier.delivery.log import delivery_log
 from notifier.errors import InvalidInput
@@ -32,14 +32,7 @@ from notifier.signin import SignedIn
 router = APIRouter()
 
 PAGE = 50
-DEFAULT_ZONE = "Europe/Moscow"
 Text = Annotated[str, Query(max_length=200)]
-
-
-async def school_zone(session: AsyncSession, school_id: str) -> ZoneInfo:
-    """The school's time zone: the pages show its times and read its days."""
-    zone = await session.scalar(select(School.timezone).where(School.id == school_id))
-    return ZoneInfo(zone or DEFAULT_ZONE)
 
 
 def day_range(since: str, until: str, zone: ZoneInfo) -> tuple[datetime | None, datetime | None]:
@@ -158,7 +151,7 @@ async def deliveries(
 ) -> HTMLResponse:
     user.principal.require(Role.admin)
     school_id = school_in_view(user)
-    zone = await school_zone(session, school_id)
+    zone = await zone_in_view(session, school_id)
     search = Search(guardian.strip(), pupil.strip(), event.strip(), status, channel, since, until)
     context: dict[str, object] = {
         "search": search,

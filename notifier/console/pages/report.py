@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from fastapi import APIRouter, Query, Request
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import audit
 from notifier.auth import Role
-from notifier.console.deps import RuntimeDep, SessionDep, UserDep, school_in_view
+from notifier.console.deps import RuntimeDep, SessionDep, UserDep, school_in_view, zone_of
 from notifier.console.i18n import Translate, translator
 from notifier.console.web import render
 from notifier.db.models import School
@@ -37,8 +36,6 @@ from notifier.text import ascii_filename
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-# The region's date when no one school's zone applies.
-REGION_ZONE = "Europe/Moscow"
 # A cell a spreadsheet would take for a formula (or, for \t and \r, might after a re-import).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -115,7 +112,7 @@ async def _report(
             title=t("report.title.region"),
             school_id=None,
             rows=[Row(s.school_name, s.school_id, s.totals) for s in schools],
-            as_of=now.astimezone(ZoneInfo(REGION_ZONE)).date(),
+            as_of=now.astimezone(zone_of(None)).date(),
         )
     reach = await school_reach(
         session=session,
@@ -125,13 +122,12 @@ async def _report(
         now=now,
     )
     school = await session.get(School, reach.school_id)  # loaded already: no query
-    zone = school.timezone if school else REGION_ZONE
     return Report(
         region=False,
         title=t("report.title.school", school=reach.school_name),
         school_id=reach.school_id,
         rows=[Row(c.class_name, c.class_id, c.figures) for c in reach.classes],
-        as_of=now.astimezone(ZoneInfo(zone)).date(),
+        as_of=now.astimezone(zone_of(school)).date(),
     )
 
 

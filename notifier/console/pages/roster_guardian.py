@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +20,7 @@ from notifier import audit, scope
 from notifier.audit import fields_of
 from notifier.auth import Role
 from notifier.categories import ALL_CATEGORIES, modes_of
-from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
+from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep, zone_of
 from notifier.console.i18n import TEXTS, translator
 from notifier.console.pages.roster import PupilRef, mask_email, mask_phone
 from notifier.console.web import render
@@ -169,7 +168,7 @@ async def guardian_page_for(
         "telegram": runtime.telegram is not None,
         "issued": issued,
         "problem": problem,
-        "zone": ZoneInfo(school.timezone if school else "Europe/Moscow"),
+        "zone": zone_of(school),
         "done": request.query_params.get("done", ""),
     }
     return render(
