@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: SecretStr | None = None
 
+    # MAX (max.ru): its certificate chains to the Russian Trusted Root CA, which a system may
+    # not trust; max_ca_file adds such a bundle to the system's for MAX's connections only.
+    max_token: SecretStr | None = None
+    max_api_base: str = "https://platform-api2.max.ru"
+    max_ca_file: Path | None = None
+    max_webhook_secret: SecretStr | None = None
+
     sms_provider: SmsProvider = SmsProvider.file
     sms_url: str | None = None
     sms_api_key: SecretStr | None = None
@@ -75,6 +82,9 @@ class Settings(BaseSettings):
     # server, e.g. the benchmark's, never for a real provider).
     telegram_rate_per_second: float = Field(default=25.0, ge=0, le=1000)
     telegram_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    # MAX takes at most 30 requests a second from a bot and 2 messages a second to one chat.
+    max_rate_per_second: float = Field(default=25.0, ge=0, le=1000)
+    max_chat_interval_seconds: float = Field(default=0.5, ge=0)
     link_code_ttl_days: float = Field(default=14.0, gt=0)
     link_code_max_failures: int = Field(default=5, ge=1)
     # Wrong bearer tokens (and webhook secrets) per client address and minute before 429.
@@ -142,7 +152,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
-    @field_validator("admin_token", "telegram_webhook_secret")
+    @field_validator("admin_token", "telegram_webhook_secret", "max_webhook_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_SECRET:
@@ -172,6 +182,16 @@ class Settings(BaseSettings):
             raise ValueError("sms_provider: smsc is not supported yet; use http, smsru or file")
         return self
 
+    @field_validator("max_ca_file")
+    @classmethod
+    def _readable_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(
+                f"{value} is not a file: give the path of a PEM bundle holding the Russian "
+                "Trusted Root CA (https://www.gosuslugi.ru/crt)"
+            )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -180,7 +200,9 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
 
-    @field_validator("smtp_host", "smtp_username", "sms_url", "sms_sender", mode="before")
+    @field_validator(
+        "smtp_host", "smtp_username", "sms_url", "sms_sender", "max_ca_file", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -196,6 +218,10 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())
+
+    @property
+    def max_enabled(self) -> bool:
+        return self.max_token is not None and bool(self.max_token.get_secret_value())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -27,7 +27,7 @@ _READY_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
 # A port picked by binding to 0 can be taken by someone else before redis binds it.
 _START_ATTEMPTS = 3
-# The oldest server every command we send works on: EXPIRE ... NX (roster/telegram_link.py) and
+# The oldest server every command we send works on: EXPIRE ... NX (roster/chat_link.py) and
 # the `lag` of XINFO GROUPS (the stream lag metric) came with Redis 7.0; Valkey began at 7.2.
 MIN_VERSION = (7, 0)
 _VERSION = re.compile(rb"\bv=(\d+)\.(\d+)")

@@ -12,8 +12,9 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notifier.channels.base import Channel
+from notifier.channels.base import Channel, Messenger
 from notifier.channels.email import EmailChannel
+from notifier.channels.max import MaxChannel
 from notifier.channels.ratelimit import RateLimiter
 from notifier.channels.sms import SmsChannel
 from notifier.channels.telegram import TelegramChannel
@@ -50,6 +51,15 @@ class Runtime:
     def telegram(self) -> TelegramChannel | None:
         channel = self.channels.get("telegram")
         return channel if isinstance(channel, TelegramChannel) else None
+
+    @property
+    def max(self) -> MaxChannel | None:
+        channel = self.channels.get("max")
+        return channel if isinstance(channel, MaxChannel) else None
+
+    def messenger(self, messenger: Messenger) -> TelegramChannel | MaxChannel | None:
+        """The channel of a messenger's bot, None when it is not configured."""
+        return self.max if messenger is Messenger.max else self.telegram
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(
@@ -102,6 +112,8 @@ def build_channels(settings: Settings, redis: Redis) -> dict[str, Channel]:
     }
     if settings.telegram_enabled:
         channels["telegram"] = TelegramChannel(settings, limiter)
+    if settings.max_enabled:
+        channels["max"] = MaxChannel(settings, limiter)
     return channels
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
+
+
+class Messenger(StrEnum):
+    """The messengers whose bots link a chat to a person; each is also a channel's name."""
+
+    telegram = "telegram"
+    max = "max"
 
 
 @dataclass(frozen=True)
@@ -15,6 +23,7 @@ class Recipient:
     phone: str | None = None
     telegram_chat_id: str | None = None
     telegram_bot_id: str | None = None
+    max_user_id: str | None = None
 
 
 @dataclass(frozen=True)

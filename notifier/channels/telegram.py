@@ -23,7 +23,7 @@ from aiogram.exceptions import (
 from aiogram.methods.base import Response
 from aiogram.types import Message
 
-from notifier.channels.base import Recipient, SendResult
+from notifier.channels.base import Messenger, Recipient, SendResult
 from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
@@ -73,6 +73,7 @@ def make_bot(token: str, api_base: str) -> Bot:
 
 class TelegramChannel:
     name = "telegram"
+    messenger = Messenger.telegram
 
     def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
         assert settings.telegram_token is not None
@@ -97,6 +98,12 @@ class TelegramChannel:
         """Add the bots schools configured (the dispatcher reads them from the roster)."""
         for token in tokens:
             self.add_bot(token)
+
+    async def start_link(self, code: str, *, bot_token: str | None = None) -> str:
+        """The t.me link that opens the bot (a school's own, by its token) with this code."""
+        bot = self.add_bot(bot_token) if bot_token else self.default_bot
+        me = await bot.me()
+        return deep_link(me.username, code)
 
     def reachable(self, recipient: Recipient) -> bool:
         return bool(recipient.telegram_chat_id) and (

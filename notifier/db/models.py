@@ -75,6 +75,9 @@ class Guardian(Timestamped, Base):
     # The numeric id of the bot the chat was linked through: only that bot may write to it.
     telegram_bot_id: Mapped[str | None] = mapped_column(String(32))
     telegram_linked_at: Mapped[datetime | None]
+    # The MAX user the service's MAX bot writes to (a dialog with the bot).
+    max_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    max_linked_at: Mapped[datetime | None]
 
 
 class GuardianStudent(Base):
@@ -101,12 +104,16 @@ class ChannelBlock(Base):
 
 
 class LinkCode(Base):
-    """A single-use code that links a Telegram chat to a guardian (or a staff member)."""
+    """A single-use code that links a Telegram chat or a MAX user to a guardian (or a staff
+    member); `messenger` says whose bot takes it."""
 
     __tablename__ = "link_codes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     subject_type: Mapped[str] = mapped_column(String(20), default="guardian")
+    messenger: Mapped[str] = mapped_column(
+        String(10), default="telegram", server_default="telegram"
+    )
     subject_id: Mapped[str] = mapped_column(Id, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None]
@@ -123,6 +130,7 @@ class Staff(Timestamped, Base):
     role: Mapped[str] = mapped_column(String(50), default="teacher")
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), index=True)
     telegram_bot_id: Mapped[str | None] = mapped_column(String(32))
+    max_user_id: Mapped[str | None] = mapped_column(String(32), index=True)
     # Where the console's sign-in link goes, and the language of the console's pages.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     locale: Mapped[str] = mapped_column(String(10), default="ru", server_default="ru")

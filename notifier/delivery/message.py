@@ -67,7 +67,9 @@ class Message:
             if self.attachments is not None:
                 email = replace(email, attachments=self.attachments())
             return email
-        if channel == "telegram":
+        if channel in ("telegram", "max"):
+            # MAX's HTML format takes the tags our messages use (b, i, s, blockquote, a) and
+            # the same escapes: one template serves both messengers.
             return self.renderer.telegram(self.template, self.context)
         return self.renderer.text(self.template, f"{channel}.txt.j2", self.context)
 
@@ -111,7 +113,7 @@ def _summary(renderer: Renderer, batch: Batch, item: Item, context: dict[str, An
         summary.KIND,
         context,
         categories=(summary.KIND,),
-        channels=("telegram", "email"),
+        channels=("telegram", "max", "email"),
         attachments=pdf if report is not None else None,
     )
 

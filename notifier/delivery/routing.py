@@ -36,6 +36,7 @@ def recipient_of(guardian: Guardian) -> Recipient:
         phone=guardian.phone,
         telegram_chat_id=guardian.telegram_chat_id,
         telegram_bot_id=guardian.telegram_bot_id,
+        max_user_id=guardian.max_user_id,
     )
 
 

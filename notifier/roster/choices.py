@@ -32,7 +32,7 @@ Category = Literal[
 Mode = Literal["instant", "digest", "weekly", "off"]
 # "paper": the guardian asked for printed summaries (REQUIREMENTS: a written application); no
 # message goes electronically by the channels after it.
-ChannelName = Literal["telegram", "email", "sms", "paper"]
+ChannelName = Literal["telegram", "max", "email", "sms", "paper"]
 
 
 class _In(CleanText):  # fuzz fix: NUL or a lone surrogate in a string was a 500 when stored
@@ -60,7 +60,7 @@ def _per_student_fit(per_student: dict[str, dict[str, str]]) -> dict[str, dict[s
 
 
 class PreferencesIn(_In):
-    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=4)] | None = None
+    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=5)] | None = None
     categories: dict[Category, Mode] = Field(default_factory=dict)
     per_student: dict[str, dict[Category, Mode]] = Field(default_factory=dict)
     quiet_hours: QuietHours | None = None
@@ -74,7 +74,7 @@ class PreferencesIn(_In):
 
 
 class SubscriptionsIn(_In):
-    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=4)] | None = None
+    channels: Annotated[list[ChannelName], Field(min_length=1, max_length=5)] | None = None
     categories: dict[Category, Mode] = Field(default_factory=dict)
 
     _channels = field_validator("channels")(_unique)

@@ -23,12 +23,14 @@ from notifier.db.models import AuditEntry, DeliveryAttempt, LinkCode, Notificati
 
 GUARDIAN = "guardian"  # AuditEntry.subject_type and LinkCode.subject_type of a guardian
 
-# Redis keys that name a chat: its rate bucket under each bot, `<prefix>tg:chat:<bot>:<chat>`
-# and that bucket's `:pause` (channels/telegram.py, RateLimiter's prefix); its count of wrong
-# link codes (roster/telegram_link.py), both gone within the hour anyway; and the bot's
-# conversation state, `fsm:<chat>:<user>:<part>` (aiogram's RedisStorage, cli.py), which stays.
-CHAT_BUCKETS = "notifier:rl:tg:chat:*"
-LINK_FAILURES = "notifier:link-failures:{chat}"
+# Redis keys that name a chat: its rate bucket under each bot, `<prefix>tg:chat:<bot>:<chat>`,
+# or a MAX user's, `<prefix>max:chat:<user>`, and that bucket's `:pause` (channels/telegram.py,
+# channels/max.py, RateLimiter's prefix); its count of wrong link codes per messenger
+# (roster/chat_link.py), both gone within the hour anyway; and the bot's conversation state,
+# `fsm:<chat>:<user>:<part>` (aiogram's RedisStorage, cli.py), which stays.
+CHAT_BUCKETS = ("notifier:rl:tg:chat:*", "notifier:rl:max:chat:*")
+LINK_FAILURES = "notifier:link-failures:{messenger}:{chat}"
+MESSENGERS = ("telegram", "max")
 BOT_STATE = "fsm:*"
 
 
@@ -37,8 +39,9 @@ def new_pseudonym() -> str:
     return f"erased-{secrets.token_hex(8)}"
 
 
-async def chats_of(session: AsyncSession, guardian_id: str, linked: str | None) -> set[str]:
-    """Every chat the guardian used: the linked one and those that spent their codes."""
+async def chats_of(session: AsyncSession, guardian_id: str, *linked: str | None) -> set[str]:
+    """Every chat the guardian used: the linked ones (a Telegram chat, a MAX user) and those
+    that spent their codes."""
     spent = await session.scalars(
         select(LinkCode.used_by_chat).where(
             LinkCode.subject_type == GUARDIAN,
@@ -46,7 +49,7 @@ async def chats_of(session: AsyncSession, guardian_id: str, linked: str | None) 
             LinkCode.used_by_chat.is_not(None),
         )
     )
-    return {chat for chat in (linked, *spent) if chat}
+    return {chat for chat in (*linked, *spent) if chat}
 
 
 def rekey(group_key: str, guardian_id: str, pseudonym: str) -> str:
@@ -140,12 +143,17 @@ async def forget_chats_in_redis(redis: Redis, chats: AbstractSet[str]) -> int:
     """Delete the Redis keys that name these chats; returns how many there were."""
     if not chats:
         return 0
-    keys: list[bytes | str] = [LINK_FAILURES.format(chat=chat) for chat in chats]
+    keys: list[bytes | str] = [
+        LINK_FAILURES.format(messenger=messenger, chat=chat)
+        for chat in chats
+        for messenger in MESSENGERS
+    ]
     # One pass over each kind whatever the number of chats, matching whole `:` parts.
     ends = tuple(f":{chat}{tail}" for chat in chats for tail in ("", ":pause"))
-    async for key in redis.scan_iter(match=CHAT_BUCKETS, count=1000):
-        if key.decode().endswith(ends):
-            keys.append(key)
+    for pattern in CHAT_BUCKETS:
+        async for key in redis.scan_iter(match=pattern, count=1000):
+            if key.decode().endswith(ends):
+                keys.append(key)
     async for key in redis.scan_iter(match=BOT_STATE, count=1000):
         if not chats.isdisjoint(key.decode().split(":")):
             keys.append(key)

@@ -16,7 +16,7 @@ from notifier.auth import Principal, Role
 from notifier.db.models import Guardian, GuardianStudent, School, Student
 from notifier.errors import InvalidInput
 from notifier.reports.invitations import Slip
-from notifier.roster.telegram_link import create_link_code
+from notifier.roster.chat_link import create_link_code
 
 MIN_TTL = timedelta(days=2)
 

@@ -9,7 +9,7 @@ from typing import Any
 from notifier.categories import ALL_CATEGORIES, Category, Mode, modes_of
 from notifier.db.models import Preference, School
 
-CHANNELS = ("telegram", "email", "sms")
+CHANNELS = ("telegram", "max", "email", "sms")
 SUMMARY = Category.summary
 
 

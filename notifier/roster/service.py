@@ -334,7 +334,9 @@ async def erase_guardian(
     audit entries keep who did what, under the pseudonym, without their details."""
     guardian = await get_guardian(session=session, guardian_id=guardian_id)
     pseudonym = erasure.new_pseudonym()
-    chats = await erasure.chats_of(session, guardian_id, guardian.telegram_chat_id)
+    chats = await erasure.chats_of(
+        session, guardian_id, guardian.telegram_chat_id, guardian.max_user_id
+    )
     mine = select(Notification.id).where(Notification.guardian_id == guardian_id)
     rows = list(await session.scalars(mine))
     cancelled = await session.execute(

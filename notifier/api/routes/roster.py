@@ -13,16 +13,18 @@ from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
 from notifier.audit import fields_of
 from notifier.auth import Principal, Role
+from notifier.channels.base import Messenger
 from notifier.db.models import SchoolClass, Student
 from notifier.errors import NotFound
 from notifier.roster import service
+from notifier.roster.chat_link import LinkSubject, issue_link
 from notifier.roster.schemas import ClassIn, ConsentIn, GuardianIn, SchoolIn, StaffIn, StudentIn
-from notifier.roster.telegram_link import LinkSubject, issue_link
 from notifier.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["roster"], route_class=DocumentedRoute)
 WRITERS = (Role.admin, Role.integration)
 NO_TELEGRAM = (409, "Telegram is not configured (NOTIFIER_TELEGRAM_TOKEN)")
+NO_MAX = (409, "MAX is not configured (NOTIFIER_MAX_TOKEN)")
 
 
 def _writer(principal: Principal, school_id: str) -> None:
@@ -210,6 +212,7 @@ async def get_guardian(
         "email": guardian.email,
         "locale": guardian.locale,
         "telegram_linked": guardian.telegram_chat_id is not None,
+        "max_linked": guardian.max_user_id is not None,
         "student_ids": visible
         if (visible := await scope.visible_pupils(session, principal, guardian_id)) is not None
         else await service.guardian_student_ids(session=session, guardian_id=guardian_id),
@@ -225,10 +228,12 @@ async def _link(
     runtime: Runtime,
     subject_id: str,
     subject: LinkSubject,
+    messenger: Messenger = Messenger.telegram,
 ) -> dict[str, Any]:
     issued = await issue_link(
         session=session,
-        telegram=runtime.telegram,
+        messenger=messenger,
+        channel=runtime.messenger(messenger),
         actor=principal,
         subject=subject,
         subject_id=subject_id,
@@ -264,3 +269,34 @@ async def staff_telegram_link(
     if await scope.staff(session, principal, staff_id) is None:
         raise NotFound(f"no staff member {staff_id!r}")
     return await _link(session, principal, runtime, staff_id, LinkSubject.staff)
+
+
+@router.post(
+    "/guardians/{guardian_id}/max-link",
+    status_code=201,
+    summary="A single-use, expiring code and https://max.ru/<bot>?start=<code> link that "
+    "connects the guardian's MAX",
+    responses=errors_of(404, NO_MAX),
+)
+async def max_link(
+    guardian_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    await guardian_access(session, principal, guardian_id, Role.admin, Role.teacher)
+    return await _link(
+        session, principal, runtime, guardian_id, LinkSubject.guardian, Messenger.max
+    )
+
+
+@router.post(
+    "/staff/{staff_id}/max-link",
+    status_code=201,
+    summary="A single-use code that connects a class teacher's MAX (for /announce)",
+    responses=errors_of(404, NO_MAX),
+)
+async def staff_max_link(
+    staff_id: str, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, Any]:
+    principal.require(Role.admin)
+    if await scope.staff(session, principal, staff_id) is None:
+        raise NotFound(f"no staff member {staff_id!r}")
+    return await _link(session, principal, runtime, staff_id, LinkSubject.staff, Messenger.max)

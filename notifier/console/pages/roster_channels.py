@@ -28,8 +28,8 @@ from notifier.console.pages.roster_guardian import (
 from notifier.db.models import Preference
 from notifier.errors import InvalidInput
 from notifier.roster import choices, service
+from notifier.roster.chat_link import LinkSubject, issue_link, unlink
 from notifier.roster.schemas import ConsentIn
-from notifier.roster.telegram_link import LinkSubject, issue_link, unlink
 
 router = APIRouter()
 
@@ -171,7 +171,7 @@ async def new_code(
     guardian = await guardian_in_reach(session, user, guardian_id)
     issued = await issue_link(
         session=session,
-        telegram=runtime.telegram,
+        channel=runtime.telegram,
         actor=user.principal,
         subject=LinkSubject.guardian,
         subject_id=guardian_id,

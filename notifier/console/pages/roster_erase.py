@@ -22,7 +22,7 @@ from notifier.db.models import Consent, Guardian, GuardianStudent, LinkCode, Not
 from notifier.db.states import RowStatus
 from notifier.errors import Forbidden
 from notifier.roster import service
-from notifier.roster.telegram_link import LinkSubject
+from notifier.roster.chat_link import LinkSubject
 from notifier.signin import SignedIn
 
 router = APIRouter()

@@ -27,9 +27,9 @@ from notifier.console.web import render
 from notifier.db.models import Guardian, Preference, School, SchoolClass, Student
 from notifier.delivery.log import LogEntry, delivery_log
 from notifier.roster import choices, service
+from notifier.roster.chat_link import IssuedLink
 from notifier.roster.preferences import CHANNELS
 from notifier.roster.schemas import GuardianIn
-from notifier.roster.telegram_link import IssuedLink
 from notifier.runtime import Runtime
 from notifier.signin import SignedIn
 

@@ -33,8 +33,8 @@ from notifier.console.web import render
 from notifier.db.models import School, SchoolClass, Staff
 from notifier.errors import InvalidInput, NotFound
 from notifier.roster import service
+from notifier.roster.chat_link import LinkSubject, issue_link
 from notifier.roster.schemas import ClassIn, StaffIn
-from notifier.roster.telegram_link import LinkSubject, issue_link
 from notifier.signin import ADMIN_ROLE, SignedIn
 
 router = APIRouter()
@@ -198,7 +198,7 @@ async def telegram_link(
     member = await _member(session, user, school, staff_id)
     issued = await issue_link(
         session=session,
-        telegram=runtime.telegram,
+        channel=runtime.telegram,
         actor=user.principal,
         subject=LinkSubject.staff,
         subject_id=member.id,

@@ -1,5 +1,6 @@
-"""Linking a Telegram chat to a guardian (or a staff member): single-use, expiring codes, stored
-only as hashes; a new code voids the older unused ones; unlinking by the chat or by the school."""
+"""Linking a messenger's chat (a Telegram chat, a MAX user) to a guardian or a staff member:
+single-use, expiring codes, stored only as hashes, each for one messenger; a new code voids the
+older unused ones of that messenger; unlinking by the chat or by the school."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, select, update
@@ -15,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import audit
 from notifier.auth import Principal
-from notifier.channels.telegram import TelegramChannel, deep_link
+from notifier.channels.base import Messenger
+from notifier.channels.max import MaxChannel
+from notifier.channels.telegram import TelegramChannel
 from notifier.db.models import (
     ChannelBlock,
     Guardian,
@@ -84,11 +88,13 @@ async def create_link_code(
     now: datetime,
     by_token: int | None,
     subject_type: str = LinkSubject.guardian,
+    messenger: Messenger = Messenger.telegram,
     commit: bool = True,
 ) -> tuple[str, datetime]:
-    """A new code for this guardian (or staff member, with subject_type="staff") in
-    Telegram's deep-link alphabet, 128 bits; shown once; their older unused codes stop working.
-    With `commit` False the caller commits (a batch of codes stands or falls together)."""
+    """A new code for this guardian (or staff member, with subject_type="staff") and one
+    messenger, in the deep-link alphabet both Telegram and MAX take, 128 bits; shown once;
+    their older unused codes of that messenger stop working. With `commit` False the caller
+    commits (a batch of codes stands or falls together)."""
     if subject_type == LinkSubject.staff:
         if await session.get(Staff, guardian_id) is None:
             raise NotFound(f"no staff member {guardian_id!r}")
@@ -100,6 +106,7 @@ async def create_link_code(
         .where(
             LinkCode.subject_type == subject_type,
             LinkCode.subject_id == guardian_id,
+            LinkCode.messenger == messenger.value,
             LinkCode.used_at.is_(None),
             LinkCode.expires_at > now,
         )
@@ -112,6 +119,7 @@ async def create_link_code(
             code_hash=_hash(code),
             subject_type=subject_type,
             subject_id=guardian_id,
+            messenger=messenger.value,
             created_at=now,
             created_by=by_token,
             expires_at=expires,
@@ -124,52 +132,70 @@ async def create_link_code(
 
 @dataclass(frozen=True)
 class IssuedLink:
-    """A fresh code (shown once) and the t.me link that opens the person's bot with it."""
+    """A fresh code (shown once) and the link that opens the person's bot with it."""
 
     code: str
     url: str
     expires_at: datetime
 
 
+NOT_CONFIGURED = {
+    Messenger.telegram: "Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN",
+    Messenger.max: "MAX is not configured: set NOTIFIER_MAX_TOKEN",
+}
+
+
 async def issue_link(
     *,
     session: AsyncSession,
-    telegram: TelegramChannel | None,
+    messenger: Messenger = Messenger.telegram,
+    channel: TelegramChannel | MaxChannel | None,
     actor: Principal,
     subject: LinkSubject,
     subject_id: str,
     ttl: timedelta,
     now: datetime,
 ) -> IssuedLink:
-    """A new code for a guardian (or staff member) and its deep link, through the bot the
-    person should use: a guardian's school's own bot if it has one, else the service's. Their
-    older codes stop working; the audit trail records who made it. The caller checks scope."""
-    if telegram is None:
-        raise Conflict("Telegram is not configured: set NOTIFIER_TELEGRAM_TOKEN")
+    """A new code for a guardian (or staff member) and the link that opens `channel`'s bot
+    with it: in Telegram, a guardian's school's own bot if it has one, else the service's. Their
+    older codes of that messenger stop working; the audit trail records who made it. The
+    caller checks scope; `channel` (that messenger's) None means it is not configured."""
+    if channel is None:
+        raise Conflict(NOT_CONFIGURED[messenger])
     token = (
         await guardian_bot_token(session=session, guardian_id=subject_id)
-        if subject == LinkSubject.guardian
+        if subject == LinkSubject.guardian and isinstance(channel, TelegramChannel)
         else None
     )
-    bot = telegram.add_bot(token) if token else telegram.default_bot
-    me = await bot.me()
-    audit.record(session, actor, "telegram_link.create", subject.value, subject_id)
+    audit.record(session, actor, f"{channel.messenger}_link.create", subject.value, subject_id)
     code, expires = await create_link_code(
         session=session,
         guardian_id=subject_id,
         subject_type=subject,
+        messenger=channel.messenger,
         ttl=ttl,
         now=now,
         by_token=actor.token_id,
     )
-    return IssuedLink(code, deep_link(me.username, code), expires)
+    return IssuedLink(code, await channel.start_link(code, bot_token=token), expires)
 
 
 async def link_chat(
-    *, session: AsyncSession, code: str, chat_id: str, bot_id: str, now: datetime
+    *,
+    session: AsyncSession,
+    code: str,
+    chat_id: str,
+    bot_id: str | None,
+    now: datetime,
+    messenger: Messenger = Messenger.telegram,
 ) -> Linked:
-    """Spend a code: the chat now receives this guardian's messages."""
-    row = await session.scalar(select(LinkCode).where(LinkCode.code_hash == _hash(code)))
+    """Spend a code in `messenger`'s bot: the chat (a MAX user) now receives this guardian's
+    messages there. A code made for another messenger is unknown here."""
+    row = await session.scalar(
+        select(LinkCode).where(
+            LinkCode.code_hash == _hash(code), LinkCode.messenger == messenger.value
+        )
+    )
     if row is None:
         raise LinkRefused(Refusal.unknown, "no such code")
     if row.used_at is not None:
@@ -188,16 +214,14 @@ async def link_chat(
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise LinkRefused(Refusal.used, "this code was already used or replaced")
     if row.subject_type == LinkSubject.staff:
-        return await _link_staff(session, row.subject_id, chat_id, bot_id)
+        return await _link_staff(session, row.subject_id, messenger, chat_id, bot_id, now)
     guardian = await session.get(Guardian, row.subject_id)
     if guardian is None:
         raise LinkRefused(Refusal.unknown, "the guardian of this code no longer exists")
-    replaced = _replaced(guardian.telegram_chat_id, guardian.telegram_bot_id, chat_id)
-    guardian.telegram_chat_id, guardian.telegram_bot_id = chat_id, bot_id
-    guardian.telegram_linked_at = now
+    replaced = _attach(guardian, messenger, chat_id, bot_id, now)
     await session.execute(
         delete(ChannelBlock).where(
-            ChannelBlock.guardian_id == guardian.id, ChannelBlock.channel == "telegram"
+            ChannelBlock.guardian_id == guardian.id, ChannelBlock.channel == messenger.value
         )
     )
     names = await session.scalars(
@@ -218,6 +242,7 @@ async def _newer_code(session: AsyncSession, row: LinkCode) -> bool:
         .where(
             LinkCode.subject_type == row.subject_type,
             LinkCode.subject_id == row.subject_id,
+            LinkCode.messenger == row.messenger,
             LinkCode.id > row.id,
         )
         .limit(1)
@@ -225,16 +250,61 @@ async def _newer_code(session: AsyncSession, row: LinkCode) -> bool:
     return newer is not None
 
 
-def _replaced(old_chat: str | None, old_bot: str | None, new_chat: str) -> Replaced | None:
-    return Replaced(old_chat, old_bot) if old_chat and old_chat != new_chat else None
+# Where each messenger's link is kept on a guardian or a staff member: the chat (a MAX user),
+# and in Telegram the bot it was linked through (only that bot may write to it).
+def _attach(
+    person: Guardian | Staff,
+    messenger: Messenger,
+    chat_id: str,
+    bot_id: str | None,
+    now: datetime,
+) -> Replaced | None:
+    """Link `chat_id` to `person` in `messenger`; the chat it replaced, if another."""
+    if messenger is Messenger.max:
+        old_chat, old_bot = person.max_user_id, None
+        person.max_user_id = chat_id
+        if isinstance(person, Guardian):
+            person.max_linked_at = now
+    else:
+        old_chat, old_bot = person.telegram_chat_id, person.telegram_bot_id
+        person.telegram_chat_id, person.telegram_bot_id = chat_id, bot_id
+        if isinstance(person, Guardian):
+            person.telegram_linked_at = now
+    return Replaced(old_chat, old_bot) if old_chat and old_chat != chat_id else None
 
 
-async def _link_staff(session: AsyncSession, staff_id: str, chat_id: str, bot_id: str) -> Linked:
+def _detach(person: Guardian | Staff, messenger: Messenger) -> bool:
+    """Unlink `person`'s chat in `messenger`; whether one was linked."""
+    if messenger is Messenger.max:
+        was_linked = person.max_user_id is not None
+        person.max_user_id = None
+        if isinstance(person, Guardian):
+            person.max_linked_at = None
+    else:
+        was_linked = person.telegram_chat_id is not None
+        person.telegram_chat_id = person.telegram_bot_id = None
+        if isinstance(person, Guardian):
+            person.telegram_linked_at = None
+    return was_linked
+
+
+def chat_column(model: type[Guardian] | type[Staff], messenger: Messenger) -> Any:
+    """The column that holds `model`'s chat in `messenger` (the bots find people by it)."""
+    return model.max_user_id if messenger is Messenger.max else model.telegram_chat_id
+
+
+async def _link_staff(
+    session: AsyncSession,
+    staff_id: str,
+    messenger: Messenger,
+    chat_id: str,
+    bot_id: str | None,
+    now: datetime,
+) -> Linked:
     staff = await session.get(Staff, staff_id)
     if staff is None:
         raise LinkRefused(Refusal.unknown, "the staff member of this code no longer exists")
-    replaced = _replaced(staff.telegram_chat_id, staff.telegram_bot_id, chat_id)
-    staff.telegram_chat_id, staff.telegram_bot_id = chat_id, bot_id
+    replaced = _attach(staff, messenger, chat_id, bot_id, now)
     names = tuple(
         await session.scalars(
             select(SchoolClass.name)
@@ -246,35 +316,38 @@ async def _link_staff(session: AsyncSession, staff_id: str, chat_id: str, bot_id
     return Linked(staff_id, names, staff=True, replaced=replaced)
 
 
-async def unlink_chat(*, session: AsyncSession, chat_id: str) -> int:
-    """Stop sending to this chat; returns how many guardians it was linked to."""
-    result = await session.execute(
-        update(Guardian)
-        .where(Guardian.telegram_chat_id == chat_id)
-        .values(telegram_chat_id=None, telegram_bot_id=None, telegram_linked_at=None)
+async def unlink_chat(
+    *, session: AsyncSession, chat_id: str, messenger: Messenger = Messenger.telegram
+) -> int:
+    """Stop sending to this chat (a MAX user); returns how many guardians it was linked to."""
+    guardians = list(
+        await session.scalars(select(Guardian).where(chat_column(Guardian, messenger) == chat_id))
     )
-    await session.execute(
-        update(Staff)
-        .where(Staff.telegram_chat_id == chat_id)
-        .values(telegram_chat_id=None, telegram_bot_id=None)
-    )
+    staff = await session.scalars(select(Staff).where(chat_column(Staff, messenger) == chat_id))
+    for person in (*guardians, *staff):
+        _detach(person, messenger)
     await session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return len(guardians)
 
 
-async def unlink(*, session: AsyncSession, subject: LinkSubject, subject_id: str) -> bool:
-    """Unlink a guardian's (or staff member's) chat at once; False if none was linked."""
+async def unlink(
+    *,
+    session: AsyncSession,
+    subject: LinkSubject,
+    subject_id: str,
+    messenger: Messenger = Messenger.telegram,
+) -> bool:
+    """Unlink a guardian's (or staff member's) chat in `messenger` at once; False if none
+    was linked."""
+    person: Guardian | Staff
     if subject == LinkSubject.staff:
         staff = await session.get(Staff, subject_id)
         if staff is None:
             raise NotFound(f"no staff member {subject_id!r}")
-        was_linked = staff.telegram_chat_id is not None
-        staff.telegram_chat_id = staff.telegram_bot_id = None
+        person = staff
     else:
-        guardian = await get_guardian(session=session, guardian_id=subject_id)
-        was_linked = guardian.telegram_chat_id is not None
-        guardian.telegram_chat_id = guardian.telegram_bot_id = None
-        guardian.telegram_linked_at = None
+        person = await get_guardian(session=session, guardian_id=subject_id)
+    was_linked = _detach(person, messenger)
     await session.commit()
     return was_linked
 
@@ -282,13 +355,21 @@ async def unlink(*, session: AsyncSession, subject: LinkSubject, subject_id: str
 class LinkThrottle:
     """Wrong codes from one chat are counted; past the limit, codes are not even checked."""
 
-    def __init__(self, redis: Redis, *, limit: int, window_seconds: int = 3600) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        limit: int,
+        window_seconds: int = 3600,
+        messenger: Messenger = Messenger.telegram,
+    ) -> None:
         self.redis = redis
         self.limit = limit
         self.window = window_seconds
+        self.messenger = messenger
 
     def _key(self, chat_id: str) -> str:
-        return f"notifier:link-failures:{chat_id}"
+        return f"notifier:link-failures:{self.messenger}:{chat_id}"
 
     async def blocked(self, chat_id: str) -> bool:
         count = await self.redis.get(self._key(chat_id))

@@ -1,0 +1,188 @@
+"""MAX (max.ru): maxapi's Bot as a client of the MAX Bot API (HTML format), rate-limited in
+Redis like Telegram: the bot's requests per second, and at most 2 messages a second to one user."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import re
+import ssl
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import ClientConnectorCertificateError, TCPConnector
+from maxapi import Bot
+from maxapi.client.default import DefaultConnectionProperties
+from maxapi.enums.parse_mode import TextFormat
+from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
+from maxapi.types.users import User
+from maxapi.utils.deep_linking import create_start_link
+
+from notifier.channels.base import Messenger, Recipient, SendResult
+from notifier.channels.ratelimit import RateLimiter, per_second
+from notifier.config import Settings
+from notifier.errors import PermanentDelivery, TransientDelivery
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/max/webhook"  # where the API takes the MAX bot's updates (bots/max)
+# maxapi refuses a text of 4,000 characters or more before sending (MAX's limit is 4,000).
+TEXT_LIMIT = 3999
+# The error codes MAX answers for a user who blocked the bot or a dialog that is gone: the
+# address is dead until the parent links again.
+DEAD_CHAT = ("chat.denied", "chat.not.found", "dialog.suspended", "user.not.found", "blocked")
+UNTRUSTED = (
+    "MAX's certificate is not trusted on this machine: it chains to the Russian Trusted Root CA. "
+    "Download it (https://www.gosuslugi.ru/crt) and set NOTIFIER_MAX_CA_FILE to the PEM file"
+)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The system's trusted roots, and the bundle in NOTIFIER_MAX_CA_FILE besides them."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
+
+
+def fit(text: str) -> str:
+    """MAX HTML within MAX's length. A longer text loses its markup and is cut with an
+    ellipsis: a cut through a tag would be refused, and the words matter more than the bold."""
+    if len(text) <= TEXT_LIMIT:
+        return text
+    plain = html.unescape(_TAG.sub("", text))
+    keep = TEXT_LIMIT - 1
+    while len(escaped := html.escape(plain[:keep].rstrip(), quote=False) + "…") > TEXT_LIMIT:
+        keep -= len(escaped) - TEXT_LIMIT  # each escape adds characters: take that many off
+    return escaped
+
+
+def make_bot(settings: Settings) -> Bot:
+    """A maxapi Bot for our token and API base. maxapi retries 5xx itself with sleeps; we do
+    not let it: a failed send goes back to the outbox, which backs off without holding a
+    worker. Its connector (built on first use, in the running loop) trusts what
+    `ssl_context` says."""
+    assert settings.max_token is not None
+    bot = Bot(
+        token=settings.max_token.get_secret_value(),
+        format=TextFormat.HTML,
+        disable_link_preview=True,
+        auto_requests=False,
+        auto_check_subscriptions=False,
+        default_connection=DefaultConnectionProperties(timeout=30, max_retries=0),
+    )
+    bot.set_api_url(settings.max_api_base)
+    return bot
+
+
+class MaxChannel:
+    name = "max"
+    messenger = Messenger.max
+
+    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+        self.settings = settings
+        self.limiter = limiter
+        self.bot = make_bot(settings)
+        self._connector: TCPConnector | None = None
+        self._username: str | None = None
+
+    def _connect(self) -> Bot:
+        if self._connector is None or self._connector.closed:
+            self._connector = TCPConnector(ssl=ssl_context(self.settings.max_ca_file))
+            self.bot.default_connection.kwargs["connector"] = self._connector
+        return self.bot
+
+    async def username(self) -> str:
+        """The bot's name in its max.ru links (asked once per process)."""
+        if self._username is None:
+            me = await self._call_me()
+            if not me.username:
+                raise TransientDelivery("MAX: the bot has no username; set one in MAX for partners")
+            self._username = me.username
+        return self._username
+
+    async def _call_me(self) -> User:
+        try:
+            return await self._connect().get_me()
+        except MaxConnection as exc:
+            raise _connection_error(exc) from None
+
+    async def start_link(self, code: str, *, bot_token: str | None = None) -> str:
+        """https://max.ru/<bot>?start=<code>: opens the bot, which gets `bot_started` with it."""
+        return create_start_link(await self.username(), code)
+
+    def reachable(self, recipient: Recipient) -> bool:
+        return bool(recipient.max_user_id)
+
+    async def send(
+        self, recipient: Recipient, content: str, *, ref: str, now: datetime
+    ) -> SendResult:
+        if not recipient.max_user_id:
+            raise PermanentDelivery("guardian has no linked MAX chat")
+        user = int(recipient.max_user_id)
+        bucket = "max:bot"
+        text = fit(content)
+        async with contextlib.AsyncExitStack() as slots:
+            interval = self.settings.max_chat_interval_seconds
+            if interval > 0:
+                chat = f"max:chat:{user}"
+                await slots.enter_async_context(self.limiter.slot(chat, 1, interval))
+            limit, window = per_second(self.settings.max_rate_per_second)
+            await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
+            mid = await self._send(bucket, user, text)
+        return SendResult(provider_id=mid)
+
+    async def _send(self, bucket: str, user: int, text: str) -> str:
+        try:
+            sent = await self._connect().send_message(user_id=user, text=text)
+        except MaxApiError as exc:
+            raise await self._api_error(bucket, exc) from None
+        except MaxConnection as exc:
+            raise _connection_error(exc) from None
+        except InvalidToken:
+            raise TransientDelivery(
+                "MAX 401: the token was refused; check NOTIFIER_MAX_TOKEN"
+            ) from None
+        except TimeoutError:
+            raise TransientDelivery("MAX timeout") from None
+        if sent is None or sent.message.body is None:
+            raise TransientDelivery("MAX answered without the message sent")
+        return sent.message.body.mid
+
+    async def _api_error(
+        self, bucket: str, exc: MaxApiError
+    ) -> TransientDelivery | PermanentDelivery:
+        code = _error_code(exc)
+        if exc.code == 429:
+            # MAX slows the whole bot down: every worker waits a second before its next send.
+            await self.limiter.pause(bucket, 1.0)
+            return TransientDelivery("MAX 429 too many requests", retry_after=1)
+        if exc.code >= 500:
+            return TransientDelivery(f"MAX {exc.code} {code}")
+        dead = exc.code in (403, 404) or any(marker in code.lower() for marker in DEAD_CHAT)
+        return PermanentDelivery(f"MAX {exc.code} {code}", unusable=dead)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.bot.close_session()
+        if self._connector is not None:
+            with contextlib.suppress(Exception):
+                await self._connector.close()
+
+
+def _error_code(exc: MaxApiError) -> str:
+    """MAX's error code (`chat.denied`…), never its message: that may quote the request."""
+    raw = exc.raw
+    code = raw.get("code") if isinstance(raw, dict) else None
+    return str(code)[:80] if code else "error"
+
+
+def _connection_error(exc: MaxConnection) -> TransientDelivery | PermanentDelivery:
+    if isinstance(exc.__cause__, ClientConnectorCertificateError):
+        # Retrying cannot help until someone installs the CA: the message goes by the next
+        # channel, and the log says what to do.
+        log.error("max.certificate_untrusted", extra={"hint": UNTRUSTED})
+        return PermanentDelivery(UNTRUSTED)
+    return TransientDelivery(f"MAX connection failed ({type(exc.__cause__).__name__})")
