@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from notifier.config import Settings
 from notifier.db.models import AuditEntry, Guardian, Notification
-from notifier.roster.telegram_link import LinkRefused, Refusal, link_chat
+from notifier.roster.chat_link import LinkRefused, Refusal, link_chat
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.console_client import CSRF, csrf_of, sign_in, visitor

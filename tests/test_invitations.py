@@ -18,8 +18,8 @@ from notifier.auth import Principal, Role
 from notifier.db.models import AuditEntry, LinkCode
 from notifier.errors import Forbidden, InvalidInput, NotFound
 from notifier.reports.invitations import Slip, invitations_pdf
+from notifier.roster.chat_link import LinkRefused, Refusal, link_chat
 from notifier.roster.invitations import issue_invitations
-from notifier.roster.telegram_link import LinkRefused, Refusal, link_chat
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import pupil_with_guardian, put, school_with_class

@@ -18,7 +18,7 @@ from notifier.api.app import create_app
 from notifier.auth import Role, create_token
 from notifier.config import Settings
 from notifier.db.models import ApiToken
-from notifier.roster.telegram_link import create_link_code
+from notifier.roster.chat_link import create_link_code
 from notifier.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import mark, pupil_with_guardian, school_with_class

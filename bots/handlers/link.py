@@ -12,7 +12,7 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.handlers.family import NO_CONSENT, language_of
-from notifier.roster.telegram_link import (
+from notifier.roster.chat_link import (
     Linked,
     LinkRefused,
     LinkThrottle,
