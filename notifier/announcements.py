@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier import scope
 from notifier.auth import Principal, Role
 from notifier.categories import Category, Mode
-from notifier.channels.base import Recipient
+from notifier.channels.base import Messenger, Recipient
+from notifier.channels.max import MaxChannel
 from notifier.channels.sms_text import SmsEncoding, fitted
 from notifier.channels.telegram import TelegramChannel
 from notifier.db.bulk import insert_ignore
@@ -155,6 +156,7 @@ async def create(
     now: datetime,
     public_url: str,
     summary_chat_id: str | None = None,
+    summary_messenger: Messenger = Messenger.telegram,
 ) -> Created:
     """Store an announcement and plan one message per guardian of the audience."""
     principal.require(Role.admin, Role.teacher)
@@ -206,6 +208,7 @@ async def create(
         body_hash=body.digest(),
         created_at=now,
         summary_chat_id=summary_chat_id,
+        summary_messenger=summary_messenger.value,
     )
     session.add(announcement)
     rows = await _plan(session, event.pk, ident, classes, pupils, body, now)
@@ -526,23 +529,33 @@ async def summary_text(*, session: AsyncSession, announcement: Announcement) -> 
 
 
 async def send_summaries(
-    *, sessions: SessionFactory, telegram: TelegramChannel | None, now: datetime
+    *,
+    sessions: SessionFactory,
+    telegram: TelegramChannel | None,
+    now: datetime,
+    max_channel: MaxChannel | None = None,
 ) -> int:
-    """Tell class teachers who announced from Telegram how delivery went (once, when done)."""
-    if telegram is None:
-        return 0
+    """Tell class teachers who announced from a bot how delivery went, in that bot (once, when
+    done)."""
+    bots = {Messenger.telegram: telegram, Messenger.max: max_channel}
     sent = 0
     async with sessions() as session:
         for announcement in await finished_for_summary(session=session):
             assert announcement.summary_chat_id is not None
+            messenger = Messenger(announcement.summary_messenger)
+            bot = bots[messenger]
+            if bot is None:
+                continue  # that bot is not configured here (yet): the summary waits for it
             text = await summary_text(session=session, announcement=announcement)
+            chat = announcement.summary_chat_id
             staff = Recipient(
                 guardian_id=f"staff:{announcement.author_staff_id}",
                 name="",
-                telegram_chat_id=announcement.summary_chat_id,
+                telegram_chat_id=chat if messenger is Messenger.telegram else None,
+                max_user_id=chat if messenger is Messenger.max else None,
             )
             try:
-                await telegram.send(staff, html.escape(text), ref=announcement.id, now=now)
+                await bot.send(staff, html.escape(text), ref=announcement.id, now=now)
             except DeliveryError:
                 continue  # tried again on the next run
             announcement.summary_sent_at = now

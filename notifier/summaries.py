@@ -173,25 +173,29 @@ def _rows(event_pk: int, pupil: str, start: date, roster: Roster, now: datetime)
 # -- The class's printable summary -------------------------------------------------------------
 
 
-ELECTRONIC = ("telegram", "email")  # the channels that carry a summary
+ELECTRONIC = ("telegram", "max", "email")  # the channels that carry a summary
 
 
 def paper_reason(
     guardian: Guardian, *, consented: bool, channels: tuple[str, ...], blocked: set[str], mode: str
 ) -> str | None:
     """Why this guardian's summary must be printed: they asked for paper, or no channel that
-    carries a summary can reach them; None when it goes by Telegram or email (or is off)."""
+    carries a summary can reach them; None when it goes by Telegram, MAX or email (or is off)."""
     if mode == "off":
         return None
     if not consented:
         return "нет согласия на электронную рассылку"
-    addresses = {"telegram": guardian.telegram_chat_id, "email": guardian.email}
+    addresses = {
+        "telegram": guardian.telegram_chat_id,
+        "max": guardian.max_user_id,
+        "email": guardian.email,
+    }
     for channel in channels:
         if channel == "paper":
             return "выбрал(а) бумажную ведомость"
         if channel in ELECTRONIC and addresses[channel] and channel not in blocked:
             return None
-    return "нет Telegram и электронной почты"
+    return "нет Telegram, MAX и электронной почты"
 
 
 MAX_DAYS = 366  # the longest period a printout covers

@@ -23,6 +23,7 @@ from notifier.db.migrate import upgrade
 from notifier.db.models import Base
 from notifier.runtime import Runtime, build_runtime, run_until_idle
 from tests.log_scan import Collector, process_logs, scan
+from tests.servers.max import MaxApiServer
 from tests.servers.postgres_server import PostgresServer
 from tests.servers.redis_server import start_redis
 from tests.servers.smtp_server import SmtpServer
@@ -118,6 +119,13 @@ def smtp() -> Iterator[SmtpServer]:
 def bot_api() -> Iterator[BotApiServer]:
     """A local Bot API server for the test (tests/servers/telegram/)."""
     with BotApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def max_api() -> Iterator[MaxApiServer]:
+    """A local MAX Bot API server for the test (tests/servers/max/)."""
+    with MaxApiServer() as server:
         yield server
 
 

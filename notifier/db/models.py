@@ -292,8 +292,12 @@ class Announcement(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     body_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # A teacher who announced from Telegram gets the delivery summary there once all is sent.
+    # A teacher who announced from a bot gets the delivery summary there once all is sent: the
+    # chat (a MAX user) and its messenger.
     summary_chat_id: Mapped[str | None] = mapped_column(String(32))
+    summary_messenger: Mapped[str] = mapped_column(
+        String(10), default="telegram", server_default="telegram"
+    )
     summary_sent_at: Mapped[datetime | None]
 
 

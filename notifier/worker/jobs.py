@@ -37,7 +37,12 @@ async def deliver_due_tick(ctx: dict[str, Any]) -> None:
 async def announcement_summaries(ctx: dict[str, Any]) -> None:
     """Every few seconds: delivery summaries for teachers who announced from Telegram."""
     runtime: Runtime = ctx["runtime"]
-    await send_summaries(sessions=runtime.sessions, telegram=runtime.telegram, now=runtime.clock())
+    await send_summaries(
+        sessions=runtime.sessions,
+        telegram=runtime.telegram,
+        max_channel=runtime.max,
+        now=runtime.clock(),
+    )
 
 
 async def weekly_summaries(ctx: dict[str, Any]) -> None:

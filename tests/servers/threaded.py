@@ -5,6 +5,7 @@ the SMS gateway."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -26,6 +27,8 @@ class ThreadedAiohttpServer:
     def __init__(self, host: str = HOST) -> None:
         self.host = host
         self.port = 0
+        # Set before start() to serve HTTPS (e.g. a certificate from trustme's throwaway CA).
+        self.ssl_context: ssl.SSLContext | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -109,7 +112,7 @@ class ThreadedAiohttpServer:
         runner = web.AppRunner(self._build_app(), access_log=None, shutdown_timeout=5)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, 0)
+            site = web.TCPSite(runner, self.host, 0, ssl_context=self.ssl_context)
             await site.start()
             self.port = int(runner.addresses[0][1])
         except BaseException as exc:

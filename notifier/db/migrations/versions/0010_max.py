@@ -3,7 +3,9 @@
 - guardians.max_user_id (indexed: the bot finds the guardian of an update by it) and
   max_linked_at; staff.max_user_id, for a class teacher's /announce in MAX;
 - link_codes.messenger: a code opens one messenger's bot, and a new code voids only the
-  older unused codes of the same messenger (a parent may link Telegram and MAX both).
+  older unused codes of the same messenger (a parent may link Telegram and MAX both);
+- announcements.summary_messenger: the messenger of summary_chat_id, where a teacher who
+  announced from a bot gets the delivery summary.
 
 Revision ID: 0010
 Revises: 0009
@@ -36,8 +38,15 @@ def upgrade() -> None:
             sa.Column("messenger", sa.String(10), nullable=False, server_default="telegram")
         )
 
+    with op.batch_alter_table("announcements") as batch:
+        batch.add_column(
+            sa.Column("summary_messenger", sa.String(10), nullable=False, server_default="telegram")
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("announcements") as batch:
+        batch.drop_column("summary_messenger")
     with op.batch_alter_table("link_codes") as batch:
         batch.drop_column("messenger")
     with op.batch_alter_table("staff") as batch:
