@@ -58,7 +58,12 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # Third-party loggers that would print message bodies or addresses at DEBUG stay quiet.
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Third-party loggers that would print message bodies, names or addresses stay quiet
+    (the test suite's log scan holds itself to the same levels)."""
     for noisy in (
         "aiosmtplib",
         "aiogram.event",
@@ -70,6 +75,12 @@ def setup_logging(settings: Settings) -> None:
         "asyncpg",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # maxapi logs under bare names ("bot", "connection", "dispatcher"): at INFO it writes the
+    # bot's display name and update details. Its HTTP retries go through `backoff`, which logs
+    # each give-up at ERROR; we turn those retries off and report failures ourselves, by id.
+    for name in ("bot", "connection", "dispatcher"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("backoff").setLevel(logging.CRITICAL)
     # arq's command line gives its loggers a handler of their own: one handler (ours) only,
     # and no line per job run (the every-second cron would write two lines a second).
     # Failed jobs are logged at WARNING and above, so they still show.

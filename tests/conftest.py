@@ -21,6 +21,7 @@ from notifier.config import Settings
 from notifier.db.engine import create_engine
 from notifier.db.migrate import upgrade
 from notifier.db.models import Base
+from notifier.logs import quiet_libraries
 from notifier.runtime import Runtime, build_runtime, run_until_idle
 from tests.log_scan import Collector, process_logs, scan
 from tests.servers.max import MaxApiServer
@@ -205,6 +206,7 @@ def pytest_configure(config: pytest.Config) -> None:
     root.addHandler(_LOGS)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)  # what production writes at its default level
+    quiet_libraries()  # and the libraries' levels it sets
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

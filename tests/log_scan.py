@@ -34,6 +34,10 @@ SERVICE_LOGGERS = (
     "bots",
     "worker",
     "aiogram",
+    "bot",  # maxapi's loggers: "bot", "connection", "dispatcher", and its retries' "backoff"
+    "connection",
+    "dispatcher",
+    "backoff",
     "arq",
     "uvicorn",
     "fastapi",

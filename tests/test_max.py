@@ -12,11 +12,13 @@ import httpx
 import pytest
 import trustme
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from notifier.channels.base import Messenger
 from notifier.channels.max import TEXT_LIMIT, UNTRUSTED, fit
 from notifier.config import Settings
-from notifier.roster.chat_link import create_link_code, link_chat
+from notifier.db.models import Guardian, LinkCode
+from notifier.roster.chat_link import LinkThrottle, create_link_code, link_chat
 from notifier.runtime import Runtime, build_runtime, run_until_idle
 from notifier.summaries import plan_weekly
 from tests.conftest import FakeClock
@@ -538,3 +540,27 @@ async def test_an_untrusted_certificate_says_what_to_install_and_the_ca_file_fix
             assert (await _log(api))[0]["channel"] == "max"  # the newest first
         finally:
             await runtime.close()
+
+
+async def test_erasure_forgets_the_max_user_in_the_roster_codes_and_redis(
+    api: httpx.AsyncClient, runtime: Runtime, max_api: MaxApiServer, pump
+) -> None:
+    await _family(api)
+    await link(api, runtime, max_api)
+    await post_structured(api, mark("st-1"))
+    await pump()
+    assert len(max_api.messages_to(USER)) == 1
+    await LinkThrottle(runtime.redis, limit=5, messenger=Messenger.max).failed(str(USER))
+    keys = [k.decode() async for k in runtime.redis.scan_iter(match="*")]
+    assert any(k.endswith(f":{USER}") for k in keys)  # the chat's rate bucket, its failures
+    r = await api.delete("/v1/guardians/g-1")
+    assert r.status_code == 200, r.text
+    keys = [k.decode() async for k in runtime.redis.scan_iter(match="*")]
+    assert [k for k in keys if str(USER) in k] == []
+    async with runtime.sessions() as session:
+        assert (
+            await session.scalar(select(Guardian).where(Guardian.max_user_id == str(USER))) is None
+        )
+        assert (
+            await session.scalar(select(LinkCode).where(LinkCode.used_by_chat == str(USER))) is None
+        )

@@ -377,7 +377,7 @@ async def test_erasure_leaves_nothing_in_any_table_outbox_file_or_redis_key(
     )
     assert any(h.startswith("email in email/") for h in seen)
     assert any(h.startswith("phone in sms/") for h in seen)
-    assert "chat id in notifier:link-failures:700123457" in seen
+    assert "chat id in notifier:link-failures:telegram:700123457" in seen
     assert "chat id in fsm:700123457:700123457:data" in seen
     assert any(h.startswith("chat id in notifier:rl:tg:chat:") for h in seen)
     files_before = sorted(files)
