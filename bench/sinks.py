@@ -1,13 +1,16 @@
 """The region benchmark's channel servers, each in a process of its own so that their CPU is
-not counted as ours: `python -m bench.sinks telegram|smtp|sms`.
+not counted as ours: `python -m bench.sinks telegram|max|smtp|sms`.
 
 They are the test suite's servers (tests/servers): a Bot API server that parses the HTML the
-way Telegram does, aiosmtpd, an SMS gateway speaking the generic JSON protocol. They answer
-at once (no faults, no flood limits). The process prints one JSON line with its address,
-then obeys one command per line on stdin:
+way Telegram does, a MAX Bot API server that checks MAX's HTML as strictly (strict markup: a
+text it cannot parse is refused, and the reconciliation counts that message lost), aiosmtpd,
+an SMS gateway speaking the generic JSON protocol. They answer at once (no faults, no flood
+limits). The process prints one JSON line with its address, then obeys one command per line
+on stdin:
 
     count        → {"n": messages received so far}
     dump PATH    → writes [[recipient, text, monotonic time], ...] to PATH, → {"n": ...}
+                   (the recipient as the outbox has it: a chat id, a MAX user id, an address)
     clear        → forgets what it received
     quit
 Times are `time.monotonic()`, which on Linux is one clock for every process of the machine.
@@ -19,17 +22,23 @@ import json
 import sys
 from typing import Any
 
+from tests.servers.max import MaxApiServer
 from tests.servers.sms_server import SmsGateway
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
 TOKEN = "424242:BENCH-token"
+MAX_TOKEN = "bench-max-token-5tJq0cW8hV2nLr7YxPz3Kd6Fg9Bs4Mu1Ae8Ni2Oo7Qv"
 SMS_KEY = "bench-key"
 
 
 def _records(kind: str, server: Any) -> list[tuple[str, str, float]]:
     if kind == "telegram":
         return [(m.chat_id, m.plain, m.at) for m in server.accepted]
+    if kind == "max":
+        # A message sent by ?user_id= records whose dialog it went to: the guardian's
+        # max_user_id, as a string like the outbox's.
+        return [(str(m.recipient_user_id), m.plain, m.at) for m in server.accepted]
     if kind == "sms":
         return [(m.to, m.text, m.at) for m in list(server.messages)]
     out = []
@@ -41,7 +50,7 @@ def _records(kind: str, server: Any) -> list[tuple[str, str, float]]:
 
 
 def _count(kind: str, server: Any) -> int:
-    return len(server.accepted) if kind == "telegram" else len(server.messages)
+    return len(server.accepted) if kind in ("telegram", "max") else len(server.messages)
 
 
 def main(kind: str) -> None:
@@ -50,6 +59,10 @@ def main(kind: str) -> None:
         server = BotApiServer(TOKEN, "bench_bot")
         server.start()
         address = {"api_base": server.base, "token": TOKEN}
+    elif kind == "max":
+        server = MaxApiServer(token=MAX_TOKEN, username="bench_bot", strict_markup=True)
+        server.start()
+        address = {"api_base": server.base, "token": MAX_TOKEN}
     elif kind == "sms":
         server = SmsGateway("http", SMS_KEY)
         server.start()
@@ -59,7 +72,7 @@ def main(kind: str) -> None:
         server.start()
         address = {"host": server.host, "port": server.port}
     else:
-        raise SystemExit(f"unknown sink {kind!r}: telegram, smtp or sms")
+        raise SystemExit(f"unknown sink {kind!r}: telegram, max, smtp or sms")
     print(json.dumps(address), flush=True)
     try:
         for line in sys.stdin:

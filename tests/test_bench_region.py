@@ -1,5 +1,6 @@
 """The region benchmark runs (a small region) and its reconciliation finds nothing lost or
-twice delivered: the real processes, servers and outbox, end to end."""
+twice delivered, MAX's messages among them: the real processes, servers and outbox, end to
+end."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
         "events stored and planned /s (stream)",
         "events accepted /s (POST /v1/events)",
         "telegram /s",
+        "max /s",
         "email /s",
         "sms /s",
         "latency XADD → channel server",
@@ -38,5 +40,13 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     found = re.search(r"lost (\d+), duplicated (\d+), without an event number (\d+)", out)
     assert found is not None, out[-2000:]
     assert found.groups() == ("0", "0", "0"), found.group(0)
+    # Part of the guardians have MAX: their messages reach their MAX user, each once, and the
+    # report sets MAX's rate against a bare client's.
+    assert re.search(r"guardians \([^)]*\bmax [1-9]", out), out[:1000]
+    assert re.search(r"max_per_s=[\d,]+", out), "no MAX ceiling"
+    assert re.search(r"^ {4}max /s +[\d,]+ {2}= [\d.]+ × bare MAX Bot API client", out, re.M)
+    by_max = re.search(r"max received ([\d,]+) \(lost (\d+), duplicated (\d+)\)", out)
+    assert by_max is not None, out[-2000:]
+    assert by_max.group(1) != "0" and by_max.groups()[1:] == ("0", "0"), by_max.group(0)
     sent = re.search(r"outbox rows sent ([\d,]+), by the workers' /metrics ([\d,]+)", out)
     assert sent is not None and sent.group(1) == sent.group(2) and sent.group(1) != "0"

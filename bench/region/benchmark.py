@@ -68,7 +68,7 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
         f"{sum(per_guardian):,} in all",
         flush=True,
     )
-    sinks = {kind: Sink(kind) for kind in ("telegram", "smtp", "sms")}
+    sinks = {kind: Sink(kind) for kind in ("telegram", "max", "smtp", "sms")}
     redis = Redis.from_url(redis_url)
     service = None
     try:
@@ -86,6 +86,8 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
             else {
                 "TELEGRAM_RATE_PER_SECOND": "0",
                 "TELEGRAM_CHAT_INTERVAL_SECONDS": "0",
+                "MAX_RATE_PER_SECOND": "0",
+                "MAX_CHAT_INTERVAL_SECONDS": "0",
                 "SMTP_RATE_PER_SECOND": "0",
                 "SMS_RATE_PER_SECOND": "0",
             }
@@ -101,6 +103,8 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
             "SMTP_PORT": str(sinks["smtp"].address["port"]),
             "TELEGRAM_TOKEN": sinks["telegram"].address["token"],
             "TELEGRAM_API_BASE": sinks["telegram"].address["api_base"],
+            "MAX_TOKEN": sinks["max"].address["token"],
+            "MAX_API_BASE": sinks["max"].address["api_base"],
             "SMS_PROVIDER": "http",
             "SMS_URL": sinks["sms"].address["url"],
             "SMS_API_KEY": sinks["sms"].address["api_key"],

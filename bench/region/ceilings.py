@@ -1,5 +1,5 @@
 """Raw ceilings: what the machine does without us (XADD, XREADGROUP, bare clients against each
-channel server)."""
+channel server: Telegram, MAX, SMTP, the SMS gateway)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,8 @@ async def raw_ceilings(
     text = "Алгебра №0: 5\nИванов Пётр · 24 ноября · Ответ на уроке"
     tg = sinks["telegram"].address
     url = f"{tg['api_base']}/bot{tg['token']}/sendMessage"
+    mx = sinks["max"].address
+    max_url = f"{mx['api_base']}/messages"
     sms = sinks["sms"].address
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as http:
 
@@ -53,6 +55,16 @@ async def raw_ceilings(
             async with http.post(url, data=form) as r:
                 await r.read()
 
+        async def max_message(i: int) -> None:
+            # As maxapi sends it: the user in the query, the token in the Authorization header.
+            params = {"user_id": str(90_000_000 + i % 1000)}
+            body = {"text": text, "format": "html"}
+            headers = {"Authorization": mx["token"]}
+            async with http.post(max_url, params=params, json=body, headers=headers) as r:
+                answer = await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"the MAX sink answered {r.status}: {answer[:200]!r}")
+
         async def gateway(i: int) -> None:
             body = {"to": f"+7900{i % 1000:07d}", "text": text}
             headers = {"Authorization": f"Bearer {sms['api_key']}"}
@@ -60,6 +72,7 @@ async def raw_ceilings(
                 await r.read()
 
         ceilings["telegram_per_s"] = await _rate(telegram, size, 20)
+        ceilings["max_per_s"] = await _rate(max_message, size, 20)
         ceilings["sms_per_s"] = await _rate(gateway, size, 20)
 
     smtp = sinks["smtp"].address

@@ -91,6 +91,7 @@ async def messages_per_guardian(sessions: Any, day: list[DayEvent]) -> list[int]
                 .join(Consent, Consent.guardian_id == Guardian.id)
                 .where(
                     (Guardian.telegram_chat_id.is_not(None))
+                    | (Guardian.max_user_id.is_not(None))
                     | (Guardian.email.is_not(None))
                     | (Guardian.phone.is_not(None))
                 )

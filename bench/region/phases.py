@@ -217,6 +217,9 @@ async def one_run(
             latency.accepted_at - latency.started
         )
         tally += reconcile(await expected_deliveries(sessions, latency), records)
-    for key in ("lost", "duplicated", "unattributed", "rows_sent"):
+    # Added Counters drop zeros: the totals are figures even when 0, and the per-channel
+    # counts (received_max, lost_max, …) when they are not.
+    totals = ("lost", "duplicated", "unattributed", "rows_sent")
+    for key in (*totals, *sorted(set(tally) - set(totals))):
         figures[key] = tally[key]
     return figures

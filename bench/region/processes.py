@@ -52,7 +52,7 @@ class Sink:
     def records(self, folder: Path) -> list[tuple[str, str, float]]:
         path = folder / f"{self.kind}.json"
         self.ask(f"dump {path}")
-        return [tuple(r) for r in json.loads(path.read_text(encoding="utf-8"))]  # type: ignore[misc]
+        return [tuple(r) for r in json.loads(path.read_text(encoding="utf-8"))]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -189,7 +189,7 @@ class Service:
     def check(self) -> None:
         for proc in [self.api, *self.workers]:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args} exited with {proc.returncode}; see {self.logs}")
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
 
     def pids(self) -> dict[str, list[int]]:
         return {"api": [self.api.pid], "workers": [w.pid for w in self.workers]}

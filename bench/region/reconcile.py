@@ -1,5 +1,6 @@
 """The outbox against what the channel servers received: lost, duplicated and unattributed
-messages (each message carries its event's number)."""
+messages (each message carries its event's number), per channel and recipient (a Telegram chat
+id, a MAX user id, an email address, a phone number)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ async def expected_deliveries(
                 Notification.reason,
                 Notification.channel,
                 Guardian.telegram_chat_id,
+                Guardian.max_user_id,
                 Guardian.email,
                 Guardian.phone,
                 DeliveryAttempt.provider_id,
@@ -46,10 +48,12 @@ async def expected_deliveries(
             )
             .where(JournalEvent.source == phase.source)
         )
-        for status, reason, channel, chat, email, phone, provider_id in rows:
+        for status, reason, channel, chat, max_user, email, phone, provider_id in rows:
             outcomes[status if status != "skipped" else f"skipped:{reason}"] += 1
             if status == "sent":
-                recipient = {"telegram": chat, "email": email, "sms": phone}[channel]
+                recipient = {"telegram": chat, "max": max_user, "email": email, "sms": phone}[
+                    channel
+                ]
                 messages.add((channel, recipient, provider_id))
     expected = Counter((channel, to) for channel, to, _ in messages)
     return expected, outcomes
@@ -60,7 +64,7 @@ def received(
 ) -> dict[tuple[str, str, int], list[float]]:
     got: dict[tuple[str, str, int], list[float]] = defaultdict(list)
     for kind, rows in records.items():
-        channel = "email" if kind == "smtp" else kind
+        channel = channel_of(kind)
         for recipient, body, at in rows:
             for marker in {int(m) for m in MARKER.findall(body)}:
                 got[(channel, recipient, marker)].append(at)
@@ -73,17 +77,31 @@ def reconcile(
 ) -> Counter[str]:
     """Messages per recipient, outbox against servers. lost: sent by the outbox's account (or
     still pending, or failed) and not received; duplicated: received more often than sent;
-    unattributed: received with no event number in it; rows_sent: outbox rows marked sent."""
+    unattributed: received with no event number in it; rows_sent: outbox rows marked sent.
+    Per channel besides (`received_max`, `lost_max`, `duplicated_max`, …): rows still pending
+    or failed have no channel yet, so they count in `lost` only."""
     expected, outcomes = planned
     got: Counter[tuple[str, str]] = Counter()
     unattributed = 0
     for kind, rows in records.items():
         for recipient, body, _ in rows:
-            got[("email" if kind == "smtp" else kind, recipient)] += 1
+            got[(channel_of(kind), recipient)] += 1
             unattributed += not MARKER.search(body)
-    lost = sum(max(0, n - got[key]) for key, n in expected.items())
-    lost += outcomes["pending"] + outcomes["failed"]
-    duplicated = sum(max(0, n - expected[key]) for key, n in got.items())
-    return Counter(
-        lost=lost, duplicated=duplicated, unattributed=unattributed, rows_sent=outcomes["sent"]
-    )
+    tally = Counter(unattributed=unattributed, rows_sent=outcomes["sent"])
+    for channel in sorted({channel_of(kind) for kind in records}):
+        tally[f"received_{channel}"] = sum(n for (c, _), n in got.items() if c == channel)
+        tally[f"lost_{channel}"] = sum(
+            max(0, n - got[key]) for key, n in expected.items() if key[0] == channel
+        )
+        tally[f"duplicated_{channel}"] = sum(
+            max(0, n - expected[key]) for key, n in got.items() if key[0] == channel
+        )
+    tally["lost"] = sum(max(0, n - got[key]) for key, n in expected.items())
+    tally["lost"] += outcomes["pending"] + outcomes["failed"]
+    tally["duplicated"] = sum(max(0, n - expected[key]) for key, n in got.items())
+    return tally
+
+
+def channel_of(kind: str) -> str:
+    """The outbox's channel of a channel server (bench/sinks.py): the SMTP server is email's."""
+    return "email" if kind == "smtp" else kind

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections.abc import Sequence
+
+# (the outbox's channel, its channel server's name in the figures, the bare client beside it)
+CHANNELS = (
+    ("telegram", "telegram", "bare Bot API client"),
+    ("max", "max", "bare MAX Bot API client"),
+    ("email", "smtp", "bare SMTP client"),
+    ("sms", "sms", "bare gateway client"),
+)
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -48,13 +57,19 @@ def report(
             "XREADGROUP",
         ),
         ("messages delivered /s, all channels", med("messages_per_s"), None, ""),
-        ("  telegram /s", med("telegram_per_s"), ceilings["telegram_per_s"], "bare Bot API client"),
-        ("  email /s", med("smtp_per_s"), ceilings["smtp_per_s"], "bare SMTP client"),
-        ("  sms /s", med("sms_per_s"), ceilings["sms_per_s"], "bare gateway client"),
+        *(
+            (f"  {channel} /s", med(f"{sink}_per_s"), ceilings[f"{sink}_per_s"], what)
+            for channel, sink, what in CHANNELS
+        ),
     ]
     for label, value, ceiling, what in rows:
         ratio = f"  = {value / ceiling:.3f} × {what} ({ceiling:,.0f}/s)" if ceiling else ""
         print(f"  {label:40s} {value:>9,.0f}{ratio}")
+    print(
+        f"  messages delivered in the first phase: {med('messages'):,.0f} ("
+        + ", ".join(f"{channel} {med(f'{sink}_messages'):,.0f}" for channel, sink, _ in CHANNELS)
+        + ")"
+    )
     print(
         f"  latency XADD → channel server at {args.rate:.0f} events/s: "
         f"p50 {med('latency_p50_ms'):,.0f} ms, "
@@ -83,3 +98,17 @@ def report(
         f"{sum(r['rows_sent'] for r in results):,.0f}, by the workers' /metrics "
         f"{memory['metrics_sent']:,.0f}"
     )
+    print(
+        "    by channel: "
+        + ", ".join(
+            f"{channel} received {_total(results, f'received_{channel}'):,.0f} "
+            f"(lost {_total(results, f'lost_{channel}'):.0f}, "
+            f"duplicated {_total(results, f'duplicated_{channel}'):.0f})"
+            for channel, _, _ in CHANNELS
+        )
+    )
+
+
+def _total(results: list[dict[str, float]], key: str) -> float:
+    """A count summed over the runs (a run without it counted none)."""
+    return sum(r.get(key, 0.0) for r in results)

@@ -34,8 +34,11 @@ class Controls(MaxState):
     # -- programming ---------------------------------------------------------------------------
 
     def clear(self) -> None:
-        """Forget records, faults, flood limits, queued updates and subscriptions."""
+        """Forget records, the messages and their buttons, faults, flood limits, queued updates
+        and subscriptions."""
         with self._lock:
+            self._messages.clear()
+            self._callbacks.clear()
             self.sent.clear()
             self.calls.clear()
             self.answers.clear()
