@@ -1,56 +1,49 @@
-"""build_dispatcher(settings): the bot's routers and middlewares, no I/O at build time."""
+"""build_dispatcher(settings): aiogram's Dispatcher feeding the core (bots/core), no I/O at
+build time. Every message and every button press goes to the core, which decides (private
+chats only, the commands, the flows)."""
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher, F
-from aiogram.enums import ChatType
+from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.handlers import announce, console, link, queries
-from bots.handlers import settings as settings_handlers
+from bots.core.bot import handle
+from bots.core.commands import menu
 from bots.middlewares import SessionMiddleware
+from bots.telegram.conversation import TelegramConversation
+from bots.telegram.events import of_message, of_query
 from notifier.config import Settings
+from notifier.runtime import Runtime
+
+
+async def on_message(message: Message, bot: Bot, session: AsyncSession, runtime: Runtime) -> None:
+    port = TelegramConversation(bot, message.chat.id, runtime)
+    await handle(of_message(bot, message), port, session=session, runtime=runtime)
+
+
+async def on_query(query: CallbackQuery, bot: Bot, session: AsyncSession, runtime: Runtime) -> None:
+    press = of_query(bot, query)
+    if press is None:
+        return
+    port = TelegramConversation(bot, int(press.chat.chat_id), runtime, query)
+    await handle(press, port, session=session, runtime=runtime)
 
 
 def build_dispatcher(settings: Settings, *, storage: BaseStorage | None = None) -> Dispatcher:
-    """The dispatcher; feed it updates with `runtime=` as workflow data."""
-    # Conversation state (the /announce steps): in Redis when several processes serve the bot.
+    """The dispatcher; feed it updates with `runtime=` as workflow data. Conversation state is
+    the core's (in Redis, bots/core/state.py): `storage` is aiogram's FSM storage, which no
+    handler uses any more; it is taken so that callers may keep passing one."""
     dp = Dispatcher(name="notifier", storage=storage) if storage else Dispatcher(name="notifier")
     dp.update.outer_middleware(SessionMiddleware())
-    # Private chats only: whatever a bot says may name a child, and in a group or channel the
-    # other members would read it. Updates from anywhere else reach no handler (no answer).
-    dp.message.filter(F.chat.type == ChatType.PRIVATE)
-    dp.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
-    dp.include_router(announce.build_router())
-    dp.include_router(console.build_router())
-    dp.include_router(settings_handlers.build_router())
-    dp.include_router(queries.build_router())
-    dp.include_router(link.build_router())
+    dp.message.register(on_message)
+    dp.callback_query.register(on_query)
     return dp
 
 
-COMMANDS = {
-    # language_code None: every user whose language has no list of its own (Russian first).
-    None: [
-        ("marks", "Оценки за эту неделю"),
-        ("homework", "Домашнее задание на завтра и на неделю"),
-        ("absences", "Пропуски и опоздания за четверть"),
-        ("summary", "Сводка за прошлую неделю"),
-        ("settings", "Что и когда присылать"),
-        ("stop", "Больше не присылать сообщения"),
-        ("help", "Справка"),
-    ],
-    "en": [
-        ("marks", "This week's marks"),
-        ("homework", "Homework for tomorrow and this week"),
-        ("absences", "Absences and lateness this term"),
-        ("summary", "Last week's summary"),
-        ("settings", "What to send and when"),
-        ("stop", "Stop sending messages"),
-        ("help", "Help"),
-    ],
-}
+# language_code None: every user whose language has no list of its own (Russian first).
+COMMANDS: dict[str | None, list[tuple[str, str]]] = {None: menu("ru"), "en": menu("en")}
 
 
 async def register_commands(bot: Bot) -> None:

@@ -165,25 +165,41 @@ async def _up(settings: Settings) -> None:
 
 
 async def _start_bot(
-    settings: Settings, runtime: Runtime, app: FastAPI | None
+    settings: Settings, runtime: Runtime, app: FastAPI | None, *, polling: bool = True
 ) -> Callable[[], Awaitable[None]]:
-    """The Telegram bot beside the API: by webhook when a secret is set, else long polling.
-    Returns how to stop it."""
+    """The Telegram and MAX bots beside the API, each configured one by webhook when its
+    secret is set (served by `app`), else by long polling — unless `polling` is False
+    (`notifier serve`: several of them may run, and only one process may poll). Returns how to
+    stop them."""
+    stops = []
+    if runtime.telegram is not None:
+        stops.append(await _start_telegram(settings, runtime, app, polling=polling))
+    if runtime.max is not None:
+        stops.append(await _start_max(settings, runtime, app, polling=polling))
+
+    async def stop() -> None:
+        for each in stops:
+            await each()
+
+    return stop
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _start_telegram(
+    settings: Settings, runtime: Runtime, app: FastAPI | None, *, polling: bool
+) -> Callable[[], Awaitable[None]]:
     from bots.dispatcher import build_dispatcher, register_commands
     from bots.webhook import mount, register
-
-    async def nothing() -> None:
-        return None
-
-    telegram = runtime.telegram
-    if telegram is None:
-        return nothing
-    from aiogram.fsm.storage.redis import RedisStorage
-
     from notifier.roster.service import school_bot_tokens
 
-    # Conversation steps live in Redis, so polling and webhook processes share them.
-    dp = build_dispatcher(settings, storage=RedisStorage(runtime.redis))
+    telegram = runtime.telegram
+    assert telegram is not None
+    # Conversation steps live in Redis (bots/core/state.py), so polling and webhook processes
+    # share them.
+    dp = build_dispatcher(settings)
     bot = telegram.default_bot
     if settings.telegram_webhook_secret is not None:
         secret = settings.telegram_webhook_secret.get_secret_value()
@@ -191,7 +207,9 @@ async def _start_bot(
             mount(app, dispatcher=dp, bot=bot, runtime=runtime, secret=secret)
             await register(bot, public_url=settings.public_url, secret=secret)
             await register_commands(bot)
-        return nothing
+        return _nothing
+    if not polling:
+        return _nothing
     async with runtime.sessions() as session:  # schools' own bots poll too
         telegram.use_bots(await school_bot_tokens(session=session))
     bots = list(telegram.bots.values())
@@ -211,16 +229,50 @@ async def _start_bot(
     return stop
 
 
+async def _start_max(
+    settings: Settings, runtime: Runtime, app: FastAPI | None, *, polling: bool
+) -> Callable[[], Awaitable[None]]:
+    from bots.max.client import max_bot
+    from bots.max.menu import register_commands
+    from bots.max.polling import MaxPoller
+    from bots.max.webhook import mount, register
+
+    bot = max_bot(runtime)
+    if settings.max_webhook_secret is not None:
+        secret = settings.max_webhook_secret.get_secret_value()
+        if app is not None:
+            mount(app, runtime=runtime, secret=secret)
+            await register(bot, public_url=settings.public_url, secret=secret)
+            await register_commands(bot)
+        return _nothing
+    if not polling:
+        return _nothing
+    poller = MaxPoller(runtime)
+    await poller.prepare()  # MAX refuses long polling while a webhook is subscribed
+    await register_commands(bot)
+    task = asyncio.create_task(poller.run())
+
+    async def stop() -> None:
+        await poller.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return stop
+
+
 @app.command()
 def bot() -> None:
-    """The Telegram bot by long polling (webhook mode is served by the API)."""
+    """The Telegram and MAX bots by long polling, together (either alone when only one is
+    configured); webhook mode is served by the API."""
     from notifier.logs import setup_logging
     from notifier.runtime import build_runtime
 
     settings = _settings()
-    if not settings.telegram_enabled:
+    if not (settings.telegram_enabled or settings.max_enabled):
         typer.echo(
-            "configuration error: NOTIFIER_TELEGRAM_TOKEN: required for `notifier bot`", err=True
+            "configuration error: NOTIFIER_TELEGRAM_TOKEN or NOTIFIER_MAX_TOKEN: required for "
+            "`notifier bot`",
+            err=True,
         )
         raise typer.Exit(2)
     _templates()
@@ -230,9 +282,10 @@ def bot() -> None:
     async def run(ready: Settings) -> None:
         runtime = build_runtime(ready)
         try:
-            stop = await _start_bot(
-                ready.model_copy(update={"telegram_webhook_secret": None}), runtime, None
+            polled = ready.model_copy(
+                update={"telegram_webhook_secret": None, "max_webhook_secret": None}
             )
+            stop = await _start_bot(polled, runtime, None)
             try:
                 await asyncio.Event().wait()
             finally:
@@ -298,13 +351,16 @@ def serve() -> None:
 
 
 def _serve_app(settings: Settings) -> FastAPI:
-    """The API, with the bot's webhook when Telegram and a webhook secret are configured."""
+    """The API, with the bots' webhooks: Telegram's when it and a webhook secret are
+    configured, MAX's likewise (subscribed at start-up, as Telegram's is registered)."""
     from contextlib import asynccontextmanager
 
     from notifier.api.app import create_app
     from notifier.runtime import build_runtime
 
-    if not (settings.telegram_enabled and settings.telegram_webhook_secret):
+    telegram = settings.telegram_enabled and settings.telegram_webhook_secret is not None
+    max_ = settings.max_enabled and settings.max_webhook_secret is not None
+    if not (telegram or max_):
         return create_app(settings)
     runtime = build_runtime(settings)
     app = create_app(settings, runtime=runtime)
@@ -312,12 +368,13 @@ def _serve_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
-        # Registering the webhook needs the event loop uvicorn runs.
+        # Registering the webhooks needs the event loop uvicorn runs.
         async with inner(app_):
-            await _start_bot(settings, runtime, app_)
+            stop = await _start_bot(settings, runtime, app_, polling=False)
             try:
                 yield
             finally:
+                await stop()
                 await runtime.close()
 
     app.router.lifespan_context = lifespan

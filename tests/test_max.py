@@ -14,6 +14,7 @@ import trustme
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from bots.max.feed import Fed, feed
 from notifier.channels.base import Messenger
 from notifier.channels.max import TEXT_LIMIT, UNTRUSTED, fit
 from notifier.config import Settings
@@ -30,7 +31,7 @@ from tests.factories import (
     pupil_with_guardian,
     school_with_class,
 )
-from tests.servers.max import MaxApiServer
+from tests.servers.max import MaxApiServer, SentMessage
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
@@ -55,22 +56,23 @@ async def link(
     guardian: str = "g-1",
     user: int = USER,
 ) -> str:
-    """A school makes a MAX link; the parent opens it (MAX's bot_started carries the code)."""
+    """A school makes a MAX link; the parent opens it: MAX sends the bot `bot_started` with the
+    code, and the bot links the user and confirms."""
     r = await api.post(f"/v1/guardians/{guardian}/max-link")
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["url"] == f"https://max.ru/{max_api.username}?start={body['code']}"
     assert len(body["code"]) <= 128
-    async with runtime.sessions() as session:
-        await link_chat(
-            session=session,
-            code=body["code"],
-            chat_id=str(user),
-            bot_id=None,
-            now=runtime.clock(),
-            messenger=Messenger.max,
-        )
+    before = len(max_api.messages_to(user))
+    assert await feed(runtime, max_api.bot_started(user, body["code"])) is Fed.handled
+    [confirmation] = max_api.messages_to(user)[before:]
+    assert "подключён" in confirmation.plain, confirmation.plain
     return str(body["code"])
+
+
+def _after_link(max_api: MaxApiServer, user: int = USER) -> list[SentMessage]:
+    """What the user got after the bot's confirmations of linking."""
+    return [m for m in max_api.messages_to(user) if "подключён" not in m.plain]
 
 
 async def _family(api: httpx.AsyncClient, **school: object) -> None:
@@ -138,7 +140,7 @@ async def test_a_linked_guardian_gets_every_kind_by_max_only(
     for event in events:  # one at a time: each is its own message
         assert (await post_batch(api, [event])).status_code == 202
         await pump()
-    sent = max_api.messages_to(USER)
+    sent = _after_link(max_api)
     assert len(sent) == len(events) and all(m.accepted for m in sent)
     assert {m.format for m in sent} == {"html"}
     texts = "\n".join(m.plain for m in sent)
@@ -163,7 +165,7 @@ async def test_a_teachers_text_arrives_as_valid_markup_shown_literally(
         ),
     )
     await pump()
-    [message] = max_api.messages_to(USER)
+    [message] = _after_link(max_api)
     assert nasty in message.plain
     assert "<i>Иванова</i>" in message.plain
     assert max_api.rejected == []
@@ -193,10 +195,10 @@ async def test_coalescing_and_corrections_reach_max_as_they_reach_email(
             ),
         )
         await pump()
-        assert max_api.messages_to(USER) == []  # the window is still open
+        assert _after_link(max_api) == []  # the window is still open
         clock.advance(3)
         await pump()
-        [burst] = max_api.messages_to(USER)
+        [burst] = _after_link(max_api)
         assert "Алгебра" in burst.plain and "Физика" in burst.plain and "→" not in burst.plain
         # A day later the teacher corrects a mark already sent: a correction, old → new.
         clock.advance(24 * 3600)
@@ -216,7 +218,7 @@ async def test_coalescing_and_corrections_reach_max_as_they_reach_email(
         await pump()
         clock.advance(3)
         await pump()
-        correction = max_api.messages_to(USER)[-1]
+        correction = _after_link(max_api)[-1]
         assert "5 → 3" in correction.plain and "Петрова А. В." in correction.plain
     finally:
         await runtime.close()
@@ -230,13 +232,13 @@ async def test_quiet_hours_hold_a_max_message_until_morning(
     clock.now = datetime(2026, 11, 23, 13, 30, tzinfo=UTC)  # 23:30 in Vladivostok
     await post_structured(api, mark("st-1"))
     await pump()
-    assert max_api.messages_to(USER) == []
+    assert _after_link(max_api) == []
     [entry] = await _log(api)
     assert entry["status"] == "scheduled" and entry["due_at"].startswith("2026-11-23T22:00:00")
     clock.now = datetime(2026, 11, 23, 22, 0, 1, tzinfo=UTC)
     await pump()
     await pump()
-    assert len(max_api.messages_to(USER)) == 1
+    assert len(_after_link(max_api)) == 1
 
 
 async def test_an_announcement_from_the_api_reaches_max(
@@ -250,7 +252,7 @@ async def test_an_announcement_from_the_api_reaches_max(
     )
     assert r.status_code == 201, r.text
     await pump()
-    [message] = max_api.messages_to(USER)
+    [message] = _after_link(max_api)
     assert "Родительское собрание в четверг" in message.plain
     assert smtp.messages == []
     report = (await api.get(f"/v1/announcements/{r.json()['id']}")).json()
@@ -276,7 +278,7 @@ async def test_the_weekly_summary_comes_to_max(
     async with runtime.sessions() as session:
         assert await plan_weekly(session=session, now=clock.now) == 1
     await run_until_idle(runtime)
-    summary = max_api.messages_to(USER)[-1]
+    summary = _after_link(max_api)[-1]
     assert "Итоги недели · Вера, 7Б" in summary.plain
     assert "Химия: 4 5 — ср. 4,50, взвеш. 4,75" in summary.plain
     assert smtp.messages == []
@@ -304,7 +306,7 @@ async def test_a_blocked_max_bot_falls_back_to_email_until_relinked(
     await post_structured(api, mark("st-1", value="3"))
     await pump()
     assert len(smtp.messages) == 2
-    assert "3" in max_api.messages_to(USER)[-1].plain
+    assert "3" in _after_link(max_api)[-1].plain
 
 
 async def test_a_missing_chat_is_permanent_and_goes_by_the_next_channel(
@@ -338,7 +340,7 @@ async def test_429_and_5xx_are_retried_with_backoff_and_sent_once(
     for _ in range(8):
         await pump()
         clock.advance(120)
-    delivered = [m for m in max_api.messages_to(USER) if m.accepted]
+    delivered = [m for m in _after_link(max_api) if m.accepted]
     assert len(delivered) == 1
     assert smtp.messages == []
     [entry] = await _log(api)
@@ -376,7 +378,7 @@ async def test_one_chat_gets_at_most_two_messages_a_second(
         )
         started = time.monotonic()
         await run_until_idle(runtime)
-        sent = max_api.messages_to(USER)
+        sent = _after_link(max_api)
         assert len(sent) >= 3 and all(m.accepted for m in sent)  # MAX never had to refuse one
         assert time.monotonic() - started >= (len(sent) - 1) * default - 0.05
     finally:
@@ -437,7 +439,7 @@ async def test_a_school_unlinks_a_guardians_max_at_once(
     assert (await api.get("/v1/guardians/g-1")).json()["max_linked"] is False
     await post_structured(api, mark("st-1"))
     await pump()
-    assert max_api.messages_to(USER) == []
+    assert _after_link(max_api) == []
     assert len(smtp.messages) == 1
     assert (await api.delete("/v1/guardians/g-1/max")).status_code == 204  # idempotent
     assert (await api.delete("/v1/guardians/nobody/max")).status_code == 404
@@ -549,7 +551,7 @@ async def test_erasure_forgets_the_max_user_in_the_roster_codes_and_redis(
     await link(api, runtime, max_api)
     await post_structured(api, mark("st-1"))
     await pump()
-    assert len(max_api.messages_to(USER)) == 1
+    assert len(_after_link(max_api)) == 1
     await LinkThrottle(runtime.redis, limit=5, messenger=Messenger.max).failed(str(USER))
     keys = [k.decode() async for k in runtime.redis.scan_iter(match="*")]
     assert any(k.endswith(f":{USER}") for k in keys)  # the chat's rate bucket, its failures

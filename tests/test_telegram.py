@@ -813,7 +813,7 @@ def _in_group(update: dict[str, Any], group: int = -1001234567890) -> dict[str, 
 async def test_the_bot_answers_only_in_private_chats(
     api: httpx.AsyncClient, dp: Dispatcher, runtime: Runtime, bot_api: BotApiServer
 ) -> None:
-    from bots.handlers.queries import Ask
+    from bots.core.payloads import Ask
 
     await _family(api)
     await link(api, dp, runtime, bot_api)

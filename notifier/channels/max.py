@@ -88,7 +88,9 @@ class MaxChannel:
         self._connector: TCPConnector | None = None
         self._username: str | None = None
 
-    def _connect(self) -> Bot:
+    def client(self) -> Bot:
+        """The maxapi Bot, its connector trusting NOTIFIER_MAX_CA_FILE (the bots use it too:
+        one session per process)."""
         if self._connector is None or self._connector.closed:
             self._connector = TCPConnector(ssl=ssl_context(self.settings.max_ca_file))
             self.bot.default_connection.kwargs["connector"] = self._connector
@@ -105,7 +107,7 @@ class MaxChannel:
 
     async def _call_me(self) -> User:
         try:
-            return await self._connect().get_me()
+            return await self.client().get_me()
         except MaxConnection as exc:
             raise _connection_error(exc) from None
 
@@ -136,7 +138,7 @@ class MaxChannel:
 
     async def _send(self, bucket: str, user: int, text: str) -> str:
         try:
-            sent = await self._connect().send_message(user_id=user, text=text)
+            sent = await self.client().send_message(user_id=user, text=text)
         except MaxApiError as exc:
             raise await self._api_error(bucket, exc) from None
         except MaxConnection as exc:

@@ -26,8 +26,9 @@ GUARDIAN = "guardian"  # AuditEntry.subject_type and LinkCode.subject_type of a 
 # Redis keys that name a chat: its rate bucket under each bot, `<prefix>tg:chat:<bot>:<chat>`,
 # or a MAX user's, `<prefix>max:chat:<user>`, and that bucket's `:pause` (channels/telegram.py,
 # channels/max.py, RateLimiter's prefix); its count of wrong link codes per messenger
-# (roster/chat_link.py), both gone within the hour anyway; and the bot's conversation state,
-# `fsm:<chat>:<user>:<part>` (aiogram's RedisStorage, cli.py), which stays.
+# (roster/chat_link.py), both gone within the hour anyway; and the bots' conversation state,
+# `fsm:<messenger>:<chat>:announce` (bots/core/state.py, an hour), or aiogram's older
+# `fsm:<chat>:<user>:<part>`, which stays.
 CHAT_BUCKETS = ("notifier:rl:tg:chat:*", "notifier:rl:max:chat:*")
 LINK_FAILURES = "notifier:link-failures:{messenger}:{chat}"
 MESSENGERS = ("telegram", "max")

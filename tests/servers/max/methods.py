@@ -57,6 +57,7 @@ class Methods(MaxState):
     def _routes(self) -> list[tuple[re.Pattern[str], dict[str, Handler]]]:
         return [
             (re.compile(r"/me"), {"GET": self._get_me}),
+            (re.compile(r"/me/commands"), {"PATCH": self._set_commands}),
             (re.compile(r"/chats/(?P<chat_id>-?\d+)"), {"GET": self._get_chat}),
             (
                 re.compile(r"/messages"),
@@ -87,8 +88,31 @@ class Methods(MaxState):
             "description": None,
             "avatar_url": None,
             "full_avatar_url": None,
-            "commands": None,
+            "commands": self.commands or None,
         }
+
+    def _set_commands(self, request: ApiRequest) -> dict[str, Any]:
+        """PATCH /me/commands: the bot's menu, {"commands": [{"name", "description"}]}, at most
+        32; names of Latin letters, digits and _ (1-64), descriptions up to 128 characters."""
+        body = request.body
+        if not isinstance(body, dict) or set(body) != {"commands"}:
+            raise bad_request('Body must be {"commands": [...]}')
+        commands = body["commands"]
+        if not isinstance(commands, list) or len(commands) > 32:
+            raise bad_request("commands: a list of at most 32 commands")
+        for n, command in enumerate(commands):
+            if not isinstance(command, dict) or not set(command) <= {"name", "description"}:
+                raise bad_request(f"commands[{n}]: only name and description are allowed")
+            name, description = command.get("name"), command.get("description")
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,64}", name):
+                raise bad_request(f"commands[{n}].name: 1-64 Latin letters, digits or _")
+            if description is not None and (
+                not isinstance(description, str) or len(description) > 128
+            ):
+                raise bad_request(f"commands[{n}].description: a text of at most 128 characters")
+        with self._lock:
+            self.commands = [dict(c) for c in commands]
+        return {**self._get_me(request), "commands": self.commands}
 
     def _get_chat(self, request: ApiRequest) -> dict[str, Any]:
         chat_id = int(request.parts["chat_id"])

@@ -127,6 +127,7 @@ class MaxState(ThreadedAiohttpServer):
         self.username = username
         self.first_name = first_name
         self.strict_markup = strict_markup
+        self.commands: list[dict[str, Any]] = []  # the menu PATCH /me/commands set
         # Set to trust a test CA when webhooks are https:// (e.g. trustme's); None: the system's.
         self.webhook_ssl_context: ssl.SSLContext | None = None
         self.sent: list[SentMessage] = []

@@ -1,14 +1,17 @@
-"""Who is writing: the guardian linked to a private chat, with consent in force, and their
-children (first names). Every handler that shows a child's data asks `served` first."""
+"""Who is writing: the guardian (or staff member) linked to this chat in its messenger, and
+the guardian's children (first names). Every flow that shows a child's data asks `served`
+first: linked, and with consent in force (the one the planner also requires)."""
 
 from __future__ import annotations
 
-from aiogram.types import CallbackQuery, Message
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.core.model import Chat
+from bots.core.turn import Turn
 from notifier.db.models import Guardian, Staff, Student
 from notifier.rendering import PupilView
+from notifier.roster.chat_link import chat_column
 from notifier.roster.service import active_consent, guardian_student_ids
 
 NOT_LINKED = "Этот чат не подключён. Откройте ссылку, которую выдала школа."
@@ -26,54 +29,41 @@ NO_CONSENT = {
 
 
 def language_of(locale: str | None) -> str:
-    """The language of the bot's answers: English if the guardian chose it, else Russian."""
+    """The language of the bot's answers: English if the person chose it, else Russian."""
     return "en" if (locale or "").lower().startswith("en") else "ru"
 
 
-def chat_of(event: Message | CallbackQuery) -> int | None:
-    """The chat an update came from; a button's is the chat of its message (the dispatcher lets
-    only private chats through, so this is the user's own chat, the one that was linked)."""
-    if isinstance(event, Message):
-        return event.chat.id
-    return event.message.chat.id if event.message is not None else None
-
-
-async def guardian_for_chat(session: AsyncSession, chat_id: int | None) -> Guardian | None:
+async def guardian_for(session: AsyncSession, chat: Chat) -> Guardian | None:
     """The guardian linked to this chat, consent or not."""
-    if chat_id is None:
-        return None
     return await session.scalar(
         select(Guardian)
-        .where(Guardian.telegram_chat_id == str(chat_id))
+        .where(chat_column(Guardian, chat.messenger) == chat.address)
         .order_by(Guardian.id)
         .limit(1)
     )
 
 
-async def staff_for_chat(session: AsyncSession, chat_id: int | None) -> Staff | None:
+async def staff_for(session: AsyncSession, chat: Chat) -> Staff | None:
     """The staff member linked to this chat (a class teacher's /announce and /console)."""
-    if chat_id is None:
-        return None
     return await session.scalar(
-        select(Staff).where(Staff.telegram_chat_id == str(chat_id)).limit(1)
+        select(Staff)
+        .where(chat_column(Staff, chat.messenger) == chat.address)
+        .order_by(Staff.id)
+        .limit(1)
     )
 
 
-async def served(session: AsyncSession, event: Message | CallbackQuery) -> Guardian | None:
-    """The guardian this chat may be shown data of: linked, and with consent in force (the one
-    the planner also requires). Otherwise answer why not (and how to change it) and return
-    None."""
-    guardian = await guardian_for_chat(session, chat_of(event))
+async def served(turn: Turn) -> Guardian | None:
+    """The guardian this chat may be shown data of; otherwise say why not (and how to change
+    it) and return None."""
+    guardian = await guardian_for(turn.session, turn.chat)
     if guardian is None:
         refusal = NOT_LINKED
-    elif await active_consent(session=session, guardian_id=guardian.id) is None:
+    elif await active_consent(session=turn.session, guardian_id=guardian.id) is None:
         refusal = NO_CONSENT[language_of(guardian.locale)]
     else:
         return guardian
-    if isinstance(event, Message):
-        await event.answer(refusal)
-    else:
-        await event.answer(refusal, show_alert=True)
+    await turn.refuse(refusal)
     return None
 
 

@@ -1,7 +1,5 @@
-"""What parents ask the bot: /marks (this week's marks per subject, with the average and the
-weighted average), /homework (due tomorrow and later this week), /absences (this term's
-absences and lateness), /summary (last week's marks and attendance). A parent of several
-children picks one on an inline keyboard first."""
+"""/marks, /homework, /absences, /summary: a parent asks about a child (which one, on buttons,
+when there are several) and gets the answer from the stored journal."""
 
 from __future__ import annotations
 
@@ -10,18 +8,16 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from aiogram import Router
-from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.handlers.family import children_of, language_of, served
+from bots.core.model import Button, layout
+from bots.core.payloads import Ask
+from bots.core.people import children_of, language_of, served
+from bots.core.turn import Turn
 from notifier.db.models import School, Student
 from notifier.reports.homework import homework_due
 from notifier.reports.marks import Report, pupil_report, term_of, week_of
@@ -70,11 +66,6 @@ TIMES = {
 }
 
 
-class Ask(CallbackData, prefix="ask"):
-    what: str
-    child: int
-
-
 def _day(value: date, lang: str) -> str:
     return format_date(value, "d MMMM", locale=lang)
 
@@ -91,7 +82,8 @@ def _times(n: int, lang: str) -> str:
 
 
 def format_report(report: Report, name: str, title: str, lang: str = "ru") -> str:
-    """Telegram HTML: a line per subject with its marks in lesson order."""
+    """HTML (the subset both messengers take): a line per subject with its marks in lesson
+    order."""
     t = TEXTS[lang]
     period = f"{_day(report.start, lang)} – {_day(report.end, lang)}"
     lines = [f"<b>{title} {period}</b> · {html.escape(name)}", ""]
@@ -193,47 +185,33 @@ ANSWERS: dict[str, Answer] = {
 }
 
 
-async def ask(
-    message: Message, command: CommandObject, session: AsyncSession, runtime: Runtime
-) -> None:
-    what = command.command.lower()
-    guardian = await served(session, message)
+async def ask(turn: Turn, what: str) -> None:
+    """A query command: the answer, or first the question which child."""
+    guardian = await served(turn)
     if guardian is None:
         return
     lang = language_of(guardian.locale)
-    children = await children_of(session, guardian.id)
+    children = await children_of(turn.session, guardian.id)
     if not children:
-        await message.answer(TEXTS[lang]["no_children"])
+        await turn.say(TEXTS[lang]["no_children"])
         return
     if len(children) == 1:
-        await message.answer(await ANSWERS[what](session, runtime, *children[0], lang))
+        await turn.say(await ANSWERS[what](turn.session, turn.runtime, *children[0], lang))
         return
-    kb = InlineKeyboardBuilder()
-    for i, (_, name) in enumerate(children):
-        kb.button(text=name, callback_data=Ask(what=what, child=i))
-    await message.answer(TEXTS[lang]["which"], reply_markup=kb.as_markup())
+    buttons = [Button(name, Ask(what=what, child=i).pack()) for i, (_, name) in enumerate(children)]
+    await turn.say(TEXTS[lang]["which"], layout(buttons))
 
 
-async def on_ask(
-    query: CallbackQuery, callback_data: Ask, session: AsyncSession, runtime: Runtime
-) -> None:
-    guardian = await served(session, query)
+async def on_ask(turn: Turn, pressed: Ask) -> None:
+    """The child picked: the answer as a new message (the question stays, to ask again)."""
+    guardian = await served(turn)
     if guardian is None:
         return
     lang = language_of(guardian.locale)
-    children = await children_of(session, guardian.id)
-    answer = ANSWERS.get(callback_data.what)
-    if answer is None or not (0 <= callback_data.child < len(children)):
-        await query.answer(TEXTS[lang]["stale"], show_alert=True)
+    children = await children_of(turn.session, guardian.id)
+    answer = ANSWERS.get(pressed.what)
+    if answer is None or not (0 <= pressed.child < len(children)):
+        await turn.answer(TEXTS[lang]["stale"], alert=True)
         return
-    if isinstance(query.message, Message):
-        child = children[callback_data.child]
-        await query.message.answer(await answer(session, runtime, *child, lang))
-    await query.answer()
-
-
-def build_router() -> Router:
-    router = Router(name="queries")
-    router.message.register(ask, Command(*ANSWERS))
-    router.callback_query.register(on_ask, Ask.filter())
-    return router
+    await turn.say(await answer(turn.session, turn.runtime, *children[pressed.child], lang))
+    await turn.answer()
