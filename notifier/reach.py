@@ -36,6 +36,7 @@ class Reach(StrEnum):
     """How an announcement to the class would reach one guardian, or why it would not."""
 
     telegram = "telegram"
+    max = "max"
     email = "email"
     sms = "sms"
     paper = "paper"  # they asked for paper: the school prints it
@@ -45,7 +46,7 @@ class Reach(StrEnum):
     no_contact = "no_contact"  # no channel at all: no linked chat, address or number
 
 
-ELECTRONIC = frozenset({Reach.telegram, Reach.email, Reach.sms})
+ELECTRONIC = frozenset({Reach.telegram, Reach.max, Reach.email, Reach.sms})
 # A family's way in is the best any of its guardians has, in the order of Reach: by a channel
 # first, then on paper, then the reasons nobody hears, the one most in the school's hands first.
 _RANK = {reach: rank for rank, reach in enumerate(Reach)}
@@ -56,7 +57,7 @@ class AdviceKind(StrEnum):
 
     collect_consent = "collect_consent"  # guardians: collect the signed consent form
     invite = "invite"  # guardians with no channel: hand them an invitation slip
-    restart_bot = "restart_bot"  # guardians who blocked the bot: press Start again / new slip
+    restart_bot = "restart_bot"  # guardians who blocked a bot (Telegram, MAX): Start / new slip
     new_email = "new_email"  # guardians whose mailbox rejects mail: ask for another address
     new_phone = "new_phone"  # guardians whose number is dead: ask for another number
     opted_out = "opted_out"  # guardians who turned announcements off: tell them in person
@@ -67,6 +68,7 @@ class AdviceKind(StrEnum):
 # A channel that failed for good, as the advice for it.
 _BLOCK_ADVICE = {
     "telegram": AdviceKind.restart_bot,
+    "max": AdviceKind.restart_bot,
     "email": AdviceKind.new_email,
     "sms": AdviceKind.new_phone,
 }
@@ -88,6 +90,12 @@ class GuardianReach:
     blocked: tuple[str, ...]
     last_delivered: datetime | None
     linked_telegram: bool
+    linked_max: bool
+
+    @property
+    def electronic(self) -> bool:
+        """A message would reach them by a messenger, email or SMS."""
+        return self.reach in ELECTRONIC
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ class PupilReach:
 
     @property
     def electronic(self) -> bool:
-        """Some guardian hears by Telegram, email or SMS."""
+        """Some guardian hears by Telegram, MAX, email or SMS."""
         return any(g.reach in ELECTRONIC for g in self.guardians)
 
     @property
@@ -157,7 +165,7 @@ class Figures:
 
     @property
     def electronic(self) -> int:
-        """Families that hear by Telegram, email or SMS (the report form's "activated")."""
+        """Families that hear by Telegram, MAX, email or SMS (the report form's "activated")."""
         return self.count(*ELECTRONIC)
 
     @property
@@ -406,6 +414,7 @@ def _guardian_reach(
         blocked=tuple(sorted(blocked, key=lambda c: (order.get(c, len(order)), c))),
         last_delivered=last_delivered,
         linked_telegram=guardian.telegram_chat_id is not None,
+        linked_max=guardian.max_user_id is not None,
     )
 
 

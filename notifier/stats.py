@@ -10,7 +10,7 @@ page costs a handful of queries whatever the school's size. Days and hours are t
 A school's messages are those about its pupils (notifications.student_id, as the delivery log
 counts them); its events are those its own tokens posted or that name its pupil or class.
 Failure texts come from providers and may quote an address: only their kind ("smtp 550",
-"telegram 403") leaves this module.
+"telegram 403", "MAX 403 chat.denied") leaves this module.
 
 The queue readings (`outbox_queue`, `stream_state`) are also what /metrics reports."""
 
@@ -442,18 +442,24 @@ def _charts(
 
 _GAVE_UP = re.compile(r"^gave up after \d+ tries: ")
 # A failed row's reason lists each channel's refusal: "telegram: telegram 403 …; email: smtp …"
-_CHANNEL_PART = re.compile(r"(?:^|; )(telegram|email|sms): ")
+_CHANNEL_PART = re.compile(rf"(?:^|; )({'|'.join(map(re.escape, CHANNELS))}): ")
+# MAX's refusals name MAX's error code ("MAX 403 chat.denied"): a dotted word of its own, kept;
+# a connection failure keeps the exception's class, as Telegram's does.
 _KIND = re.compile(
     r"smtp connection|smtp \d{3}|telegram \d{3}|telegram [A-Za-z]+|sms gateway \d{3}|"
-    r"sms gateway: [A-Za-z]+|sms gateway|sms\.ru HTTP \d{3}|sms\.ru \d+|internal error|"
-    r"cannot render|rate limiter unavailable|bad address|guardian has no [a-z ]+|"
+    r"sms gateway: [A-Za-z]+|sms gateway|sms\.ru HTTP \d{3}|sms\.ru \d+|"
+    r"MAX \d{3} [a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+|MAX \d{3}|MAX connection failed \([A-Za-z]+\)|"
+    r"MAX timeout|MAX answered without the message sent|MAX: the bot has no username|"
+    r"MAX's certificate is not trusted|internal error|"
+    r"cannot render|rate limiter unavailable|bad address|guardian has no [A-Za-z ]+|"
     r"the bot this chat was linked through is not configured"
 )
 
 
 def failure_kind(reason: str | None) -> str:
     """A failure's kind, without what a provider's text may quote: 'smtp 550', 'telegram 403',
-    'email: smtp 550 + sms: sms gateway 400' for a message every channel refused."""
+    'MAX 403 chat.denied', 'max: MAX 403 chat.denied + email: smtp 550' for a message every
+    channel refused."""
     if not reason:
         return UNKNOWN
     text = _GAVE_UP.sub("", reason)

@@ -1,4 +1,5 @@
-"""The connected-parents report as an admin meets it: a school's classes on the page, the same
+"""The connected-parents report as an admin meets it: a school's classes on the page (MAX a
+column of its own beside Telegram), the same
 table as CSV and XLSX downloads (read back with the csv module and the workbook's own XML), a
 class named like a formula coming out as text in both; the region's schools for a region-wide
 admin; teachers refused; the downloads on the audit trail."""
@@ -20,12 +21,15 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bots.dispatcher import build_dispatcher
+from notifier.channels.base import Messenger
 from notifier.config import Settings
 from notifier.db.models import AuditEntry
+from notifier.roster.chat_link import link_chat
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.console_client import CSRF, csrf_of, school, sign_in, visitor
 from tests.factories import pupil_with_guardian, put
+from tests.servers.max import MaxApiServer
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
@@ -36,9 +40,14 @@ NBSP = "\u00a0"
 
 
 @pytest.fixture
-def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
+def settings(settings: Settings, bot_api: BotApiServer, max_api: MaxApiServer) -> Settings:
     return settings.model_copy(
-        update={"telegram_token": SecretStr(bot_api.token), "telegram_api_base": bot_api.base}
+        update={
+            "telegram_token": SecretStr(bot_api.token),
+            "telegram_api_base": bot_api.base,
+            "max_token": SecretStr(max_api.token),
+            "max_api_base": max_api.base,
+        }
     )
 
 
@@ -76,10 +85,26 @@ async def _link_through_the_bot(
     assert (await api.get("/v1/guardians/g1")).json()["telegram_linked"] is True
 
 
+async def _link_in_max(api: httpx.AsyncClient, runtime: Runtime, guardian: str) -> None:
+    """The guardian opens their MAX link: MAX's bot_started carries the code to the bot."""
+    r = await api.post(f"/v1/guardians/{guardian}/max-link")
+    assert r.status_code == 201, r.text
+    async with runtime.sessions() as session:
+        await link_chat(
+            session=session,
+            code=r.json()["code"],
+            chat_id="4100009",
+            bot_id=None,
+            now=runtime.clock(),
+            messenger=Messenger.max,
+        )
+    assert (await api.get(f"/v1/guardians/{guardian}")).json()["max_linked"] is True
+
+
 async def _seed(
     api: httpx.AsyncClient, runtime: Runtime, settings: Settings, bot_api: BotApiServer
 ) -> None:
-    """School s1: 7А (Telegram, no consent, SMS), 7Б (email, paper, a pupil with no guardian),
+    """School s1: 7А (Telegram, no consent, SMS, MAX), 7Б (email, paper, a pupil with no guardian),
     and a class named like a formula (email, announcements off); school s2 with one family."""
     await school(api)
     await put(
@@ -100,6 +125,9 @@ async def _seed(
     await _guardian(api, "g2", "p2", consent=False, email="g2@parents.example.org")
     await _pupil(api, "p3", "7a")
     await _guardian(api, "g3", "p3", phone="+79160000003")
+    await _pupil(api, "p9", "7a")
+    await _guardian(api, "g9", "p9", email="g9@parents.example.org")  # MAX comes first
+    await _link_in_max(api, runtime, "g9")
     await _pupil(api, "p4", "7b")
     await _guardian(api, "g4", "p4", email="g4@parents.example.org")
     await _pupil(api, "p5", "7b")  # nobody on the roster to tell
@@ -118,19 +146,21 @@ async def _seed(
     await pupil_with_guardian(api, "q1", "h1", klass="5a", school="s2")
 
 
-# Families per column: Telegram, email, SMS, connected in all, paper, no consent, opted out,
-# channel failed, no contact.
+# Families per column: Telegram, MAX, email, SMS, connected in all, paper, no consent,
+# opted out, channel failed, no contact.
 EXPECTED = {
-    "7А": (3, [1, 0, 1, 2, 0, 1, 0, 0, 0]),
-    "7Б": (3, [0, 1, 0, 1, 1, 0, 0, 0, 1]),
-    FORMULA: (2, [0, 1, 0, 1, 0, 0, 1, 0, 0]),
-    "Итого": (8, [1, 2, 1, 4, 1, 1, 1, 0, 1]),
+    "7А": (4, [1, 1, 0, 1, 3, 0, 1, 0, 0, 0]),
+    "7Б": (3, [0, 0, 1, 0, 1, 1, 0, 0, 0, 1]),
+    FORMULA: (2, [0, 0, 1, 0, 1, 0, 0, 1, 0, 0]),
+    "Итого": (9, [1, 1, 2, 1, 5, 1, 1, 1, 0, 1]),
 }
 HEADERS = [
     "Класс",
     "Семей",
     "Telegram, семей",
     "Telegram, %",
+    "MAX, семей",
+    "MAX, %",
     "Электронная почта, семей",
     "Электронная почта, %",
     "SMS, семей",
@@ -217,6 +247,7 @@ async def test_the_page_counts_each_family_of_each_class(
         "Класс",
         "Семей",
         "Telegram",
+        "MAX",
         "Электронная почта",
         "SMS",
         "Всего подключено",
@@ -264,7 +295,8 @@ async def test_the_csv_download_is_the_same_table_with_the_formula_neutralised(
         assert row[0] == str(families)
         assert row[1::2] == [str(n) for n in counts], name
         assert row[2::2] == [f"{100 * n / families:.1f}".replace(".", ",") for n in counts]
-    assert body["7А"][2] == "33,3"  # one family of three on Telegram
+    assert body["7А"][2] == "25,0"  # one family of four on Telegram
+    assert body["7А"][3:5] == ["1", "25,0"]  # and one on MAX
     async with runtime.sessions() as session:
         entries = list(
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "report.download"))
@@ -318,7 +350,7 @@ async def test_the_xlsx_download_has_numbers_percentages_and_the_formula_as_text
     cells, styles, quoted, book = _xlsx(answer.content)
     assert cells["A1"] == "Школа № 1: подключение родителей"
     assert re.fullmatch(r"По состоянию на \d\d\.\d\d\.\d{4}", cells["A2"])
-    columns = "ABCDEFGHIJKLMNOPQRST"
+    columns = "ABCDEFGHIJKLMNOPQRSTUV"
     assert [cells[f"{c}4"] for c in columns] == HEADERS
     names = [cells[f"A{row}"] for row in range(5, 9)]
     # Written as text, marked as text the way Excel marks «'=…»: no quote in the value itself.
@@ -351,17 +383,17 @@ async def test_a_region_wide_admin_sees_the_schools_then_chooses_one(
     rows = _table(page.text)
     assert rows[0][0] == "Школа"
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
-        ("Школа № 1", "8", "1 (12,5 %)"),
+        ("Школа № 1", "9", "1 (11,1 %)"),
         ("Школа № 2", "1", "0 (0 %)"),
-        ("Итого", "9", "1 (11,1 %)"),
+        ("Итого", "10", "1 (10 %)"),
     ]
     download = await visitor.get("/console/report.csv")
     parsed = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig")), delimiter=";"))
     assert [r[:2] for r in parsed] == [
         ["Школа", "Семей"],
-        ["Школа № 1", "8"],
+        ["Школа № 1", "9"],
         ["Школа № 2", "1"],
-        ["Итого", "9"],
+        ["Итого", "10"],
     ]
     assert 'filename="connected-parents-region-' in download.headers["content-disposition"]
     # "By class": the school is chosen, and the report comes back for it.
@@ -437,8 +469,16 @@ async def test_english_headers_and_separators_for_an_english_admin(
     await visitor.post(f"/console/signin/link/{link.group(1)}", data={"csrf": confirm})
     page = await visitor.get("/console/report")
     assert "Школа № 1: connected parents" in page.text  # the school's name is the roster's
-    assert _table(page.text)[1][:3] == ["7А", "3", "1 (33.3%)"]
+    assert _table(page.text)[1][:4] == ["7А", "4", "1 (25%)", "1 (25%)"]
+    assert _table(page.text)[0][2:4] == ["Telegram", "MAX"]
     download = await visitor.get("/console/report.csv")
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["Class", "Families", "Telegram, families", "Telegram, %"]
-    assert rows[1][:4] == ["7А", "3", "1", "33.3"]
+    assert rows[0][:6] == [
+        "Class",
+        "Families",
+        "Telegram, families",
+        "Telegram, %",
+        "MAX, families",
+        "MAX, %",
+    ]
+    assert rows[1][:6] == ["7А", "4", "1", "25.0", "1", "25.0"]

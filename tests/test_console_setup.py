@@ -24,6 +24,7 @@ from notifier.channels.telegram import bot_id
 from notifier.config import Settings
 from notifier.console.pages import setup_bot
 from notifier.db.models import ApiToken, AuditEntry, School, SchoolClass, Staff, Student
+from notifier.roster.preferences import CHANNELS
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.console_client import CSRF, LINK, csrf_of, sign_in, teacher_client, visitor
@@ -200,8 +201,9 @@ async def test_school_settings_are_saved_through_the_apis_services(
         "mode_marks": "digest",
         "mode_summary": "off",
         "channel_1": "email",
-        "channel_2": "telegram",
-        "channel_3": "sms",
+        "channel_2": "max",
+        "channel_3": "telegram",
+        "channel_4": "sms",
     }
     refused = await _post(visitor, "/console/setup/school", "/console/setup/school", **form)
     assert refused.status_code == 422
@@ -221,6 +223,14 @@ async def test_school_settings_are_saved_through_the_apis_services(
     )
     page = (await visitor.get(saved.headers["location"])).text
     assert "Настройки школы сохранены." in page and 'value="Asia/Chita"' in page
+    # MAX is a choice of its own, by its name, in the order as saved.
+    chosen = re.findall(r'<option value="(\w+)" selected>([^<]+)</option>', page)
+    assert [c for c in chosen if c[0] in CHANNELS] == [
+        ("email", "Почта"),
+        ("max", "MAX"),
+        ("telegram", "Telegram"),
+        ("sms", "SMS"),
+    ]
     async with runtime.sessions() as session:
         school = await session.get(School, "s1")
         assert school is not None
@@ -231,7 +241,7 @@ async def test_school_settings_are_saved_through_the_apis_services(
         )
         assert (school.quiet_start, school.quiet_end) == ("22:00", "07:30")
     subs = (await api.get("/v1/schools/s1/subscriptions")).json()
-    assert subs["channels"] == ["email", "telegram", "sms"]
+    assert subs["channels"] == ["email", "max", "telegram", "sms"]
     assert subs["categories"]["marks"] == "digest" and subs["categories"]["summary"] == "off"
     assert subs["set"]["categories"] == {"marks": "digest", "summary": "off"}  # the rest: defaults
     assert ("school.put", "s1-admin") in await _actions(runtime)

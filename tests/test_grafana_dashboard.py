@@ -1,6 +1,7 @@
 """docs/grafana-dashboard.json against what GET /metrics serves: every metric a query names is
-exported by the app, and every metric the app defines is on a panel. No servers: the exported
-names come from prometheus_client's registry, which /metrics renders."""
+exported by the app, and every metric the app defines is on a panel; every channel (MAX among
+them) has its bar, named and coloured as the console shows it. No servers: the exported names
+come from prometheus_client's registry, which /metrics renders."""
 
 from __future__ import annotations
 
@@ -27,8 +28,13 @@ from prometheus_client.metrics import MetricWrapperBase
 import notifier.api.app
 import notifier.metrics
 import notifier.runtime
+from notifier.console.i18n import TEXTS
+from notifier.roster.preferences import CHANNELS
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "docs" / "grafana-dashboard.json"
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "docs" / "grafana-dashboard.json"
+CONSOLE_CSS = ROOT / "notifier" / "console" / "static" / "console.css"
+BY_CHANNEL = "Sent by channel in the last hour"
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 
 # The sample names a family of each type is exposed as (name + suffix). prometheus_client strips
@@ -214,3 +220,29 @@ def test_counters_are_rated_and_gauges_are_not() -> None:
             if cumulative != (function in RATED):
                 wrong.append((title, name, function))
     assert not wrong, wrong
+
+
+def test_every_channel_has_its_bar_named_and_coloured_as_the_console_shows_it() -> None:
+    """One bar per channel of the default order (a new channel without one fails), at 0 when
+    it sent nothing, under the console's English name and in the colour of its charts."""
+    [panel] = [p for p in panels(load()["panels"]) if p["title"] == BY_CHANNEL]
+    targets = panel["targets"]
+    assert [t["legendFormat"] for t in targets] == [TEXTS[f"reach.{c}"][1] for c in CHANNELS]
+    assert [t["legendFormat"] for t in targets] == ["Telegram", "MAX", "Email", "SMS"]
+    for target, channel in zip(targets, CHANNELS, strict=True):
+        expr = target["expr"]
+        assert f'channel="{channel}"' in expr and 'outcome="sent"' in expr, expr
+        assert expr.endswith(" or vector(0)"), expr  # a channel that sent nothing shows 0
+    colours = {
+        o["matcher"]["options"]: o["properties"][0]["value"]["fixedColor"]
+        for o in panel["fieldConfig"]["overrides"]
+    }
+    css = CONSOLE_CSS.read_text(encoding="utf-8")
+    for channel in CHANNELS:
+        fill = re.search(rf"\.ch-{channel} {{ fill: (#[0-9a-f]{{6}}); }}", css)
+        assert fill, f"console.css gives .ch-{channel} no colour"
+        assert colours[TEXTS[f"reach.{channel}"][1]] == fill.group(1), channel
+    [by_outcome] = [
+        p for p in panels(load()["panels"]) if p["title"] == "Messages by channel and outcome"
+    ]
+    assert "telegram, max, email, sms" in by_outcome["description"]

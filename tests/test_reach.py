@@ -33,6 +33,7 @@ from notifier.reach import (
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import put
+from tests.servers.max import MaxApiServer
 from tests.servers.telegram import BotApiServer
 
 ADMIN = Principal(role=Role.admin, token_id=None)
@@ -41,13 +42,16 @@ SCHOOL_BOT = "777777:SCHOOL18-token"
 
 
 @pytest.fixture
-def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
+def settings(settings: Settings, bot_api: BotApiServer, max_api: MaxApiServer) -> Settings:
     return settings.model_copy(
         update={
             "telegram_token": SecretStr(bot_api.token),
             "telegram_api_base": bot_api.base,
             "telegram_chat_interval_seconds": 0,
             "telegram_rate_per_second": 1000,
+            "max_token": SecretStr(max_api.token),
+            "max_api_base": max_api.base,
+            "max_chat_interval_seconds": 0,
         }
     )
 
@@ -406,3 +410,69 @@ async def test_the_number_of_queries_does_not_grow_with_the_schools_classes(
         assert school.totals.count(Reach.no_consent) == len(school.classes)
         counts[school_id] = len(seen)
     assert counts["s3"] == counts["s10"] <= 14, counts
+
+
+async def _link_max(runtime: Runtime, guardian_id: str, user: str) -> None:
+    async with runtime.sessions() as session:
+        guardian = await session.get(Guardian, guardian_id)
+        assert guardian is not None
+        guardian.max_user_id = user
+        await session.commit()
+
+
+async def test_max_is_a_way_in_of_its_own_where_delivery_has_it(
+    api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer, max_api: MaxApiServer, pump
+) -> None:
+    """A guardian linked in MAX hears by MAX (the default order puts it after Telegram and
+    before email); a family counts once, by its best way in; a blocked MAX bot is advice to
+    press Start again; without a MAX bot in this process the guardian is counted by email."""
+    await _schools(api)
+    for pupil, name in (("p-max", "Алексеев Алексей"), ("p-both", "Борисова Бела")):
+        await put(
+            api, f"/v1/students/{pupil}", {"school_id": "s17", "class_id": "7b", "full_name": name}
+        )
+    await _guardian(api, "g-max", ["p-max"], email="max@parents.example.org")
+    await _link_max(runtime, "g-max", "4300001")
+    await _guardian(api, "g-only", ["p-both"])  # MAX and nothing else
+    await _link_max(runtime, "g-only", "4300002")
+    await _guardian(api, "g-tg", ["p-both"])  # the other parent: Telegram
+    await _link(runtime, "g-tg", "7003", str(bot_api.bot_id))
+    rows = _by_guardian(await _reach(runtime))
+    assert (rows[("p-max", "g-max")].reach, rows[("p-max", "g-max")].channels) == (
+        Reach.max,
+        ("max", "email"),
+    )
+    assert rows[("p-max", "g-max")].linked_max and not rows[("p-max", "g-max")].linked_telegram
+    assert rows[("p-max", "g-max")].electronic
+    school = await _school_reach(runtime)
+    figures = school.classes[0].figures
+    # Борисова's family: Telegram (g-tg) beats MAX (g-only); each family once.
+    assert {r: n for r, n in figures.counts.items() if n} == {Reach.telegram: 1, Reach.max: 1}
+    assert figures.electronic == figures.reached == figures.families == 2
+
+    # Both block the bot in MAX: a message goes by email for g-max; g-only has nothing left.
+    max_api.block(4300001)
+    max_api.block(4300002)
+    r = await api.post(
+        "/v1/announcements",
+        json={"audience": {"class_ids": ["7b"]}, "text": "Собрание в четверг в 18:00"},
+    )
+    assert r.status_code == 201, r.text
+    await pump()
+    reach = await _reach(runtime)
+    rows = _by_guardian(reach)
+    assert rows[("p-max", "g-max")].reach is Reach.email
+    assert rows[("p-max", "g-max")].blocked == ("max",)
+    assert rows[("p-both", "g-only")].reach is Reach.unreachable
+    assert reach.reachable_families == 2  # Борисова's family still hears by Telegram
+    assert reach.advice == []  # nobody left out: nothing to do
+    # Without the Telegram bot, Борисова's family is left out, and its advice says why.
+    without = {k: v for k, v in runtime.channels.items() if k != "telegram"}
+    advice = {a.kind: a for a in (await _reach(runtime, channels=without)).advice}
+    assert advice[AdviceKind.restart_bot] == Advice(
+        AdviceKind.restart_bot, 1, ("p-both",), ("g-only",)
+    )
+    # Without a MAX bot in this process, a MAX chat carries nothing: g-max is counted by email.
+    no_max = {k: v for k, v in runtime.channels.items() if k != "max"}
+    fresh = _by_guardian(await _reach(runtime, channels=no_max))
+    assert fresh[("p-max", "g-max")].reach is Reach.email

@@ -136,6 +136,7 @@ async def test_hours_and_days_are_the_schools_even_half_an_hour_off_utc(
     await seed.row(sent_at=_minute(22, 18, 29))  # 23:59 on the 22nd in Kolkata
     await seed.row(sent_at=_minute(22, 18, 31), channel="email")  # 00:01 on the 23rd
     await seed.row(sent_at=_minute(23, 8, 59))  # 14:29, this hour
+    await seed.row(sent_at=_minute(23, 8, 45), channel="max")  # 14:15, this hour, by MAX
     await seed.row(sent_at=_minute(25, 18, 31, month=10))  # 00:01 on 26 October: in
     await seed.row(sent_at=_minute(24, 18, 29, month=10))  # 23:59 on 24 October: out
     await seed.row(sent_at=_minute(23, 8, 0), pupil="q1")  # another school's
@@ -144,23 +145,28 @@ async def test_hours_and_days_are_the_schools_even_half_an_hour_off_utc(
     assert board.today.since == datetime(2026, 11, 23, tzinfo=KOLKATA)
     assert [(c.channel, c.count) for c in board.today.sent] == [
         ("telegram", 1),
+        ("max", 1),
         ("email", 1),
         ("sms", 0),
     ]
     charts = board.charts
-    assert charts is not None and charts.channels == ("telegram", "email", "sms")
+    assert charts is not None and charts.channels == ("telegram", "max", "email", "sms")
     hours = charts.hours
     assert len(hours) == stats.HOURS
     assert hours[-1].start == datetime(2026, 11, 23, 14, tzinfo=KOLKATA)
     assert hours[0].start == datetime(2026, 11, 22, 15, tzinfo=KOLKATA)
     by_hour = {b.start.strftime("%d %H:%M"): b.counts for b in hours if b.total}
-    assert by_hour == {"22 23:00": (1, 0, 0), "23 00:00": (0, 1, 0), "23 14:00": (1, 0, 0)}
+    assert by_hour == {
+        "22 23:00": (1, 0, 0, 0),
+        "23 00:00": (0, 0, 1, 0),
+        "23 14:00": (1, 1, 0, 0),
+    }
     days = charts.days
     assert len(days) == stats.DAYS
     assert days[0].start == datetime(2026, 10, 25, tzinfo=KOLKATA)
     assert days[-1].start == datetime(2026, 11, 23, tzinfo=KOLKATA)
     by_day = {b.start.strftime("%m-%d"): b.total for b in days if b.total}
-    assert by_day == {"10-26": 1, "11-22": 1, "11-23": 2}
+    assert by_day == {"10-26": 1, "11-22": 1, "11-23": 3}
     # Without the charts, today's counts are the same (a shorter window).
     quick = await _board(runtime, "s1", charts=False)
     assert quick.charts is None and quick.today.sent == board.today.sent
@@ -176,7 +182,7 @@ async def test_the_region_counts_every_school_in_the_zone_most_of_them_keep(
     await seed.row(sent_at=_minute(23, 9, 0), pupil="q1", channel="sms")  # now
     board = await _board(runtime, None)
     assert board.school_id is None and board.zone == ZoneInfo("Europe/Moscow")
-    assert [c.count for c in board.today.sent] == [1, 0, 1]
+    assert [c.count for c in board.today.sent] == [1, 0, 0, 1]
     assert board.charts is not None and board.charts.hours[-1].total == 1  # 12:00 Moscow
     assert board.charts.hours[-2].total == 1  # 11:00 Moscow: 08:00 UTC
     async with runtime.sessions() as session:
@@ -249,6 +255,23 @@ async def test_failures_by_kind_and_skips_by_reason_of_today(
             ("email", Outcome.permanent, "smtp 550 5.1.1 <anna@parents.example.org>", today),
         ),
     )
+    await seed.row(
+        status=RowStatus.failed,
+        reason="max: MAX 403 chat.denied; "
+        "email: smtp 550 5.1.1 <boris@parents.example.org>: no such user",
+        attempts=(
+            ("max", Outcome.permanent, "MAX 403 chat.denied", today),
+            ("email", Outcome.permanent, "smtp 550 5.1.1 <boris@parents.example.org>", today),
+        ),
+    )
+    await seed.row(
+        channel="max",
+        attempts=(
+            ("max", Outcome.transient, "MAX 429 too many requests", today),
+            ("max", Outcome.transient, "MAX connection failed (ClientConnectorError)", today),
+            ("max", Outcome.sent, None, today),
+        ),
+    )
     await seed.row(status=RowStatus.failed, reason=None)  # an erased guardian's: text cleared
     await seed.row(status=RowStatus.failed, reason="internal error (KeyError)", due_at=yesterday)
     await seed.row(
@@ -270,17 +293,21 @@ async def test_failures_by_kind_and_skips_by_reason_of_today(
     await seed.row(status=RowStatus.skipped, reason=Reason.no_channel, pupil="q1")
     today_ = (await _board(runtime, "s1", charts=False)).today
     assert [(f.kind, f.count) for f in today_.failed_messages] == [
+        ("max: MAX 403 chat.denied + email: smtp 550", 1),
         ("smtp 451", 1),
         ("telegram: telegram 403 + email: smtp 550", 1),
         (stats.UNKNOWN, 1),
     ]
     assert [(f.channel, f.outcome, f.kind, f.count) for f in today_.failed_attempts] == [
         ("email", Outcome.transient, "smtp 451", 3),
-        ("email", Outcome.permanent, "smtp 550", 1),
+        ("email", Outcome.permanent, "smtp 550", 2),
+        ("max", Outcome.permanent, "MAX 403 chat.denied", 1),
+        ("max", Outcome.transient, "MAX 429", 1),
+        ("max", Outcome.transient, "MAX connection failed (ClientConnectorError)", 1),
         ("telegram", Outcome.permanent, "telegram 403", 1),
         ("telegram", Outcome.transient, "telegram TelegramNetworkError", 1),
     ]
-    assert "anna" not in repr(today_)
+    assert "anna" not in repr(today_) and "boris" not in repr(today_)
     assert today_.skipped == {Reason.no_consent: 2, Reason.paper: 1, Reason.superseded: 1}
     region = (await _board(runtime, None, charts=False)).today
     assert ("sms gateway 400", 1) in [(f.kind, f.count) for f in region.failed_attempts]
@@ -339,6 +366,28 @@ async def test_the_stream_as_redis_tells_it(runtime: Runtime) -> None:
         ("email: cannot render (UndefinedError)", "email: cannot render"),
         ("telegram: telegram 403 x; sms: sms.ru 207 y; email: smtp 550 a; b", None),
         ("Иван Петров, +79161234567", stats.UNKNOWN),
+        # MAX's refusals: its status and error code, never its message or our request's text.
+        ("MAX 403 chat.denied", "MAX 403 chat.denied"),
+        ("MAX 404 chat.not.found", "MAX 404 chat.not.found"),
+        ("MAX 429 too many requests", "MAX 429"),
+        ("gave up after 7 tries: MAX 503 service.unavailable", "MAX 503 service.unavailable"),
+        ("MAX 500 error", "MAX 500"),
+        ("MAX 401: the token was refused; check NOTIFIER_MAX_TOKEN", "MAX 401"),
+        (
+            "MAX connection failed (ClientConnectorError)",
+            "MAX connection failed (ClientConnectorError)",
+        ),
+        ("MAX timeout", "MAX timeout"),
+        (
+            "MAX's certificate is not trusted on this machine: it chains to …",
+            "MAX's certificate is not trusted",
+        ),
+        ("guardian has no linked MAX chat", "guardian has no linked MAX chat"),
+        (
+            "max: MAX 403 chat.denied; email: smtp 550 <a@b.ru>",
+            "max: MAX 403 chat.denied + email: smtp 550",
+        ),
+        ("MAX 400 Иван.Петров", "MAX 400"),
     ],
 )
 def test_a_failure_is_told_by_its_kind_only(reason: str | None, kind: str | None) -> None:

@@ -27,10 +27,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "signin.email": ("Электронная почта", "Email"),
     "signin.send": ("Прислать ссылку", "Send me a link"),
     "signin.bot": (
-        "Если ваш Telegram подключён к боту школы, отправьте боту команду /console — ссылка "
-        "придёт в чат.",
-        "If your Telegram is connected to the school's bot, send it /console and the link comes "
-        "to the chat.",
+        "Если ваш Telegram или MAX подключён к боту школы, отправьте боту команду /console — "
+        "ссылка придёт в чат.",
+        "If your Telegram or MAX is connected to the school's bot, send it /console and the link "
+        "comes to the chat.",
     ),
     "signin.admin": ("Вход по токену администратора", "Sign in with the administrator token"),
     "signin.token": ("Токен администратора (NOTIFIER_ADMIN_TOKEN)", "Administrator token"),
@@ -119,6 +119,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "class.no_guardian": ("Родители не указаны", "No guardian on the roster"),
     "class.not_reached": ("не на связи", "not reached"),
     "reach.telegram": ("Telegram", "Telegram"),
+    "reach.max": ("MAX", "MAX"),
     "reach.email": ("Почта", "Email"),
     "reach.sms": ("SMS", "SMS"),
     "reach.paper": ("На бумаге", "On paper"),
@@ -135,9 +136,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Guardians with no way to reach them: {count}. Print them invitation slips below.",
     ),
     "advice.restart_bot": (
-        "Заблокировали бота: {count}. Попросите снова нажать «Старт» или выдайте новое "
-        "приглашение.",
-        "Blocked the bot: {count}. Ask them to press Start again, or hand them a new slip.",
+        "Заблокировали бота в Telegram или MAX: {count}. Попросите снова нажать «Старт» или "
+        "выдайте новое приглашение.",
+        "Blocked the bot in Telegram or MAX: {count}. Ask them to press Start again, or hand "
+        "them a new slip.",
     ),
     "advice.new_email": (
         "Почта не принимает письма: {count}. Уточните адрес у родителей.",
@@ -161,19 +163,26 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "inv.title": ("Приглашения для родителей", "Invitations for guardians"),
     "inv.intro": (
-        "PDF с листками для печати: на каждом QR-код и ссылка на бот школы с новым кодом. "
-        "Новый листок отменяет прежний код этого родителя.",
-        "A PDF of slips to print: each has a QR code and a link to the school's bot with a "
-        "fresh code. A new slip voids the guardian's earlier code.",
+        "PDF с листками для печати: на каждом QR-код и ссылка на бот школы в {apps} с новым "
+        "кодом. Новый листок отменяет прежний код этого родителя.",
+        "A PDF of slips to print: each has a QR code and a link to the school's bot in {apps} "
+        "with a fresh code. A new slip voids the guardian's earlier code.",
     ),
     "inv.linked": (
         "Включить уже подключённых родителей",
         "Include guardians who are already connected",
     ),
     "inv.make": ("Скачать приглашения (PDF)", "Download invitations (PDF)"),
-    "inv.no_telegram": (
-        "Telegram не настроен, приглашения недоступны.",
-        "Telegram is not configured, so there are no invitations.",
+    "inv.several": (
+        "Родитель выбирает мессенджер сам: на листке коды обоих. Кто уже подключил один, "
+        "получает листок для другого.",
+        "The guardian chooses the messenger: a slip has a code for each. One who has linked "
+        "one of them gets a slip for the other.",
+    ),
+    "inv.and": (" и ", " and "),
+    "inv.no_messenger": (
+        "Ни Telegram, ни MAX не настроены, приглашения недоступны.",
+        "Neither Telegram nor MAX is configured, so there are no invitations.",
     ),
     "print.title": ("Сводка для печати", "Summary for print"),
     "print.intro": (

@@ -1,7 +1,9 @@
-"""The printed invitations to the school's Telegram bot (issue 15): one slip per guardian, six to
-an A4 page with dashed cut lines, handed out through the pupils. A slip carries the bot's deep
-link as a QR code and as text, the code typed out (sent to the bot as «/start код» when neither
-opens), and what a parent does next. Pure: the slips come in, the PDF's bytes go out.
+"""The printed invitations to the school's bots (issue 15; MAX beside Telegram, issue 17): one slip
+per guardian, handed out through the pupils. A slip carries, for each messenger it invites to,
+the bot's deep link as a QR code and as text and the code typed out (sent to the bot as
+«/start код» when neither opens), and what a parent does next. Slips for one messenger go six
+to an A4 page; slips with two (Telegram and MAX side by side) need the room of four. Pure: the
+slips come in, the PDF's bytes go out.
 
 A guide for parents may follow the slips on a page of its own (issue 16): its words are the
 console's (the same the help page shows), laid out here as plain text."""
@@ -21,20 +23,66 @@ from fpdf import FPDF
 from notifier.reports.pdf import FAMILY, NBSP, PT, document
 from notifier.reports.summary import day
 
-TITLE = "Приглашения в Telegram"
-HEADING = "Уведомления из школы в Telegram"
+
+@dataclass(frozen=True)
+class App:
+    """A messenger as a slip names it, and the button a parent presses to start its bot."""
+
+    name: str
+    start: str
+
+
+# By the messengers' names in the service (notifier.channels.base.Messenger), in the order a
+# slip prints them.
+APPS = {
+    "telegram": App("Telegram", "«Запустить» (Start)"),
+    "max": App("MAX", "«Начать»"),
+}
 NOBODY = "Приглашать некого: все родители класса уже подключили бот."
-INSTRUCTIONS = (
-    "Откройте камеру телефона и наведите её на QR-код или откройте ссылку ниже.",
-    "В Telegram нажмите «Запустить» (Start).",
+STEPS = (
     "Бот подтвердит подключение и назовёт имя ребёнка.",
     "Что и когда присылать, можно изменить командой /settings.",
     "Вопросы — классному руководителю.",
 )
 FALLBACK = "Не открывается ссылка? Отправьте боту из неё «/start», пробел и код."
+FALLBACK_SEVERAL = "Не открывается ссылка? Отправьте боту из неё «/start», пробел и код под ней."
+
+
+def _names(messengers: Sequence[str], joint: str) -> str:
+    return joint.join(APPS[m].name for m in messengers)
+
+
+def title(messengers: Sequence[str]) -> str:
+    """The document's title: «Приглашения в Telegram», «Приглашения в Telegram и MAX»."""
+    return f"Приглашения в {_names(messengers, ' и ')}"
+
+
+def heading(messengers: Sequence[str]) -> str:
+    return f"Уведомления из школы в {_names(messengers, ' или ')}"
+
+
+def instructions(messengers: Sequence[str]) -> tuple[str, ...]:
+    """What a parent does, step by step: with two messengers, either one will do."""
+    if len(messengers) == 1:
+        app = APPS[messengers[0]]
+        return (
+            "Откройте камеру телефона и наведите её на QR-код или откройте ссылку ниже.",
+            f"В {app.name} нажмите {app.start}.",
+            *STEPS,
+        )
+    presses = ", ".join(f"в {APPS[m].name} — {APPS[m].start}" for m in messengers)
+    return (
+        "Откройте камеру телефона и наведите её на QR-код мессенджера, которым пользуетесь "
+        "(достаточно одного), или откройте его ссылку ниже.",
+        f"Нажмите кнопку запуска бота: {presses}.",
+        *STEPS,
+    )
+
 
 MARGIN = 10.0  # mm around the grid of slips
-COLUMNS, ROWS = 2, 3
+COLUMNS = 2
+ROWS = 3  # slips of one messenger: six to a page
+ROWS_SEVERAL = 2  # slips with two messengers' codes: four to a page
 FOOTER = 5.0  # mm below the grid for the date and the sheet number
 FOOTER_SIZE = 7.0  # pt
 PAD = 5.0  # mm inside a slip, so the scissors need not be exact
@@ -42,6 +90,7 @@ QR = 34.0  # mm, quiet zone of 4 modules included: the symbol itself is 27-28 mm
 QR_BORDER = 4  # modules of white around the symbol, as ISO/IEC 18004 asks
 # Pixels per module: whole pixels keep the edges sharp, and 10 is about 300 dpi at that size.
 QR_SCALE = 10
+QR_GAP = 6.0  # mm between two messengers' codes side by side
 # The slip's text shrinks in these steps until it fits (long names, two children); the QR does not.
 SCALES = (1.0, 0.92, 0.85, 0.78, 0.7, 0.6)
 # The link and the code each on one line, at the first size that fits: a bot's username is at
@@ -82,43 +131,61 @@ class Guide:
 
 
 @dataclass(frozen=True)
+class Invite:
+    """One messenger's way in on a slip: its bot's deep link with a fresh code."""
+
+    messenger: str  # a key of APPS: "telegram", "max"
+    code: str
+    url: str  # the bot's deep link with the code
+
+
+@dataclass(frozen=True)
 class Slip:
     """One guardian's invitation: several children of one class share it, as a second slip's
-    code would void the first one's."""
+    code would void the first one's. It invites to one messenger or to several."""
 
     school: str
     class_name: str
     pupils: tuple[str, ...]  # full names, as the class list writes them
     guardian: str
-    code: str
-    url: str  # the bot's deep link with the code
-    expires: date | None = None  # the last day the code works, in the school's time
+    invites: tuple[Invite, ...]  # in the order printed, at least one
+    expires: date | None = None  # the last day the codes work, in the school's time
 
     @property
     def pupil(self) -> str:
         return ", ".join(self.pupils)
 
+    @property
+    def messengers(self) -> tuple[str, ...]:
+        return tuple(i.messenger for i in self.invites)
+
 
 def invitations_pdf(
-    slips: Sequence[Slip], *, generated: date | None = None, guide: Guide | None = None
+    slips: Sequence[Slip],
+    *,
+    messengers: Sequence[str] = ("telegram",),
+    generated: date | None = None,
+    guide: Guide | None = None,
 ) -> bytes:
-    """The slips, six to an A4 page (a page saying there is nobody to invite when empty), and
-    then the guide, if given, on a last page of its own."""
+    """The slips, six to an A4 page, or four when a slip has two messengers' codes (a page
+    saying there is nobody to invite when empty), and then the guide, if given, on a last page
+    of its own. `messengers`: those the service invites to, for the document's title."""
     when = generated or date.today()
-    pdf = document(TITLE, when)
-    per_page = COLUMNS * ROWS
+    pdf = document(title(messengers), when)
+    rows = ROWS_SEVERAL if any(len(s.invites) > 1 for s in slips) else ROWS
+    per_page = COLUMNS * rows
     sheets = [slips[i : i + per_page] for i in range(0, len(slips), per_page)]
     if not sheets:
         pdf.add_page()
         pdf.set_font(FAMILY, "B", 16)
         pdf.set_xy(MARGIN, MARGIN)
-        pdf.cell(pdf.w - 2 * MARGIN, 16 * PT * 1.25, TITLE, align="C")
+        pdf.cell(pdf.w - 2 * MARGIN, 16 * PT * 1.25, title(messengers), align="C")
         pdf.set_font(FAMILY, "", 11)
         pdf.set_xy(MARGIN, MARGIN + 12)
         pdf.multi_cell(pdf.w - 2 * MARGIN, 11 * PT * 1.25, NOBODY, align="C")
         _footer(pdf, when, None)
     width = (pdf.w - 2 * MARGIN) / COLUMNS
-    height = (pdf.h - 2 * MARGIN - FOOTER) / ROWS
+    height = (pdf.h - 2 * MARGIN - FOOTER) / rows
     wraps: _Wraps = {}  # the steps are the same on every slip: broken into lines once
     for number, sheet in enumerate(sheets, start=1):
         pdf.add_page()
@@ -207,30 +274,62 @@ class _Layout:
     def slip(self, slip: Slip) -> float:
         """Lays the slip out; returns where it ends (mm from the top of the page)."""
         self.text(slip.school, 7.5)
-        self.text(HEADING, 10.5, bold=True)
+        self.text(heading(slip.messengers), 10.5, bold=True)
         self.y += 1
         label = "Ученик" if len(slip.pupils) == 1 else "Ученики"
         self.text(f"{label}: {', '.join(map(_nobreak, slip.pupils))}", 9)
         self.text(f"Класс: {slip.class_name}", 9)
         self.text(f"Для: {_nobreak(slip.guardian)}", 9)
         self.y += 1.5
+        one = len(slip.invites) == 1
+        if one:
+            self._one(slip.invites[0])
+        else:
+            self._several(slip.invites)
+        note = FALLBACK if one else FALLBACK_SEVERAL
+        if slip.expires is not None:
+            what = "Ссылка и код действуют" if one else "Ссылки и коды действуют"
+            note += f" {what} до {day(slip.expires)} включительно."
+        self.text(note, 7)
+        return self.y
+
+    def _one(self, invite: Invite) -> None:
+        """The code on the left, the steps beside it, the link and the code below."""
         top = self.y
-        if not self.dry:
-            self.pdf.image(_qr_png(slip.url), x=self.left, y=top, w=QR, h=QR, link=slip.url)
+        self.qr(invite.url, self.left, top)
         # The steps beside the code, starting about where the symbol does (past the quiet zone).
         self.y = top + 2
         beside, room = self.left + QR + 1, self.width - QR - 1
-        for n, step in enumerate(INSTRUCTIONS, start=1):
+        for n, step in enumerate(instructions((invite.messenger,)), start=1):
             self.text(f"{n}. {step}", 7.5, x=beside, w=room)
             self.y += 0.5
         self.y = max(self.y, top + QR) + 1
-        self.line(slip.url, LINK_SIZES, link=slip.url)
-        self.line(f"Код: {slip.code}", CODE_SIZES, bold=True)
-        note = FALLBACK
-        if slip.expires is not None:
-            note += f" Ссылка и код действуют до {day(slip.expires)} включительно."
-        self.text(note, 7)
-        return self.y
+        self.line(invite.url, LINK_SIZES, link=invite.url)
+        self.line(f"Код: {invite.code}", CODE_SIZES, bold=True)
+
+    def _several(self, invites: Sequence[Invite]) -> None:
+        """Each messenger's code under its name, side by side; the steps under them; then each
+        messenger's link and code, under its name again."""
+        top = self.y
+        for k, invite in enumerate(invites):
+            x = self.left + k * (QR + QR_GAP)
+            self.y = top
+            self.text(APPS[invite.messenger].name, 9, bold=True, x=x + 3, w=QR - 3)
+            self.qr(invite.url, x, self.y)
+        self.y += QR + 1
+        for n, step in enumerate(instructions([i.messenger for i in invites]), start=1):
+            self.text(f"{n}. {step}", 7.5)
+            self.y += 0.5
+        for invite in invites:
+            self.y += 1
+            self.text(APPS[invite.messenger].name, 8, bold=True)
+            self.line(invite.url, LINK_SIZES, link=invite.url)
+            self.line(f"Код: {invite.code}", CODE_SIZES, bold=True)
+        self.y += 1
+
+    def qr(self, url: str, x: float, y: float) -> None:
+        if not self.dry:
+            self.pdf.image(_qr_png(url), x=x, y=y, w=QR, h=QR, link=url)
 
     def text(
         self, text: str, size: float, *, bold: bool = False, x: float | None = None, w: float = 0

@@ -84,6 +84,7 @@ class SubscriptionsIn(_In):
 def _has_address(guardian: Guardian, channel: str) -> bool:
     addresses = {
         "telegram": guardian.telegram_chat_id,
+        "max": guardian.max_user_id,
         "email": guardian.email,
         "sms": guardian.phone,
         "paper": "school",  # handed over at school: always reachable
@@ -113,6 +114,7 @@ async def set_preferences(
         if not _has_address(guardian, channel):
             what = {
                 "telegram": "linked Telegram chat",
+                "max": "linked MAX chat",
                 "email": "email address",
                 "sms": "phone number",
             }[channel]

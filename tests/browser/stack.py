@@ -24,6 +24,7 @@ from notifier.embedded import die_with_parent
 from tests.browser.seed import SeededSchool, seed_school
 from tests.conftest import ADMIN_TOKEN
 from tests.processes import BIN, env_with, spawn, steady_port, wait_http
+from tests.servers.max import MaxApiServer
 from tests.servers.smtp_server import ReceivedMail, SmtpServer
 from tests.servers.telegram import BotApiServer
 
@@ -74,6 +75,7 @@ class Stack:
     database_url: str
     data_dir: Path
     redis_url: str = ""  # the database the children use (REDIS_DB), for tests that XADD
+    max_api: MaxApiServer | None = None  # the MAX Bot API server, when the stack has MAX
     children: list[Child] = field(default_factory=list)
     _seeds: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -131,12 +133,20 @@ def links_in(mail: ReceivedMail) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, *, database_url: str, redis_url: str) -> Iterator[Stack]:
+def running_stack(
+    workdir: Path,
+    *,
+    database_url: str,
+    redis_url: str,
+    max_api: MaxApiServer | None = None,
+    redis_db: int = REDIS_DB,
+) -> Iterator[Stack]:
     """Start the servers and the three commands, wait until each serves, stop them all after.
 
     `database_url` must point at a migrated database; `redis_url` at a server the stack may use
-    database REDIS_DB of (flushed first)."""
-    redis_url = f"{redis_url.rsplit('/', 1)[0]}/{REDIS_DB}"
+    database `redis_db` of (flushed first). With `max_api`, the installation has a MAX bot too
+    (issue 17): the worker sends to that server and `notifier bot` long-polls it."""
+    redis_url = f"{redis_url.rsplit('/', 1)[0]}/{redis_db}"
     client = SyncRedis.from_url(redis_url)
     client.flushdb()
     client.close()
@@ -166,6 +176,8 @@ def running_stack(workdir: Path, *, database_url: str, redis_url: str) -> Iterat
             "retry_base_seconds": "0.5",
             "retry_max_seconds": "2",
         }
+        if max_api is not None:
+            settings |= {"max_token": max_api.token, "max_api_base": max_api.base}
         commands = {
             "serve": env_with(**settings),
             "worker": env_with(**settings, worker_metrics_port=str(metrics_port)),
@@ -185,6 +197,7 @@ def running_stack(workdir: Path, *, database_url: str, redis_url: str) -> Iterat
             database_url=database_url,
             data_dir=data_dir,
             redis_url=redis_url,
+            max_api=max_api,
         )
         try:
             _start(stack, workdir, commands, metrics_port)
@@ -217,15 +230,17 @@ def _start(
     metrics = f"http://127.0.0.1:{metrics_port}/metrics"
     wait_http(metrics, worker.proc, worker.log, timeout=STARTUP_SECONDS)
     _wait_polling(bot, stack.bot_api)
+    if stack.max_api is not None:
+        _wait_polling(bot, stack.max_api)
 
 
-def _wait_polling(bot: Child, bot_api: BotApiServer) -> None:
+def _wait_polling(bot: Child, bot_api: BotApiServer | MaxApiServer) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while bot_api.polls_waiting == 0:
         if bot.proc.poll() is not None:
             raise AssertionError(f"bot exited early:\n{bot.tail()}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"bot did not poll the Bot API server:\n{bot.tail()}")
+            raise AssertionError(f"bot did not poll {type(bot_api).__name__}:\n{bot.tail()}")
         time.sleep(0.05)
 
 

@@ -1,9 +1,10 @@
 """The teacher's classes: the list (the console's home page), each class's reach, and its
-printable invitation slips."""
+printable invitation slips (to each messenger the service has a bot in: Telegram, MAX)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from notifier import scope
 from notifier.auth import Role
-from notifier.channels.telegram import deep_link
+from notifier.channels.base import Messenger
 from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep, zone_of
 from notifier.console.pages.help import printed_guide
 from notifier.console.web import render
@@ -22,7 +23,8 @@ from notifier.db.models import School, Student
 from notifier.errors import Conflict
 from notifier.reach import class_reach
 from notifier.reports.invitations import invitations_pdf
-from notifier.roster.invitations import issue_invitations
+from notifier.roster.invitations import StartLink, issue_invitations
+from notifier.runtime import Runtime
 from notifier.text import ascii_filename
 
 router = APIRouter()
@@ -79,7 +81,7 @@ async def reach_page(
             "pupils": pupils,
             "school": school,
             "zone": zone_of(school),
-            "telegram": runtime.telegram is not None,
+            "messengers": [m for m in Messenger if runtime.messenger(m) is not None],
         },
         title=reach.class_name,
     )
@@ -94,27 +96,28 @@ async def invitations(
     include_linked: Annotated[bool, Form()] = False,
     with_guide: Annotated[bool, Form()] = False,
 ) -> Response:
-    """The printable slips: a fresh code for each guardian not yet linked (or all of them),
-    and the parents' guide as the last page if asked for."""
-    telegram = runtime.telegram
-    if telegram is None:
-        raise Conflict("Telegram is not configured (NOTIFIER_TELEGRAM_TOKEN): no bot to invite to")
+    """The printable slips: a fresh code for each guardian not yet linked (or all of them) in
+    each messenger the service has a bot in, and the parents' guide as the last page if asked
+    for."""
     school_class = await scope.klass(session, user.principal, class_id)
     school = await session.get(School, school_class.school_id)
-    token = school.telegram_token if school else None
-    me = await (telegram.add_bot(token) if token else telegram.default_bot).me()
+    links = _start_links(runtime, school.telegram_token if school else None)
     slips = await issue_invitations(
         session=session,
         principal=user.principal,
         class_id=class_id,
-        deep_link=lambda code: deep_link(me.username, code),
+        links=links,
         ttl=timedelta(days=runtime.settings.link_code_ttl_days),
         now=runtime.clock(),
         include_linked=include_linked,
     )
-    guide = printed_guide() if with_guide else None
+    guide = printed_guide([m.value for m in links]) if with_guide else None
     pdf = await asyncio.to_thread(
-        invitations_pdf, slips, generated=runtime.clock().date(), guide=guide
+        invitations_pdf,
+        slips,
+        messengers=[m.value for m in links],
+        generated=runtime.clock().date(),
+        guide=guide,
     )
     name = ascii_filename(f"invitations-{class_id}.pdf")
     return Response(
@@ -125,3 +128,21 @@ async def invitations(
             "Cache-Control": "no-store",
         },
     )
+
+
+def _start_links(runtime: Runtime, school_bot: str | None) -> dict[Messenger, StartLink]:
+    """Each configured messenger's deep link for a code: in Telegram the school's own bot if it
+    has one, else the service's; in MAX the installation's one bot."""
+    links: dict[Messenger, StartLink] = {}
+    if runtime.telegram is not None:
+        links[Messenger.telegram] = functools.partial(
+            runtime.telegram.start_link, bot_token=school_bot
+        )
+    if runtime.max is not None:
+        links[Messenger.max] = runtime.max.start_link
+    if not links:
+        raise Conflict(
+            "No messenger is configured (NOTIFIER_TELEGRAM_TOKEN, NOTIFIER_MAX_TOKEN): "
+            "no bot to invite to"
+        )
+    return links

@@ -10,6 +10,7 @@ words."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,10 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from notifier.auth import Role
+from notifier.channels.base import Messenger
 from notifier.console.deps import RuntimeDep, SessionDep, SignInNeeded, UserDep, get_user
 from notifier.console.i18n import Translate, translator
 from notifier.console.web import locale_of, render
 from notifier.reports.invitations import Block, BlockKind, Guide, GuideSection
+from notifier.runtime import Runtime
 from notifier.signin import SignedIn
 
 router = APIRouter()
@@ -65,22 +68,48 @@ def blocks(body: str) -> tuple[Block, ...]:
     return tuple(found)
 
 
-def guide(audience: Audience, t: Translate) -> Guide:
-    """A guide in the language of `t`."""
+def messengers_of(runtime: Runtime) -> list[Messenger]:
+    """The messengers the service has bots in; Telegram when it has none yet (the guides are
+    written for a service that has one)."""
+    return [m for m in Messenger if runtime.messenger(m) is not None] or [Messenger.telegram]
+
+
+def messenger_words(messengers: Sequence[str], t: Translate) -> dict[str, str]:
+    """What the guides' {apps}, {channels} and {start} say for these messengers."""
+    names = [t(f"reach.{m}") for m in messengers]
+    if len(messengers) == 1:
+        start = t("help.start.one", button=t(f"help.button.{messengers[0]}"))
+    else:
+        presses = ", ".join(
+            t("help.start.in", app=name, button=t(f"help.button.{m}"))
+            for m, name in zip(messengers, names, strict=True)
+        )
+        start = t("help.start.several", presses=presses)
+    return {"apps": t("help.or").join(names), "channels": ", ".join(names), "start": start}
+
+
+def guide(
+    audience: Audience, t: Translate, messengers: Sequence[str] = (Messenger.telegram,)
+) -> Guide:
+    """A guide in the language of `t`, naming the messengers the service has bots in."""
+    words = messenger_words(messengers, t)
     return Guide(
-        title=t(f"help.{audience}.title"),
-        intro=t(f"help.{audience}.intro"),
+        title=t(f"help.{audience}.title", **words),
+        intro=t(f"help.{audience}.intro", **words),
         sections=tuple(
-            GuideSection(t(f"help.{audience}.{key}"), blocks(t(f"help.{audience}.{key}.text")))
+            GuideSection(
+                t(f"help.{audience}.{key}", **words),
+                blocks(t(f"help.{audience}.{key}.text", **words)),
+            )
             for key in SECTIONS[audience]
         ),
     )
 
 
-def printed_guide() -> Guide:
+def printed_guide(messengers: Sequence[str]) -> Guide:
     """The parents' guide for the last page of the invitation slips: in Russian, as the slips
     are, whoever prints them."""
-    return guide(Audience.parents, translator("ru"))
+    return guide(Audience.parents, translator("ru"), messengers)
 
 
 async def maybe_user(request: Request, runtime: RuntimeDep, session: SessionDep) -> SignedIn | None:
@@ -103,15 +132,18 @@ async def help_index(request: Request, runtime: RuntimeDep, session: SessionDep)
     """The guides a visitor may open: the admins' too for an admin."""
     user = await maybe_user(request, runtime, session)
     t = translator(locale_of(request))
+    words = messenger_words(messengers_of(runtime), t)
     shown = [a for a in Audience if a in PUBLIC or (user and user.principal.role is Role.admin)]
-    links = [GuideLink(a, t(f"help.{a}.title"), t(f"help.{a}.summary")) for a in shown]
+    links = [
+        GuideLink(a, t(f"help.{a}.title", **words), t(f"help.{a}.summary", **words)) for a in shown
+    ]
     return render(request, "help.html.j2", {"guides": links}, title=t("help.title"))
 
 
 @router.get("/help/admins", response_class=HTMLResponse)
-async def admins_guide(request: Request, user: UserDep) -> HTMLResponse:
+async def admins_guide(request: Request, user: UserDep, runtime: RuntimeDep) -> HTMLResponse:
     user.principal.require(Role.admin)
-    return _guide_page(request, Audience.admins)
+    return _guide_page(request, runtime, Audience.admins)
 
 
 @router.get("/help/teachers", response_class=HTMLResponse)
@@ -119,18 +151,18 @@ async def teachers_guide(
     request: Request, runtime: RuntimeDep, session: SessionDep
 ) -> HTMLResponse:
     await maybe_user(request, runtime, session)
-    return _guide_page(request, Audience.teachers)
+    return _guide_page(request, runtime, Audience.teachers)
 
 
 @router.get("/help/parents", response_class=HTMLResponse)
 async def parents_guide(request: Request, runtime: RuntimeDep, session: SessionDep) -> HTMLResponse:
     await maybe_user(request, runtime, session)
-    return _guide_page(request, Audience.parents)
+    return _guide_page(request, runtime, Audience.parents)
 
 
-def _guide_page(request: Request, audience: Audience) -> HTMLResponse:
+def _guide_page(request: Request, runtime: Runtime, audience: Audience) -> HTMLResponse:
     """A guide in the reader's language (the staff member's, or before sign-in the browser's)."""
-    shown = guide(audience, translator(locale_of(request)))
+    shown = guide(audience, translator(locale_of(request)), messengers_of(runtime))
     return render(
         request,
         "help_guide.html.j2",

@@ -28,7 +28,7 @@ from notifier.console.deps import RuntimeDep, SessionDep, UserDep, school_in_vie
 from notifier.console.i18n import Translate, translator
 from notifier.console.web import render
 from notifier.db.models import School
-from notifier.reach import Figures, Reach, region_reach, school_reach
+from notifier.reach import ELECTRONIC, Figures, Reach, region_reach, school_reach
 from notifier.runtime import Runtime
 from notifier.signin import SignedIn
 from notifier.text import ascii_filename
@@ -52,10 +52,9 @@ class Column:
 
 
 COLUMNS = (
-    Column("telegram", (Reach.telegram,)),
-    Column("email", (Reach.email,)),
-    Column("sms", (Reach.sms,)),
-    Column("electronic", (Reach.telegram, Reach.email, Reach.sms)),
+    # Each channel a family can be reached by, then all of them together ("activated").
+    *(Column(way.value, (way,)) for way in Reach if way in ELECTRONIC),
+    Column("electronic", tuple(way for way in Reach if way in ELECTRONIC)),
     Column("paper", (Reach.paper,)),
     Column("no_consent", (Reach.no_consent,)),
     Column("opted_out", (Reach.opted_out,)),

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.auth import Role
-from notifier.console.deps import SessionDep, UserDep, school_in_view
+from notifier.console.deps import RuntimeDep, SessionDep, UserDep, school_in_view
 from notifier.console.i18n import translator
 from notifier.console.web import render
 from notifier.db.models import Consent, Guardian, GuardianStudent, SchoolClass, Student
@@ -76,6 +76,7 @@ class Reach:
 
     consent: bool
     telegram: bool
+    max: bool
     phone: str | None
     email: str | None
 
@@ -119,6 +120,7 @@ async def reach_of(session: AsyncSession, guardians: list[Guardian]) -> dict[str
         g.id: Reach(
             g.id in consenting,
             g.telegram_chat_id is not None,
+            g.max_user_id is not None,
             mask_phone(g.phone),
             mask_email(g.email),
         )
@@ -278,7 +280,7 @@ async def roster(
 
 @router.get("/roster/pupils/{student_id}", response_class=HTMLResponse)
 async def pupil(
-    student_id: str, request: Request, user: UserDep, session: SessionDep
+    student_id: str, request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep
 ) -> HTMLResponse:
     user.principal.require(Role.admin)
     student = await session.get(Student, student_id)
@@ -292,6 +294,7 @@ async def pupil(
     return render(
         request,
         "roster_pupil.html.j2",
-        {"pupil": student, "klass": klass, "guardians": rows},
+        # "MAX not linked" only where the service has a MAX bot to link.
+        {"pupil": student, "klass": klass, "guardians": rows, "max_on": runtime.max is not None},
         title=student.full_name,
     )

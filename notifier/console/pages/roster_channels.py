@@ -1,7 +1,7 @@
-"""A guardian's channels, subscriptions, consent and Telegram, changed by the admin from the
-guardian's page (roster_guardian.py) through the services the API uses: PUT
+"""A guardian's channels, subscriptions, consent and messenger chats (Telegram, MAX), changed by
+the admin from the guardian's page (roster_guardian.py) through the services the API uses: PUT
 /v1/guardians/{id}/preferences, POST and DELETE /v1/guardians/{id}/consent, DELETE
-/v1/guardians/{id}/telegram and POST /v1/guardians/{id}/telegram-link."""
+/v1/guardians/{id}/telegram|max and POST /v1/guardians/{id}/telegram-link|max-link."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from pydantic import ValidationError
 from notifier import audit
 from notifier.audit import fields_of
 from notifier.categories import ALL_CATEGORIES
+from notifier.channels.base import Messenger
 from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
 from notifier.console.i18n import translator
 from notifier.console.pages.roster_guardian import (
     ALL_CHANNELS,
+    UNLINKED,
     PrefsForm,
     Problem,
     back_to,
@@ -147,35 +149,47 @@ async def withdraw_consent(
     return back_to(request, guardian_id, "withdrawn")
 
 
-@router.post("/roster/guardians/{guardian_id}/telegram/unlink", dependencies=[FormChecked])
-async def unlink_telegram(
-    guardian_id: str, request: Request, user: UserDep, session: SessionDep
+@router.post("/roster/guardians/{guardian_id}/{messenger}/unlink", dependencies=[FormChecked])
+async def unlink_chat(
+    guardian_id: str, messenger: Messenger, request: Request, user: UserDep, session: SessionDep
 ) -> Response:
-    """Stop sending to the guardian's chat at once (DELETE /v1/guardians/{id}/telegram)."""
+    """Stop sending to the guardian's chat in this messenger at once (DELETE
+    /v1/guardians/{id}/telegram, /max)."""
     await guardian_in_reach(session, user, guardian_id)
-    audit.record(session, user.principal, "telegram_link.delete", "guardian", guardian_id)
-    await unlink(session=session, subject=LinkSubject.guardian, subject_id=guardian_id)
-    return back_to(request, guardian_id, "unlinked")
+    audit.record(session, user.principal, f"{messenger}_link.delete", "guardian", guardian_id)
+    await unlink(
+        session=session, subject=LinkSubject.guardian, subject_id=guardian_id, messenger=messenger
+    )
+    return back_to(request, guardian_id, UNLINKED[messenger])
 
 
 @router.post(
-    "/roster/guardians/{guardian_id}/telegram/code",
+    "/roster/guardians/{guardian_id}/{messenger}/code",
     response_class=HTMLResponse,
     dependencies=[FormChecked],
 )
 async def new_code(
-    guardian_id: str, request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep
+    guardian_id: str,
+    messenger: Messenger,
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> HTMLResponse:
-    """A new link code and deep link (POST /v1/guardians/{id}/telegram-link), shown once: the
-    answer is the page with the code, never a URL that would show it again."""
+    """A new link code and deep link into this messenger's bot (POST
+    /v1/guardians/{id}/telegram-link, /max-link), shown once with its QR code: the answer is
+    the page with the code, never a URL that would show it again."""
     guardian = await guardian_in_reach(session, user, guardian_id)
     issued = await issue_link(
         session=session,
-        channel=runtime.telegram,
+        messenger=messenger,
+        channel=runtime.messenger(messenger),
         actor=user.principal,
         subject=LinkSubject.guardian,
         subject_id=guardian_id,
         ttl=timedelta(days=runtime.settings.link_code_ttl_days),
         now=runtime.clock(),
     )
-    return await guardian_page_for(request, session, user, runtime, guardian, issued=issued)
+    return await guardian_page_for(
+        request, session, user, runtime, guardian, issued=issued, issued_for=messenger
+    )

@@ -96,7 +96,7 @@ async def _page(
             "g": guardian,
             "phone": mask_phone(guardian.phone),
             "email": mask_email(guardian.email),
-            "linked": guardian.telegram_chat_id is not None,
+            "linked": guardian.telegram_chat_id is not None or guardian.max_user_id is not None,
             "counts": await footprint(session, guardian.id),
             "allowed": allowed,
             "typed": typed,

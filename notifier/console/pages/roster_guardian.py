@@ -1,12 +1,13 @@
 """A guardian's page for the admin: their children, contacts (masked until revealed, which is
-audited), consent, Telegram, recent messages, and the forms that change them (the details here;
-channels, consent and Telegram in roster_channels.py). Every change goes through the service
-the API uses, and to the audit trail; a refused form comes back with what was typed and the
-reason."""
+audited), consent, their Telegram and MAX chats, recent messages, and the forms that change them
+(the details here; channels, consent and the chats in roster_channels.py). Every change goes
+through the service the API uses, and to the audit trail; a refused form comes back with what
+was typed and the reason."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,14 +21,17 @@ from notifier import audit, scope
 from notifier.audit import fields_of
 from notifier.auth import Role
 from notifier.categories import ALL_CATEGORIES, modes_of
+from notifier.channels.base import Messenger
 from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep, zone_of
 from notifier.console.i18n import TEXTS, translator
 from notifier.console.pages.roster import PupilRef, mask_email, mask_phone
+from notifier.console.qr import qr_data_uri
 from notifier.console.web import render
 from notifier.db.models import Guardian, Preference, School, SchoolClass, Student
 from notifier.delivery.log import LogEntry, delivery_log
 from notifier.roster import choices, service
 from notifier.roster.chat_link import IssuedLink
+from notifier.roster.invitations import linked_in
 from notifier.roster.preferences import CHANNELS
 from notifier.roster.schemas import GuardianIn
 from notifier.runtime import Runtime
@@ -65,6 +69,45 @@ class Problem:
     message: str  # in the staff member's language
     detail: str | None = None  # the service's own reason, as it said it
     field: str | None = None  # the input it is about, marked invalid
+
+
+@dataclass(frozen=True)
+class ChatLink:
+    """The guardian's chat in one messenger, as their page shows it."""
+
+    messenger: Messenger
+    linked: bool
+    linked_at: datetime | None
+    configured: bool  # the service has this messenger's bot: a code can be issued
+    issued: IssuedLink | None = None  # a code just made, shown this once
+    qr: str | None = None  # the issued link as a QR code (an image's data: URI)
+
+    @property
+    def done(self) -> str:
+        """The notice after its chat was unlinked (a `done` of the page)."""
+        return UNLINKED[self.messenger]
+
+    @property
+    def section(self) -> str:
+        return SECTION_OF[self.done]
+
+
+def chat_links(
+    guardian: Guardian, runtime: Runtime, issued: IssuedLink | None, issued_for: Messenger
+) -> list[ChatLink]:
+    """Telegram always (its page says when it is not configured); MAX where the service has
+    a MAX bot, or the guardian still has a MAX chat to unlink."""
+    links = []
+    for messenger in Messenger:
+        linked = linked_in(guardian, messenger)
+        configured = runtime.messenger(messenger) is not None
+        if messenger is Messenger.max and not (configured or linked):
+            continue
+        mine = issued if issued is not None and issued_for is messenger else None
+        at = guardian.max_linked_at if messenger is Messenger.max else guardian.telegram_linked_at
+        qr = qr_data_uri(mine.url) if mine else None
+        links.append(ChatLink(messenger, linked, at, configured, mine, qr))
+    return links
 
 
 @dataclass(frozen=True)
@@ -108,6 +151,7 @@ async def guardian_page_for(
     problem: Problem | None = None,
     revealed: bool = False,
     issued: IssuedLink | None = None,
+    issued_for: Messenger = Messenger.telegram,
     status: int = 200,
 ) -> HTMLResponse:
     """The guardian's page; a refused form's values and reason, revealed contacts or a new
@@ -165,8 +209,7 @@ async def guardian_page_for(
         "categories": [(c.value, [m.value for m in modes_of(c)]) for c in ALL_CATEGORIES],
         "log": lines,
         "log_url": f"{base}/deliveries?{urlencode({'guardian': guardian.id})}",
-        "telegram": runtime.telegram is not None,
-        "issued": issued,
+        "chats": chat_links(guardian, runtime, issued, issued_for),
         "problem": problem,
         "zone": zone_of(school),
         "done": request.query_params.get("done", ""),
@@ -183,7 +226,10 @@ SECTION_OF = {
     "consent": "g-consent",
     "withdrawn": "g-consent",
     "unlinked": "g-telegram",
+    "unlinked_max": "g-max",
 }
+# The notice after unlinking each messenger's chat.
+UNLINKED = {Messenger.telegram: "unlinked", Messenger.max: "unlinked_max"}
 
 
 def back_to(request: Request, guardian_id: str, done: str) -> RedirectResponse:

@@ -90,13 +90,21 @@ class SchoolForm:
             quiet_end=text("quiet_end"),
             digest_time=text("digest_time"),
             modes={c.value: text(f"mode_{c.value}") for c in ALL_CATEGORIES},
-            order=[text(f"channel_{i}") for i in range(1, len(CHANNELS) + 1)],
+            order=_order([text(f"channel_{i}") for i in range(1, len(CHANNELS) + 1)]),
         )
 
     @property
     def zone(self) -> str:
         """The zone meant: a typed name wins (the list may lack the school's)."""
         return self.timezone_other or ("" if self.timezone == OTHER else self.timezone)
+
+
+def _order(typed: list[str]) -> list[str]:
+    """The positions chosen, then the channels no position named, in the default order: a
+    form shown before a channel was added (MAX) leaves it last rather than out. A channel
+    chosen twice stays twice, for the service to refuse."""
+    chosen = [c for c in typed if c]
+    return chosen + [c for c in CHANNELS if c not in chosen]
 
 
 def _page(

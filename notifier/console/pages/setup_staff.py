@@ -1,7 +1,8 @@
 """Setup step 4, the staff: add a member of staff or change one (name, role, email, language,
-the classes they lead), through the same service as PUT /v1/staff/{id}; and a Telegram link
-code for them, by the same code path as POST /v1/staff/{id}/telegram-link. The list of staff,
-with the emailed sign-in link and the end of sessions, is the staff page (pages/staff.py)."""
+the classes they lead), through the same service as PUT /v1/staff/{id}; and a Telegram or MAX
+link code for them, by the same code path as POST /v1/staff/{id}/telegram-link (/max-link). The
+list of staff, with the emailed sign-in link and the end of sessions, is the staff page
+(pages/staff.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
+from notifier.channels.base import Messenger
 from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
 from notifier.console.i18n import translator
 from notifier.console.pages.setup import (
@@ -29,12 +31,14 @@ from notifier.console.pages.setup import (
     setup_school,
     step_of,
 )
+from notifier.console.qr import qr_data_uri
 from notifier.console.web import render
 from notifier.db.models import School, SchoolClass, Staff
 from notifier.errors import InvalidInput, NotFound
 from notifier.roster import service
 from notifier.roster.chat_link import LinkSubject, issue_link
 from notifier.roster.schemas import ClassIn, StaffIn
+from notifier.runtime import Runtime
 from notifier.signin import ADMIN_ROLE, SignedIn
 
 router = APIRouter()
@@ -74,6 +78,7 @@ async def _page(
     request: Request,
     user: SignedIn,
     session: AsyncSession,
+    runtime: Runtime,
     school: School,
     form: StaffForm,
     *,
@@ -91,6 +96,8 @@ async def _page(
             # A role the API gave that is neither (a "director", say) stays on offer.
             "roles": ROLES if form.role in ROLES else (*ROLES, form.role),
             "locales": LOCALES,
+            # Telegram's button always (its refusal says what to set); MAX's where it has a bot.
+            "messengers": [m for m in Messenger if m is Messenger.telegram or runtime.messenger(m)],
             "problem": problem,
         },
         status=status,
@@ -100,7 +107,7 @@ async def _page(
 
 @router.get("/setup/staff", response_class=HTMLResponse)
 async def staff_form(
-    request: Request, user: UserDep, session: SessionDep, staff_id: str = ""
+    request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep, staff_id: str = ""
 ) -> HTMLResponse:
     school = await setup_school(session, user)
     form = StaffForm()
@@ -109,7 +116,7 @@ async def staff_form(
         classes = await _school_classes(session, school.id)
         led = [c.id for c in classes if c.class_teacher_id == m.id]
         form = StaffForm(m.id, m.full_name, m.role, m.email or "", m.locale, led, existing=True)
-    return await _page(request, user, session, school, form)
+    return await _page(request, user, session, runtime, school, form)
 
 
 Text = Annotated[str, Form(max_length=400)]
@@ -120,6 +127,7 @@ async def save_staff(
     request: Request,
     user: UserDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     staff_id: Text = "",
     full_name: Text = "",
     role: Text = "teacher",
@@ -152,10 +160,14 @@ async def save_staff(
         await service.save_staff(session=session, actor=user.principal, staff_id=ident, body=body)
         await _lead(session, user, school.id, ident, set(form.classes))
     except ValidationError as exc:
-        return await _page(request, user, session, school, form, problem=problems(exc), status=422)
+        return await _page(
+            request, user, session, runtime, school, form, problem=problems(exc), status=422
+        )
     except InvalidInput as exc:
         await rolled_back(session, school)
-        return await _page(request, user, session, school, form, problem=exc.reason, status=422)
+        return await _page(
+            request, user, session, runtime, school, form, problem=exc.reason, status=422
+        )
     return redirect(request, "/staff?done=saved")
 
 
@@ -187,24 +199,32 @@ async def _lead(
 
 
 @router.post(
-    "/setup/staff/{staff_id}/telegram", response_class=HTMLResponse, dependencies=[FormChecked]
+    "/setup/staff/{staff_id}/{messenger}", response_class=HTMLResponse, dependencies=[FormChecked]
 )
-async def telegram_link(
-    staff_id: str, request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep
+async def messenger_link(
+    staff_id: str,
+    messenger: Messenger,
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> HTMLResponse:
-    """A fresh code (older ones stop working) and the deep link into the service's bot; the
-    member of staff opens it, and the bot then knows them (for /announce and /console)."""
+    """A fresh code (older ones of that messenger stop working) and the deep link into the
+    service's bot in Telegram or MAX, with its QR code; the member of staff opens it, and the
+    bot then knows them (for /announce and /console)."""
     school = await setup_school(session, user)
     member = await _member(session, user, school, staff_id)
     issued = await issue_link(
         session=session,
-        channel=runtime.telegram,
+        messenger=messenger,
+        channel=runtime.messenger(messenger),
         actor=user.principal,
         subject=LinkSubject.staff,
         subject_id=member.id,
         ttl=timedelta(days=runtime.settings.link_code_ttl_days),
         now=runtime.clock(),
     )
+    t = translator(user.locale)
     return render(
         request,
         "setup_staff_link.html.j2",
@@ -212,7 +232,9 @@ async def telegram_link(
             "school": school,
             "member": member,
             "link": issued,
+            "app": t(f"reach.{messenger}"),
+            "qr": qr_data_uri(issued.url),
             "expires": issued.expires_at.astimezone(ZoneInfo(school.timezone)),
         },
-        title=translator(user.locale)("setup.staff.link.title"),
+        title=t("setup.staff.link.title"),
     )

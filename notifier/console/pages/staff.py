@@ -30,12 +30,13 @@ class StaffRow:
     school_id: str
     has_email: bool
     telegram: bool
+    max: bool
     sessions: int
 
 
 @router.get("/staff", response_class=HTMLResponse)
 async def staff_page(
-    request: Request, user: UserDep, session: SessionDep, done: str = ""
+    request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep, done: str = ""
 ) -> HTMLResponse:
     user.principal.require(Role.admin)
     members = list(await session.scalars(scope.staff_members(user.principal)))
@@ -59,11 +60,18 @@ async def staff_page(
             m.school_id,
             bool(m.email),
             bool(m.telegram_chat_id),
+            bool(m.max_user_id),
             open_sessions.get(m.id, 0),
         )
         for m in members
     ]
-    return render(request, "staff.html.j2", {"rows": rows, "done": done})
+    # MAX's column where the service has a MAX bot (or someone still has a MAX chat linked).
+    max_on = runtime.max is not None or any(r.max for r in rows)
+    return render(
+        request,
+        "staff.html.j2",
+        {"rows": rows, "done": done, "max_on": max_on, "max_links": runtime.max is not None},
+    )
 
 
 async def _member(session: AsyncSession, user: SignedIn, staff_id: str) -> Staff:

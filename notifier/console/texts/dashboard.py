@@ -54,9 +54,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dashboard.outcome.permanent": ("окончательная", "permanent"),
     "dashboard.failed.hint": (
         "Кому не дошло — в журнале доставки; «smtp 550» — почтовый ящик не принимает письма, "
-        "«telegram 403» — родитель заблокировал бота.",
+        "«telegram 403» и «MAX 403 chat.denied» — родитель заблокировал бота.",
         "Who missed out is in the delivery log; “smtp 550”: the mailbox refuses our mail, "
-        "“telegram 403”: the guardian blocked the bot.",
+        "“telegram 403” and “MAX 403 chat.denied”: the guardian blocked the bot.",
     ),
     "dashboard.skipped": ("Не отправлено по правилам", "Not sent, by the rules"),
     "dashboard.skipped.other": ("Другое (отменено, заменено)", "Other (cancelled, superseded)"),

@@ -41,7 +41,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "3. Ученики и родители: загрузите список в CSV. Сначала пробная проверка покажет "
         "ошибки с номерами строк; исправьте файл и загрузите снова, затем импортируйте.\n"
         "4. Сотрудники: пригласите классных руководителей — по почте придёт ссылка для входа, "
-        "а ссылка на бот подключит их Telegram.\n"
+        "а ссылка на бот подключит их {apps}.\n"
         "5. Журнал: создайте токен интеграции и скопируйте его в настройки электронного "
         "журнала. Токен показывается один раз.",
         "Open “Setup”: it shows what is left to do. The steps in order:\n"
@@ -52,7 +52,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "3. Pupils and guardians: upload the CSV. A dry run first shows errors with line "
         "numbers; fix the file, upload it again, then import.\n"
         "4. Staff: invite the class teachers: an email brings a sign-in link, and the bot's "
-        "link connects their Telegram.\n"
+        "link connects their {apps}.\n"
         "5. Journal: create an integration token and copy it into the journal's settings. "
         "It is shown once.",
     ),
@@ -84,12 +84,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "help.admins.report": ("Отчёт для управления образования", "The report for the authority"),
     "help.admins.report.text": (
-        "«Отчёт» считает семьи (ученик и его родители) по лучшему способу связи: Telegram, "
+        "«Отчёт» считает семьи (ученик и его родители) по лучшему способу связи: {channels}, "
         "почта, SMS, бумага — и тех, до кого сообщения не доходят, с причиной. Цифры по "
         "классам и проценты годятся для пунктов 12 и 14 формы отчёта о введении электронных "
         "дневников. Скачайте таблицу в CSV или Excel.",
         "“Report” counts families (a pupil and their guardians) by their best way in: "
-        "Telegram, email, SMS, paper, and those our messages do not reach, with the reason. "
+        "{channels}, email, SMS, paper, and those our messages do not reach, with the reason. "
         "Download the table as CSV or Excel.",
     ),
     "help.admins.data": ("Персональные данные", "Personal data"),
@@ -137,21 +137,21 @@ TEXTS: dict[str, tuple[str, str]] = {
         "1. Откройте страницу входа в консоль и введите рабочую почту, которую знает школа.\n"
         "2. Откройте ссылку из письма и нажмите «Войти». Ссылка действует недолго и один раз; "
         "письма нет — проверьте «Спам» или запросите ссылку снова.\n"
-        "Если ваш Telegram подключён к боту школы, ссылку для входа пришлёт бот: отправьте ему "
+        "Если ваш {apps} подключён к боту школы, ссылку для входа пришлёт бот: отправьте ему "
         "/console. Закончили — нажмите «Выйти».",
         "1. Open the console's sign-in page and enter the work email the school has for you.\n"
         "2. Open the link in the email and press “Sign in”. The link works once and not for "
         "long; no email? Look in spam or ask for a link again.\n"
-        "If your Telegram is connected to the school's bot, the bot sends the link: send it "
+        "If your {apps} is connected to the school's bot, the bot sends the link: send it "
         "/console. When you are done, press “Sign out”.",
     ),
     "help.teachers.reach": ("Кого достигают сообщения", "Whom the messages reach"),
     "help.teachers.reach.text": (
-        "«Мои классы» → ваш класс: сколько семей получают сообщения и как (Telegram, почта, "
+        "«Мои классы» → ваш класс: сколько семей получают сообщения и как ({channels}, почта, "
         "SMS, бумага). Семьи, до которых сообщения не доходят, стоят первыми, а над таблицей "
         "сказано, что сделать: собрать согласия, раздать приглашения, уточнить почту или "
         "телефон.",
-        "“My classes” → your class: how many families get the messages and how (Telegram, "
+        "“My classes” → your class: how many families get the messages and how ({channels}, "
         "email, SMS, paper). Families not reached come first, and above the table it says "
         "what to do: collect consent forms, hand out invitations, ask for an email or phone.",
     ),
@@ -187,41 +187,49 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "help.teachers.print": ("Сводка для печати", "The summary for print"),
     "help.teachers.print.text": (
-        "Семьям без Telegram, почты и SMS школа отдаёт сводку на бумаге. На странице класса — "
+        "Семьям без мессенджера, почты и SMS школа отдаёт сводку на бумаге. На странице класса — "
         "«Сводка для печати»: оценки, пропуски и задания за период, сначала для семей «на "
         "бумаге». Без дат — за прошлую учебную неделю.",
-        "Families with no Telegram, email or SMS get the summary on paper. On the class's "
+        "Families with no messenger, email or SMS get the summary on paper. On the class's "
         "page, “Summary for print”: marks, absences and homework for a period, families on "
         "paper first. Without dates: the last school week.",
     ),
-    "help.teachers.bot": ("Из Telegram", "From Telegram"),
+    "help.teachers.bot": ("Из {apps}", "From {apps}"),
     "help.teachers.bot.text": (
         "Если администратор выдал вам ссылку на бот, объявление классу можно отправить и из "
-        "Telegram: команда /announce.",
+        "{apps}: команда /announce.",
         "If the admin gave you a link to the bot, you can also announce to your class from "
-        "Telegram: the /announce command.",
+        "{apps}: the /announce command.",
     ),
+    # The messengers the service has bots in, as the guides name them ({apps}, {channels},
+    # {start}): "Telegram", or "Telegram или MAX".
+    "help.or": (" или ", " or "),
+    "help.start.one": ("Нажмите {button}.", "Press {button}."),
+    "help.start.several": ("Нажмите кнопку запуска бота: {presses}.", "Press {presses}."),
+    "help.start.in": ("в {app} — {button}", "{button} in {app}"),
+    "help.button.telegram": ("«Запустить» (Start)", "“Start”"),
+    "help.button.max": ("«Начать»", "“Начать” (Start)"),
     # -- for parents ---------------------------------------------------------------------------
     "help.parents.title": ("Памятка для родителей", "A guide for parents"),
     "help.parents.summary": (
-        "Как подключить Telegram, настроить и отключить сообщения, что такое согласие.",
-        "Connecting Telegram, choosing and stopping messages, what consent is.",
+        "Как подключить {apps}, настроить и отключить сообщения, что такое согласие.",
+        "Connecting {apps}, choosing and stopping messages, what consent is.",
     ),
     "help.parents.intro": (
         "Школа присылает сообщения из электронного журнала: оценки, домашние задания, пропуски "
         "и опоздания, замены в расписании, объявления классного руководителя. Удобнее всего "
-        "получать их в Telegram.",
+        "получать их в {apps}.",
         "The school sends messages from the electronic journal: marks, homework, absences and "
-        "lateness, timetable changes, the class teacher's announcements. Telegram is the "
+        "lateness, timetable changes, the class teacher's announcements. {apps} is the "
         "easiest way to get them.",
     ),
-    "help.parents.connect": ("Как подключить Telegram", "Connecting Telegram"),
+    "help.parents.connect": ("Как подключить {apps}", "Connecting {apps}"),
     "help.parents.connect.text": (
         "1. Возьмите у классного руководителя листок-приглашение: на нём ваше имя, имя "
         "ребёнка, QR-код и код.\n"
         "2. Наведите камеру телефона на QR-код или откройте ссылку с листка — откроется бот "
         "школы.\n"
-        "3. Нажмите «Запустить» (Start). Бот ответит, что чат подключён, и назовёт ребёнка.\n"
+        "3. {start} Бот ответит, что чат подключён, и назовёт ребёнка.\n"
         "Ссылка не открывается? Найдите бота по имени из ссылки и отправьте ему «/start», "
         "пробел и код. Код действует один раз и до даты на листке; потеряли листок или срок "
         "истёк — попросите новый.",
@@ -229,7 +237,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "name, a QR code and a code.\n"
         "2. Point your phone's camera at the QR code or open the link on the slip: the "
         "school's bot opens.\n"
-        "3. Press “Start”. The bot says the chat is connected and names your child.\n"
+        "3. {start} The bot says the chat is connected and names your child.\n"
         "The link does not open? Find the bot by the name in the link and send it “/start”, "
         "a space and the code. A code works once and until the date on the slip; lost the "
         "slip or it expired? Ask for a new one.",
@@ -266,7 +274,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Consent is signed at school; to withdraw it, write to the school, and the messages "
         "stop.",
     ),
-    "help.parents.other": ("Нет Telegram?", "No Telegram?"),
+    "help.parents.other": ("Нет {apps}?", "No {apps}?"),
     "help.parents.other.text": (
         "Школа может писать на электронную почту или SMS, а если нужно — печатать сводку на "
         "бумаге. Скажите об этом классному руководителю.",

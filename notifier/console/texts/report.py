@@ -11,13 +11,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report.as_of": ("По состоянию на {date}", "As of {date}"),
     "report.intro": (
         "Семья — это ученик и его родители (законные представители). Каждая семья учтена один "
-        "раз: по лучшему способу связи с кем-либо из её родителей — Telegram, электронная "
-        "почта, SMS, бумага; если сообщения до семьи не доходят — по причине. Проценты — от "
-        "числа семей. Цифры годятся для пунктов 12 и 14 формы отчёта о введении электронных "
-        "дневников (охват родителей, активация с указанием классов).",
+        "раз: по лучшему способу связи с кем-либо из её родителей — Telegram, MAX, "
+        "электронная почта, SMS, бумага; если сообщения до семьи не доходят — по причине. "
+        "Проценты — от числа семей. Цифры годятся для пунктов 12 и 14 формы отчёта о введении "
+        "электронных дневников (охват родителей, активация с указанием классов).",
         "A family is a pupil and their guardians. Each family is counted once: by the best way "
-        "any of its guardians is reached (Telegram, email, SMS, paper), or, when our messages "
-        "do not reach it, by the reason. Percentages are of the families.",
+        "any of its guardians is reached (Telegram, MAX, email, SMS, paper), or, when our "
+        "messages do not reach it, by the reason. Percentages are of the families.",
     ),
     "report.region_intro": (
         "Выберите школу, чтобы увидеть цифры по её классам.",
@@ -31,6 +31,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report.school": ("Школа", "School"),
     "report.families": ("Семей", "Families"),
     "report.col.telegram": ("Telegram", "Telegram"),
+    "report.col.max": ("MAX", "MAX"),
     "report.col.email": ("Электронная почта", "Email"),
     "report.col.sms": ("SMS", "SMS"),
     "report.col.electronic": ("Всего подключено", "Connected in all"),
@@ -51,9 +52,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "report.sheet": ("Отчёт", "Report"),
     "report.legend": ("Что значат столбцы", "What the columns mean"),
     "report.legend.electronic": (
-        "Всего подключено — Telegram, почта и SMS вместе: родители, которые получают сообщения "
-        "электронно (активация, пункт 14).",
-        "Connected in all: Telegram, email and SMS together, the families who hear from us "
+        "Всего подключено — Telegram, MAX, почта и SMS вместе: родители, которые получают "
+        "сообщения электронно (активация, пункт 14).",
+        "Connected in all: Telegram, MAX, email and SMS together, the families who hear from us "
         "electronically.",
     ),
     "report.legend.paper": (
@@ -70,14 +71,15 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Turned announcements off: the guardians switched the school's announcements off.",
     ),
     "report.legend.unreachable": (
-        "Канал не работает — бот заблокирован, почта не принимает письма или номер не "
-        "принимает SMS.",
-        "Channel failed: the bot was blocked, the mailbox rejects mail or the number takes no SMS.",
+        "Канал не работает — бот в Telegram или MAX заблокирован, почта не принимает письма "
+        "или номер не принимает SMS.",
+        "Channel failed: the bot was blocked in Telegram or MAX, the mailbox rejects mail or the "
+        "number takes no SMS.",
     ),
     "report.legend.no_contact": (
-        "Нет контактов — ни Telegram, ни почты, ни телефона (или родители не внесены в список): "
-        "выдайте приглашение.",
-        "No contact: no Telegram, email or phone (or no guardian on the roster): hand out an "
-        "invitation.",
+        "Нет контактов — ни Telegram, ни MAX, ни почты, ни телефона (или родители не внесены в "
+        "список): выдайте приглашение.",
+        "No contact: no Telegram, MAX, email or phone (or no guardian on the roster): hand out "
+        "an invitation.",
     ),
 }

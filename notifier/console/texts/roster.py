@@ -1,5 +1,5 @@
 """The roster pages: the list and search, a guardian's page (details, channels, consent,
-Telegram, recent messages), erasure, a pupil's page."""
+Telegram and MAX, recent messages), erasure, a pupil's page."""
 
 from notifier.categories import ALL_CATEGORIES, TITLES
 
@@ -51,6 +51,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "roster.consent.no": ("нет", "no"),
     "roster.tg.linked": ("Telegram", "Telegram"),
     "roster.tg.not_linked": ("Telegram не подключён", "Telegram not linked"),
+    "roster.max.linked": ("MAX", "MAX"),
+    "roster.max.not_linked": ("MAX не подключён", "MAX not linked"),
     "roster.phone": ("Телефон", "Phone"),
     "roster.email": ("Почта", "Email"),
     "roster.no_contacts": ("нет телефона и почты", "no phone or email"),
@@ -119,6 +121,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Чат Telegram отключён: сообщения в него больше не идут.",
         "The Telegram chat was unlinked: no more messages go to it.",
     ),
+    "roster.done.unlinked_max": (
+        "Чат MAX отключён: сообщения в него больше не идут.",
+        "The MAX chat was unlinked: no more messages go to it.",
+    ),
     "roster.prefs": ("Способы связи и рассылки", "Channels and subscriptions"),
     "roster.prefs.intro": (
         "Меняйте по письменному заявлению родителя. Пустые поля — как принято в школе.",
@@ -133,6 +139,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "roster.prefs.basis": ("Основание (заявление родителя)", "Basis (the guardian's request)"),
     "roster.prefs.save": ("Сохранить настройки", "Save the settings"),
     "roster.channel.telegram": ("Telegram", "Telegram"),
+    "roster.channel.max": ("MAX", "MAX"),
     "roster.channel.email": ("Почта", "Email"),
     "roster.channel.sms": ("SMS", "SMS"),
     "roster.channel.paper": ("На бумаге", "On paper"),
@@ -173,9 +180,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "roster.tg.code_label": ("Код", "Code"),
     "roster.tg.link_label": ("Ссылка на бот", "Link to the bot"),
-    "roster.tg.off": (
-        "Telegram не настроен: коды подключения недоступны.",
-        "Telegram is not configured, so there are no link codes.",
+    # The same words for each messenger's chat ({app}: Telegram, MAX).
+    "roster.chat.unlink": ("Отключить чат {app}", "Unlink the chat in {app}"),
+    "roster.chat.code": (
+        "Выдать новый код подключения {app}",
+        "Issue a new link code for {app}",
+    ),
+    "roster.chat.qr": (
+        "QR-код ссылки на бот в {app}: наведите камеру телефона",
+        "QR code of the link to the bot in {app}: point a phone's camera at it",
+    ),
+    "roster.chat.off": (
+        "{app} не настроен ({setting}): коды подключения недоступны.",
+        "{app} is not configured ({setting}), so there are no link codes.",
     ),
     "roster.log": ("Последние сообщения", "Recent messages"),
     "roster.log.none": ("Сообщений пока не было.", "No messages yet."),
@@ -199,8 +216,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "roster.erase.links": ("Связь с детьми: {count}.", "Links to children: {count}."),
     "roster.erase.chats": (
-        "Чат Telegram и всё, что его называет; коды подключения: {codes}.",
-        "The Telegram chat and every trace of it; link codes: {codes}.",
+        "Чаты Telegram и MAX и всё, что их называет; коды подключения: {codes}.",
+        "The Telegram and MAX chats and every trace of them; link codes: {codes}.",
     ),
     "roster.erase.consents": (
         "Записи о согласии ({consents}) и настройки рассылки.",

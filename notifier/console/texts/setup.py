@@ -314,9 +314,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     # -- 4. staff --------------------------------------------------------------------------
     "setup.staff.intro": (
         "Добавьте учителей и администраторов. Пригласить сотрудника можно письмом со ссылкой "
-        "для входа или ссылкой на бота в Telegram.",
+        "для входа или ссылкой на бота в Telegram или MAX.",
         "Add teachers and admins. Invite them by an email with a sign-in link, or by a link to "
-        "the Telegram bot.",
+        "the bot in Telegram or MAX.",
     ),
     "setup.staff.list": ("Все сотрудники и приглашения", "All staff and invitations"),
     "setup.staff.add": ("Добавить сотрудника", "Add a member of staff"),
@@ -340,6 +340,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "setup.staff.leads": ("Классный руководитель классов", "Class teacher of"),
     "setup.staff.invite": ("Пригласить", "Invite"),
     "setup.staff.telegram": ("Ссылка на бота в Telegram", "A link to the Telegram bot"),
+    "setup.staff.max": ("Ссылка на бота в MAX", "A link to the MAX bot"),
     "setup.staff.bad_id": (
         "Код сотрудника: от 1 до 64 знаков, без пробелов и «/».",
         "Staff id: 1 to 64 characters, no spaces or “/”.",
@@ -358,12 +359,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "setup.locale.en": ("English", "English"),
     "setup.staff.link.title": ("Приглашение в бота", "An invitation to the bot"),
     "setup.staff.link.intro": (
-        "Передайте ссылку сотруднику ({name}): она откроет бота и свяжет его Telegram с "
+        "Передайте ссылку сотруднику ({name}): она откроет бота и свяжет его {app} с "
         "записью сотрудника. Затем в боте работают /announce и /console.",
-        "Give {name} this link: it opens the school's bot and links their chat to them. Then "
-        "/announce and /console work in the bot.",
+        "Give {name} this link: it opens the school's bot in {app} and links their chat to "
+        "them. Then /announce and /console work in the bot.",
     ),
-    "setup.staff.link.open": ("Открыть в Telegram", "Open in Telegram"),
+    "setup.staff.link.open": ("Открыть в {app}", "Open in {app}"),
     "setup.staff.link.url": ("Ссылка", "Link"),
     "setup.staff.link.code": ("Код", "Code"),
     "setup.staff.link.code_hint": (
