@@ -24,6 +24,7 @@ class SmsProvider(StrEnum):
     http = "http"
     smsru = "smsru"
     smsc = "smsc"
+    smpp = "smpp"
 
 
 class LogFormat(StrEnum):
@@ -77,6 +78,17 @@ class Settings(BaseSettings):
     sms_url: str | None = None
     sms_api_key: SecretStr | None = None
     sms_sender: str | None = None
+    # SMPP (an operator's or aggregator's SMSC): one transceiver bind per worker, kept open and
+    # bound again when lost; at most smpp_window submits wait for their answer at once.
+    smpp_host: str | None = None
+    smpp_port: int = Field(default=2775, ge=1, le=65535)
+    smpp_system_id: str | None = None
+    smpp_password: SecretStr | None = None
+    smpp_source_addr: str | None = None
+    smpp_window: int = Field(default=10, ge=1, le=1000)
+    # Delivery receipts and incoming SMS from the provider: POST /sms/callback/<this secret>
+    # (unset: no callbacks; smsc's receipts can still be asked for, SMPP's come on its bind).
+    sms_callback_secret: SecretStr | None = None
 
     # Sends per second per bot, SMS gateway and SMTP relay; 0 turns a limit off (for a local
     # server, e.g. the benchmark's, never for a real provider).
@@ -152,7 +164,9 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
-    @field_validator("admin_token", "telegram_webhook_secret", "max_webhook_secret")
+    @field_validator(
+        "admin_token", "telegram_webhook_secret", "max_webhook_secret", "sms_callback_secret"
+    )
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_SECRET:
@@ -178,8 +192,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"sms_api_key: required when NOTIFIER_SMS_PROVIDER={self.sms_provider}"
             )
-        if self.sms_provider is SmsProvider.smsc:
-            raise ValueError("sms_provider: smsc is not supported yet; use http, smsru or file")
+        if self.sms_provider is SmsProvider.smsc and not self.sms_api_key:
+            raise ValueError(
+                "sms_api_key: required when NOTIFIER_SMS_PROVIDER=smsc (the API key from "
+                "smsc.ru's settings page)"
+            )
+        if self.sms_provider is SmsProvider.smpp:
+            missing = [
+                f"smpp_{name}"
+                for name in ("host", "system_id", "password")
+                if not getattr(self, f"smpp_{name}")
+            ]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)}: required when NOTIFIER_SMS_PROVIDER=smpp (from the "
+                    "operator or aggregator that gave you the SMPP account)"
+                )
         return self
 
     @field_validator("max_ca_file")
@@ -201,7 +229,15 @@ class Settings(BaseSettings):
         return level
 
     @field_validator(
-        "smtp_host", "smtp_username", "sms_url", "sms_sender", "max_ca_file", mode="before"
+        "smtp_host",
+        "smtp_username",
+        "sms_url",
+        "sms_sender",
+        "max_ca_file",
+        "smpp_host",
+        "smpp_system_id",
+        "smpp_source_addr",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

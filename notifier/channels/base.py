@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ class SendResult:
     provider_id: str | None = None
     detail: str | None = None
     segments: int | None = None
+    cost: Decimal | None = None  # roubles, when the provider says what the send cost
 
 
 class Channel(Protocol):
