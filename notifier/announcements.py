@@ -512,6 +512,7 @@ async def summary_text(*, session: AsyncSession, announcement: Announcement) -> 
         Reason.no_consent: "нет согласия",
         Reason.opted_out: "отказались",
         Reason.no_channel: "нет контактов",
+        Reason.over_budget: "исчерпан SMS-бюджет месяца",
         "failed": "ошибка доставки",
     }
     lines = [

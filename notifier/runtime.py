@@ -16,15 +16,19 @@ from notifier.channels.base import Channel, Messenger
 from notifier.channels.email import EmailChannel
 from notifier.channels.max import MaxChannel
 from notifier.channels.ratelimit import RateLimiter
+from notifier.channels.smpp import SmppGateway
 from notifier.channels.sms import SmsChannel
+from notifier.channels.sms_callbacks import IncomingSms
 from notifier.channels.telegram import TelegramChannel
-from notifier.config import Settings
+from notifier.config import Settings, SmsProvider
 from notifier.db.engine import SessionFactory, create_engine, session_factory
 from notifier.delivery.dispatch import Dispatcher
 from notifier.delivery.intake import store_and_plan
+from notifier.delivery.receipts import ReceiptInbox
 from notifier.events.consumer import StoreResult, StreamConsumer
 from notifier.events.schema import JournalEventIn
 from notifier.rendering import Renderer
+from notifier.roster.sms_stop import answer_reply
 
 Clock = Callable[[], datetime]
 
@@ -46,6 +50,7 @@ class Runtime:
     renderer: Renderer
     clock: Clock
     channels: dict[str, Channel] = field(default_factory=dict)
+    receipts: ReceiptInbox | None = None  # an SMPP bind's receipts, applied in lots
 
     @property
     def telegram(self) -> TelegramChannel | None:
@@ -97,19 +102,40 @@ class Runtime:
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
+        if self.receipts is not None:
+            await self.receipts.close()
         await self.redis.aclose()
         await self.engine.dispose()
 
 
-def build_channels(settings: Settings, redis: Redis) -> dict[str, Channel]:
+def build_channels(
+    settings: Settings, redis: Redis, *, sessions: SessionFactory, inbox: ReceiptInbox, clock: Clock
+) -> dict[str, Channel]:
     """The channels this configuration can use, in no particular order."""
     limiter = RateLimiter(redis)
     channels: dict[str, Channel] = {
         "email": EmailChannel(
             settings, limiter=limiter, pool_size=min(4, settings.delivery_concurrency)
         ),
-        "sms": SmsChannel(settings, limiter),
     }
+
+    async def reply(phone: str, text: str) -> None:
+        async with sessions() as session:
+            await answer_reply(
+                session=session,
+                sms=channels["sms"],
+                reply=IncomingSms(phone, text),
+                now=clock(),
+            )
+
+    # An SMPP bind brings its receipts and the parents' replies itself; the HTTP providers
+    # POST theirs to the API (api/routes/sms_callback.py).
+    gateway = (
+        SmppGateway(settings, receipts=inbox.put, incoming=reply)
+        if settings.sms_provider is SmsProvider.smpp
+        else None
+    )
+    channels["sms"] = SmsChannel(settings, limiter, gateway=gateway)
     if settings.telegram_enabled:
         channels["telegram"] = TelegramChannel(settings, limiter)
     if settings.max_enabled:
@@ -123,14 +149,17 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock) -> Runtime
         raise RuntimeError("NOTIFIER_REDIS_URL is not set (notifier up starts an embedded Redis)")
     engine = create_engine(settings.database_url)
     redis = Redis.from_url(settings.redis_url)
+    sessions = session_factory(engine)
+    inbox = ReceiptInbox(sessions, clock)
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         redis=redis,
         renderer=Renderer(),
         clock=clock,
-        channels=build_channels(settings, redis),
+        channels=build_channels(settings, redis, sessions=sessions, inbox=inbox, clock=clock),
+        receipts=inbox,
     )
 
 

@@ -21,6 +21,7 @@ from notifier.api.routes import (
     notifications,
     roster,
     roster_import,
+    sms_callback,
     summaries,
     telegram_links,
     unsubscribe,
@@ -70,6 +71,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         summaries,
         telegram_links,
         unsubscribe,
+        sms_callback,
     ):
         app.include_router(module.router)
     app.mount(CONSOLE, console)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     UniqueConstraint,
     text,
@@ -46,6 +48,10 @@ class School(Timestamped, Base):
     # The admin's defaults for every guardian who has not chosen otherwise:
     # {"channels": [...], "categories": {"homework": "digest", ...}}
     subscriptions: Mapped[dict[str, Any] | None]
+    # SMS segments the school pays for in a calendar month (its time zone); None: no cap. The
+    # month ("2026-12") its admins were told that 80% was spent, so they are told once.
+    sms_budget_month: Mapped[int | None]
+    sms_alert_month: Mapped[str | None] = mapped_column(String(7))
 
 
 class SchoolClass(Timestamped, Base):
@@ -233,8 +239,11 @@ class Notification(Base):
     due_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
-    # SMS parts billed for this message, so cost can be reported.
+    # SMS parts billed for this message, and its cost in roubles when the provider says it.
     segments: Mapped[int | None]
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    # What the provider's delivery receipt said of a sent SMS (delivered | undelivered), once.
+    receipt: Mapped[str | None] = mapped_column(String(12))
     # Rows with one key that are due together go out as one message: instant ones per
     # guardian, child and category (coalescing), digest ones per guardian.
     group_key: Mapped[str | None] = mapped_column(String(200), index=True)
@@ -245,7 +254,11 @@ class Notification(Base):
 
 class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
-    __table_args__ = (Index("ix_delivery_attempts_outcome_at", "outcome", "at"),)
+    __table_args__ = (
+        Index("ix_delivery_attempts_outcome_at", "outcome", "at"),
+        # A delivery receipt names the message by the provider's id (migration 0011).
+        Index("ix_delivery_attempts_provider_id", "provider_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))

@@ -26,6 +26,7 @@ class Reason(StrEnum):
     superseded = "superseded"  # a mark created, then deleted, before anything was sent
     cancelled = "cancelled"
     erased = "erased"
+    over_budget = "over_budget"  # the school's SMS budget for the month is spent
 
 
 class EventStatus(StrEnum):
@@ -38,8 +39,10 @@ class EventStatus(StrEnum):
 
 
 class Outcome(StrEnum):
-    """delivery_attempts.outcome: one try of one channel."""
+    """delivery_attempts.outcome: one try of one channel, or what its receipt said later."""
 
     sent = "sent"
     transient = "transient"
     permanent = "permanent"
+    delivered = "delivered"  # the provider's receipt: the phone has it
+    undelivered = "undelivered"  # the provider's receipt: it will not arrive (a fallback follows)

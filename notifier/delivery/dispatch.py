@@ -25,6 +25,7 @@ from notifier.db.engine import SessionFactory
 from notifier.db.models import Notification
 from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery.batch import Batch, load_batch
+from notifier.delivery.budget import SmsBudget
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
 from notifier.delivery.outbox import claim, record, renew_lease
@@ -83,6 +84,7 @@ class Dispatcher:
         self._limit = asyncio.Semaphore(settings.delivery_concurrency)
         self._links: Links | None = None
         self._bots_due = 0.0
+        self._budget = SmsBudget()
 
     async def run(self, *, time_budget: float = 10.0) -> DeliveryStats:
         """Deliver batches until nothing is due or the time slice is used up. Rows planned
@@ -114,6 +116,7 @@ class Dispatcher:
             if self._links is None:
                 self._links = await load_links(session, self.settings)
             batch = await load_batch(session=session, ids=ids)
+            await self._budget.load(session, batch.schools.values(), now)
         groups: dict[str, list[Notification]] = defaultdict(list)
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
@@ -186,6 +189,7 @@ class Dispatcher:
             "channel": note.channel,
             "sent_at": note.sent_at,
             "segments": note.segments,
+            "cost": note.cost,
         }
         values.update(changes)
         return values
@@ -249,16 +253,38 @@ class Dispatcher:
             now=now,
         )
         recipient = recipient_of(guardian)
+        blocked = set(batch.blocked.get(guardian.id, ()))
+        # An SMS whose receipt said undelivered is due again: by the next channel, not SMS.
+        if any(note.receipt == Outcome.undelivered for note in live):
+            blocked.add("sms")
         way = route(
             prefs=prefs,
-            blocked=batch.blocked.get(guardian.id, set()),
+            blocked=blocked,
             allows=message.channels,
             recipient=recipient,
             channels=self.channels,
         )
+        school = batch.place_of(members[0])
+        if "sms" in way.channels and self._budget.spent(school.id if school else None):
+            # The month's SMS are spent: only an urgent announcement still goes by SMS; the
+            # rest by another channel, else on the paper list as over_budget.
+            if not self._urgent(members):
+                blocked.add("sms")
+                way = route(
+                    prefs=prefs,
+                    blocked=blocked,
+                    allows=message.channels,
+                    recipient=recipient,
+                    channels=self.channels,
+                )
+                if not way.channels:
+                    way = Route((), Reason.over_budget)
         if "email" in way.channels and message.categories and self._links is not None:
             message.context["unsubscribe_url"] = self._links.url(guardian.id, message.categories)
         await self._send(now, live, message, recipient, way, outcome)
+        sent = outcome.values.get(live[0].id, {})
+        if sent.get("channel") == "sms" and sent.get("status") == RowStatus.sent:
+            self._budget.count(school.id if school else None, sent.get("segments"))
         return outcome
 
     @staticmethod
@@ -343,6 +369,8 @@ class Dispatcher:
                 extra={"notification_id": first.id, "channel": name, "rows": len(live)},
             )
             for note in live:
+                # One message, billed once: its segments and cost are on its first row (the
+                # month's spend sums them: delivery/budget.py).
                 outcome.values[note.id] = self._values(
                     note,
                     status=RowStatus.sent,
@@ -350,7 +378,8 @@ class Dispatcher:
                     channel=name,
                     sent_at=now,
                     attempts=note.attempts + 1,
-                    segments=result.segments,
+                    segments=result.segments if note is first else None,
+                    cost=result.cost if note is first else None,
                 )
             return
         for note in live:

@@ -82,6 +82,9 @@ class SchoolIn(_In):
     # A school's own bot (from @BotFather) raises a large region's ceiling: each bot has its
     # own rate limit. Write-only: the API never returns it.
     telegram_token: BotToken | None = None
+    # SMS segments a calendar month the school pays for (SPEC §8); unset: no cap. At 80% its
+    # admins are told once; at 100% only urgent announcements still go by SMS.
+    sms_budget_month: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
 
 
 class ClassIn(_In):

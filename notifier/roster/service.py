@@ -82,6 +82,7 @@ async def put_school(
     school.quiet_end = body.quiet_hours.end
     school.digest_time = body.digest_time
     school.telegram_token = body.telegram_token
+    school.sms_budget_month = body.sms_budget_month
     session.add(school)
     await session.commit()
     return school
@@ -119,6 +120,7 @@ def school_in(school: School, **changes: Any) -> SchoolIn:
         "quiet_hours": {"start": school.quiet_start, "end": school.quiet_end},
         "digest_time": school.digest_time,
         "telegram_token": school.telegram_token,
+        "sms_budget_month": school.sms_budget_month,
     }
     return SchoolIn.model_validate({**current, **changes})
 

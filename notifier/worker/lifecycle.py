@@ -14,7 +14,9 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
+from notifier.channels.smpp import SmppGateway
 from notifier.config import Settings, load_settings
+from notifier.errors import TransientDelivery
 from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
@@ -31,6 +33,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     runtime: Runtime = ctx.get("runtime") or build_runtime(settings)
     ctx["runtime"] = runtime
     ctx["dispatcher"] = runtime.dispatcher()
+    await _bind_smpp(runtime)
     if ctx.get("run_consumer", True):
         ctx["consumer"] = await _start_consumer(ctx, settings, runtime)
     if settings.worker_metrics_port and not ctx.get("metrics_served"):
@@ -39,6 +42,19 @@ async def startup(ctx: dict[str, Any]) -> None:
         start_http_server(settings.worker_metrics_port, addr=settings.http_host)
         ctx["metrics_served"] = True
     log.info("worker.started", extra={"consumer": bool(ctx.get("run_consumer", True))})
+
+
+async def _bind_smpp(runtime: Runtime) -> None:
+    """An SMPP bind is opened at start, not at the first SMS: receipts of what an earlier run
+    sent wait at the SMSC for a bind to arrive on. A refused bind is logged and retried by
+    the gateway; the worker starts anyway (the other channels work)."""
+    sms = runtime.channels.get("sms")
+    gateway = getattr(sms, "gateway", None)
+    if isinstance(gateway, SmppGateway):
+        try:
+            await gateway.start()
+        except TransientDelivery as exc:
+            log.warning("worker.smpp_not_bound", extra={"error": exc.reason})
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
