@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from notifier.config import Settings, SmsProvider
 from notifier.db.models import AuditEntry, DeliveryAttempt, Notification, Preference
+from notifier.delivery.budget import alert_admins
 from notifier.runtime import Runtime, build_runtime, run_until_idle
 from tests.conftest import FakeClock
 from tests.factories import cloud_event, mark, post_structured, put, school_with_class
@@ -339,3 +340,45 @@ async def test_smpp_stop_reply_on_the_bind(
     await _until(stopped)
     await smsc.wait_for(1)
     assert "отписаны" in smsc.messages[-1].text
+
+
+async def test_at_80_percent_the_schools_admins_are_told_once_by_their_channel(
+    api: httpx.AsyncClient, runtime: Runtime, gateway: SmsGateway, smtp: SmtpServer, pump
+) -> None:
+    if gateway.kind != "smsru":
+        pytest.skip("the budget counts segments whatever the provider: one is enough")
+    await _parent(api)
+    await put(api, "/v1/schools/s17", {"name": "Школа № 17", "sms_budget_month": 5})
+    await put(
+        api,
+        "/v1/staff/adm-1",
+        {"school_id": "s17", "full_name": "Орлова Анна", "role": "admin", "email": "head@s17.ru"},
+    )
+    for value in ("5", "4", "3"):
+        await post_structured(api, mark("st-1", value=value, mark_id=f"a-{value}"))
+        await pump()
+    assert (
+        await alert_admins(
+            sessions=runtime.sessions, channels=runtime.channels, now=runtime.clock()
+        )
+        == 0
+    )
+    await post_structured(api, mark("st-1", value="2", mark_id="a-2"))
+    await pump()  # 4 of 5 segments: 80%
+    assert (
+        await alert_admins(
+            sessions=runtime.sessions, channels=runtime.channels, now=runtime.clock()
+        )
+        == 1
+    )
+    [mail] = smtp.messages
+    assert mail.rcpt_tos == ["head@s17.ru"]
+    body = str(mail.message.get_body(("plain",)).get_content())
+    assert "80%" in body and "4 из 5" in body
+    assert (
+        await alert_admins(
+            sessions=runtime.sessions, channels=runtime.channels, now=runtime.clock()
+        )
+        == 0
+    )
+    assert len(smtp.messages) == 1
