@@ -16,6 +16,7 @@ from sqlalchemy import select
 from notifier.config import Settings, SmsProvider
 from notifier.db.models import AuditEntry, DeliveryAttempt, Notification, Preference
 from notifier.delivery.budget import alert_admins
+from notifier.delivery.receipts import poll_receipts
 from notifier.runtime import Runtime, build_runtime, run_until_idle
 from tests.conftest import FakeClock
 from tests.factories import cloud_event, mark, post_structured, put, school_with_class
@@ -382,3 +383,29 @@ async def test_at_80_percent_the_schools_admins_are_told_once_by_their_channel(
         == 0
     )
     assert len(smtp.messages) == 1
+
+
+async def test_smsc_status_query_finds_receipts_no_callback_brought(
+    api: httpx.AsyncClient,
+    runtime: Runtime,
+    gateway: SmsGateway,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    pump,
+) -> None:
+    if gateway.kind != "smsc":
+        pytest.skip("smsc.ru's status.php")
+    await _parent(api, email="petr@parents.example.org")
+    await _sms_first(api)
+    await post_structured(api, mark("st-1"))
+    await pump()
+    sms_id = await _provider_id(runtime)
+    sms = runtime.channels["sms"]
+    poll = {"sessions": runtime.sessions, "gateway": sms.gateway}  # type: ignore[attr-defined]
+    gateway.set_status(sms_id, 20)  # the operator could not deliver it
+    assert (await poll_receipts(now=runtime.clock(), **poll)).undelivered == 0  # too early
+    clock.advance(11 * 60)
+    assert (await poll_receipts(now=runtime.clock(), **poll)).undelivered == 1
+    await pump()
+    assert len(smtp.messages) == 1
+    assert (await poll_receipts(now=runtime.clock(), **poll)).undelivered == 0  # asked once

@@ -13,15 +13,17 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.sms_provider import Receipt, ReceiptState
+from notifier.channels.smsc import SmscGateway
 from notifier.db.engine import SessionFactory
-from notifier.db.models import DeliveryAttempt, Notification
+from notifier.db.models import DeliveryAttempt, Guardian, Notification
 from notifier.db.states import Outcome, RowStatus
+from notifier.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +190,47 @@ class ReceiptInbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+
+
+# The status query (smsc.ru's status.php) asks after SMS sent at least this long ago and not
+# longer than the providers keep trying, that have no final receipt yet: a lost callback, or
+# callbacks not set up at all.
+POLL_AFTER = timedelta(minutes=10)
+POLL_UNTIL = timedelta(days=3)
+
+
+async def poll_receipts(
+    *, sessions: SessionFactory, gateway: SmscGateway, now: datetime, limit: int = 100
+) -> Applied:
+    """Ask the provider about up to `limit` SMS without a final receipt, and
+    apply what it says."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(DeliveryAttempt.provider_id, Guardian.phone)
+                .join(Notification, Notification.id == DeliveryAttempt.notification_id)
+                .join(Guardian, Guardian.id == Notification.guardian_id)
+                .where(
+                    DeliveryAttempt.channel == SMS,
+                    DeliveryAttempt.outcome == Outcome.sent,
+                    DeliveryAttempt.provider_id.is_not(None),
+                    Notification.channel == SMS,
+                    Notification.status == RowStatus.sent,
+                    Notification.receipt.is_(None),
+                    Notification.sent_at <= now - POLL_AFTER,
+                    Notification.sent_at > now - POLL_UNTIL,
+                )
+                .distinct()
+                .order_by(DeliveryAttempt.provider_id)
+                .limit(limit)
+            )
+        ).all()
+        receipts = []
+        for provider_id, phone in rows:
+            if not phone:
+                continue
+            try:
+                receipts.append(await gateway.status(str(provider_id), phone))
+            except DeliveryError as exc:  # smsc.ru cannot say now: the next round asks again
+                log.info("sms.status_unknown", extra={"error": type(exc).__name__})
+        return await apply_receipts(session=session, receipts=receipts, now=now)

@@ -11,8 +11,10 @@ from arq.cron import CronJob
 from arq.worker import Function
 
 from notifier.announcements import send_summaries
+from notifier.channels.smsc import SmscGateway
 from notifier.config import Settings
 from notifier.delivery.budget import alert_admins
+from notifier.delivery.receipts import poll_receipts
 from notifier.retention import apply_retention
 from notifier.runtime import Runtime
 from notifier.summaries import plan_weekly
@@ -60,6 +62,14 @@ async def sms_budget_alerts(ctx: dict[str, Any]) -> None:
     await alert_admins(sessions=runtime.sessions, channels=runtime.channels, now=runtime.clock())
 
 
+async def sms_status_poll(ctx: dict[str, Any]) -> None:
+    """Every five minutes, with smsc.ru: ask after SMS that have no receipt yet (status.php)."""
+    runtime: Runtime = ctx["runtime"]
+    gateway = getattr(runtime.channels.get("sms"), "gateway", None)
+    if isinstance(gateway, SmscGateway):
+        await poll_receipts(sessions=runtime.sessions, gateway=gateway, now=runtime.clock())
+
+
 async def retention(ctx: dict[str, Any]) -> None:
     """Every night: remove journal data, delivery records, audit entries, link codes, outbox
     files and stream entries past their retention periods."""
@@ -85,6 +95,7 @@ CRON_JOBS: list[CronJob] = [
     cron(deliver_due_tick, second=set(range(60)), keep_result=0, run_at_startup=True),
     cron(announcement_summaries, second=set(range(0, 60, 5)), keep_result=0),
     cron(weekly_summaries, second={30}, keep_result=0, unique=True),
+    cron(sms_status_poll, minute=set(range(2, 60, 5)), second={15}, keep_result=0, unique=True),
     cron(sms_budget_alerts, minute=set(range(0, 60, 10)), second={45}, keep_result=0, unique=True),
     # Once a day at 00:40 UTC (03:40 in Moscow); the deletes are indexed and brief.
     cron(retention, hour={0}, minute={40}, keep_result=0, unique=True),
