@@ -4,7 +4,6 @@ checked against NOTIFIER_TELEGRAM_WEBHOOK_SECRET."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import traceback
@@ -15,8 +14,8 @@ from aiogram.exceptions import TelegramAPIError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from notifier.auth import AuthThrottle
 from notifier.channels.telegram import WEBHOOK_PATH
+from notifier.request_deps import refuse_secret
 from notifier.roster.service import school_bot_tokens
 from notifier.runtime import Runtime
 
@@ -37,19 +36,16 @@ def mount(app: FastAPI, *, dispatcher: Dispatcher, bot: Bot, runtime: Runtime, s
         return await _serve(request, await _school_bot(runtime, bot_id))
 
     async def _serve(request: Request, answering: Bot | None) -> JSONResponse:
-        throttle = AuthThrottle(runtime.redis, runtime.settings.auth_failures_per_minute)
-        client = request.client.host if request.client else "unknown"
-        if (wait := await throttle.retry_after(client)) is not None:
-            return JSONResponse(
-                {"error": f"too many wrong secrets; try again in {wait} s"},
-                status_code=429,
-                headers={"Retry-After": str(wait)},
-            )
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            await throttle.failed(client)
-            log.warning("bot.webhook_denied", extra={"path": PATH})
-            return JSONResponse({"error": "wrong or missing secret token"}, status_code=401)
+        refused = await refuse_secret(
+            runtime,
+            request,
+            given=request.headers.get(SECRET_HEADER, ""),
+            expected=secret,
+            status=401,
+            what="secret token",
+        )
+        if refused is not None:
+            return refused
         if answering is None:
             return JSONResponse({"error": "no school has this bot"}, status_code=404)
         try:

@@ -6,7 +6,6 @@ hours and it would fail the same way."""
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import warnings
@@ -20,8 +19,8 @@ from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
 
 from bots.max.feed import feed
 from bots.max.updates import TYPES, Ignored
-from notifier.auth import AuthThrottle
 from notifier.channels.max import WEBHOOK_PATH
+from notifier.request_deps import refuse_secret
 from notifier.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,21 +38,16 @@ def mount(app: FastAPI, *, runtime: Runtime, secret: str) -> None:
 
     @app.post(PATH, include_in_schema=False)
     async def max_webhook(request: Request) -> JSONResponse:
-        throttle = AuthThrottle(runtime.redis, runtime.settings.auth_failures_per_minute)
-        client = request.client.host if request.client else "unknown"
-        if (wait := await throttle.retry_after(client)) is not None:
-            return JSONResponse(
-                {"error": f"too many wrong secrets; try again in {wait} s"},
-                status_code=429,
-                headers={"Retry-After": str(wait)},
-            )
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            await throttle.failed(client)
-            log.warning("bot.webhook_denied", extra={"path": PATH})
-            return JSONResponse(
-                {"error": f"wrong or missing secret in {SECRET_HEADER}"}, status_code=401
-            )
+        refused = await refuse_secret(
+            runtime,
+            request,
+            given=request.headers.get(SECRET_HEADER, ""),
+            expected=secret,
+            status=401,
+            what=f"secret in {SECRET_HEADER}",
+        )
+        if refused is not None:
+            return refused
         try:
             update: Any = json.loads(await request.body())
         except ValueError:

@@ -6,7 +6,6 @@ The body is read as the configured provider sends it (notifier/channels/sms_call
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from typing import Any
@@ -16,7 +15,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from notifier.api.deps import RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
-from notifier.auth import AuthThrottle
 from notifier.channels.sms_callbacks import (
     SMSRU_ANSWER,
     CallbackBatch,
@@ -27,6 +25,7 @@ from notifier.channels.sms_callbacks import (
 from notifier.config import Settings, SmsProvider
 from notifier.delivery.receipts import apply_receipts
 from notifier.errors import InvalidInput, NotFound
+from notifier.request_deps import refuse_secret
 from notifier.roster.sms_stop import answer_reply
 
 log = logging.getLogger(__name__)
@@ -48,18 +47,16 @@ async def sms_callback(
     expected = settings.sms_callback_secret
     if expected is None:
         raise NotFound("SMS callbacks are off: set NOTIFIER_SMS_CALLBACK_SECRET")
-    throttle = AuthThrottle(runtime.redis, settings.auth_failures_per_minute)
-    client = request.client.host if request.client else "unknown"
-    if (wait := await throttle.retry_after(client)) is not None:
-        return JSONResponse(
-            {"error": f"too many wrong secrets; try again in {wait} s"},
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
-    if not hmac.compare_digest(secret.encode(), expected.get_secret_value().encode()):
-        await throttle.failed(client)
-        log.warning("sms.callback_denied")
-        return JSONResponse({"error": "wrong secret in the callback URL"}, status_code=403)
+    refused = await refuse_secret(
+        runtime,
+        request,
+        given=secret,
+        expected=expected.get_secret_value(),
+        status=403,
+        what="secret in the callback URL",
+    )
+    if refused is not None:
+        return refused
     batch = await _read(request, settings)
     applied = await apply_receipts(session=session, receipts=batch.receipts, now=runtime.clock())
     stopped = 0
