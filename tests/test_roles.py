@@ -99,6 +99,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
         {A: 409, SA: 409, OA: 403, TO: 409, TX: 403, IN: 403},
     ),
     (
+        "POST",
+        "/v1/guardians/g-1/max-link",
+        None,
+        {},  # 409: MAX is not configured
+        {A: 409, SA: 409, OA: 403, TO: 409, TX: 403, IN: 403},
+    ),
+    (
         "GET",
         "/v1/schools/s17/subscriptions",
         None,
@@ -174,6 +181,13 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
     ),
     (
         "POST",
+        "/v1/staff/t-1/max-link",
+        None,
+        {},  # 409: MAX is not configured
+        {A: 409, SA: 409, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "POST",
         "/v1/dead-letters/0-1/replay",
         None,
         {},  # 404: no such entry, for those who may replay
@@ -211,6 +225,20 @@ MATRIX: list[tuple[str, str, Any, dict[str, str], dict[str, int]]] = [
     (
         "DELETE",
         "/v1/staff/t-1/telegram",
+        None,
+        {},
+        {A: 204, SA: 204, OA: 403, TO: 403, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
+        "/v1/guardians/g-1/max",
+        None,
+        {},
+        {A: 204, SA: 204, OA: 403, TO: 204, TX: 403, IN: 403},
+    ),
+    (
+        "DELETE",
+        "/v1/staff/t-1/max",
         None,
         {},
         {A: 204, SA: 204, OA: 403, TO: 403, TX: 403, IN: 403},
@@ -341,6 +369,9 @@ PUBLIC = {
     ("GET", "/metrics"),
     ("GET", "/unsubscribe/{token}"),
     ("POST", "/unsubscribe/{token}"),
+    # The SMS provider's receipts and replies: the secret in the URL is the key (tested in
+    # tests/test_sms_receipts.py: wrong secret 403, forged signatures refused).
+    ("POST", "/sms/callback/{secret}"),
 }
 # Not in the schema, and public for the same reason: GET /a/{ident}, the announcement page.
 

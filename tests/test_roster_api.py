@@ -67,7 +67,7 @@ async def test_default_preferences(api: httpx.AsyncClient) -> None:
     await school_with_class(api)
     await pupil_with_guardian(api, "st-1", "g-1")
     prefs = (await api.get("/v1/guardians/g-1/preferences")).json()
-    assert prefs["channels"] == ["telegram", "email", "sms"]
+    assert prefs["channels"] == ["telegram", "max", "email", "sms"]  # SPEC §8
     assert set(prefs["categories"]) == {
         "marks",
         "homework",
