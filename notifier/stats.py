@@ -1,7 +1,8 @@
 """The figures of the admin's dashboard (the console's "Running" page), for one school or the
 whole region: today's journal events in and messages out per channel, what failed and why,
-what was skipped and why, what waits in the outbox and on the event stream, and the messages
-sent per hour over the last day and per day over the last 30.
+what was skipped and why, what waits in the outbox and on the event stream, the messages
+sent per hour over the last day and per day over the last 30, and each school's SMS this month
+against its budget.
 
 Every count is made by the database (GROUP BY over an indexed time range, migration 0009), so a
 page costs a handful of queries whatever the school's size. Days and hours are the school's
@@ -12,15 +13,18 @@ counts them); its events are those its own tokens posted or that name its pupil 
 Failure texts come from providers and may quote an address: only their kind ("smtp 550",
 "telegram 403", "MAX 403 chat.denied") leaves this module.
 
-The queue readings (`outbox_queue`, `stream_state`) are also what /metrics reports."""
+The queue readings (`outbox_queue`, `stream_state`) and the SMS spend (`sms_this_month`) are
+also what /metrics reports."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -39,6 +43,7 @@ from notifier.db.models import (
     Student,
 )
 from notifier.db.states import EventStatus, Outcome, Reason, RowStatus
+from notifier.delivery.budget import ALERT_SHARE, NOTHING, month_of, month_spend
 from notifier.errors import NotFound
 from notifier.events.schema import OWN_SOURCE
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM
@@ -436,6 +441,90 @@ def _charts(
         hours=tuple(Bucket(s.astimezone(zone), tuple(c)) for s, c in per_hour.items()),
         days=tuple(Bucket(_day_start(d, zone), tuple(c)) for d, c in per_day.items()),
     )
+
+
+# -- SMS this month --------------------------------------------------------------------------
+
+
+class SpendLevel(StrEnum):
+    """How much of its monthly SMS budget a school has spent (the marks the console draws)."""
+
+    no_cap = "no_cap"  # no budget set: SMS go whatever they cost
+    under = "under"  # below the share at which its admins are told
+    alert = "alert"  # budget.ALERT_SHARE or more: its admins were (or are about to be) told
+    spent = "spent"  # all of it: SMS go only with urgent announcements
+
+
+@dataclass(frozen=True)
+class SmsSpend:
+    """A school's SMS this calendar month, in its own time zone, counted as its budget counts
+    them (delivery/budget.py): a message's segments and cost are on its first row."""
+
+    school_id: str
+    school_name: str
+    month: str  # "2026-12": the school's month
+    messages: int  # SMS sent (one of several segments is one)
+    segments: int
+    cost: Decimal | None  # roubles, of the messages whose provider said a price; None: none did
+    priced: int  # messages with a price (fewer than `messages`: the cost is a lower bound)
+    budget: int | None  # segments a month; None: no cap
+    alerted: bool  # its admins were told this month that ALERT_SHARE was spent
+
+    @property
+    def share(self) -> float | None:
+        """Segments spent over the budget (1.0 and more: spent; None: no cap). A budget of 0
+        is spent from the month's first day, as the dispatcher reads it."""
+        if self.budget is None:
+            return None
+        return self.segments / self.budget if self.budget else 1.0
+
+    @property
+    def level(self) -> SpendLevel:
+        if self.budget is None:
+            return SpendLevel.no_cap
+        # The dispatcher's and the alert's comparisons (budget.SmsBudget.spent, alert_admins).
+        if self.segments >= self.budget:
+            return SpendLevel.spent
+        if self.segments >= ALERT_SHARE * self.budget:
+            return SpendLevel.alert
+        return SpendLevel.under
+
+
+async def sms_this_month(
+    session: AsyncSession, *, now: datetime, school_id: str | None = None
+) -> tuple[SmsSpend, ...]:
+    """Each school's SMS this month: of the schools that sent any or have a budget, by name;
+    with `school_id`, that school's (zeros too). Two queries whatever the number of schools:
+    the schools, and budget.month_spend (the one count of what a school spent)."""
+    listed = select(
+        School.id, School.name, School.timezone, School.sms_budget_month, School.sms_alert_month
+    ).order_by(School.name, School.id)
+    if school_id is not None:
+        listed = listed.where(School.id == school_id)
+    schools = (await session.execute(listed)).all()
+    if not schools:
+        return ()
+    sums = await month_spend(session, schools, now)
+    spend = []
+    for school in schools:
+        messages, segments, cost, priced = astuple(sums.get(school.id, NOTHING))
+        if school_id is None and not messages and school.sms_budget_month is None:
+            continue
+        month = month_of(now, school.timezone)
+        spend.append(
+            SmsSpend(
+                school_id=school.id,
+                school_name=school.name,
+                month=month,
+                messages=int(messages),
+                segments=int(segments or 0),
+                cost=Decimal(cost) if cost is not None else None,
+                priced=int(priced),
+                budget=school.sms_budget_month,
+                alerted=school.sms_alert_month == month,
+            )
+        )
+    return tuple(spend)
 
 
 # -- Failure kinds ---------------------------------------------------------------------------

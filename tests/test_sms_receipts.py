@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from notifier.config import Settings, SmsProvider
-from notifier.db.models import AuditEntry, DeliveryAttempt, Notification, Preference
-from notifier.delivery.budget import alert_admins
+from notifier.db.models import AuditEntry, DeliveryAttempt, Notification, Preference, School
+from notifier.delivery.budget import alert_admins, spent_this_month
 from notifier.delivery.receipts import poll_receipts
 from notifier.runtime import Runtime, build_runtime, run_until_idle
 from tests.conftest import FakeClock
@@ -138,6 +138,10 @@ async def test_an_undelivered_sms_goes_by_the_next_channel(
     assert len(gateway.messages) == 1  # and not by SMS again
     [row] = await _rows(runtime)
     assert (row.status, row.channel, row.receipt) == ("sent", "email", "undelivered")
+    async with runtime.sessions() as session:  # billed all the same: the month counts it
+        school = await session.get(School, "s17")
+        assert school is not None
+        assert await spent_this_month(session, school, runtime.clock()) == 1
     # The same receipt again reopens nothing.
     await _callback(api, gateway, statuses=[(sms_id, UNDELIVERED[gateway.kind])])
     await pump()

@@ -258,6 +258,13 @@ class DeliveryAttempt(Base):
         Index("ix_delivery_attempts_outcome_at", "outcome", "at"),
         # A delivery receipt names the message by the provider's id (migration 0011).
         Index("ix_delivery_attempts_provider_id", "provider_id"),
+        # The SMS sent, by time: a school's month of SMS (delivery/budget.month_spend; 0012).
+        Index(
+            "ix_delivery_attempts_sms_sent",
+            "at",
+            sqlite_where=text("channel = 'sms' AND outcome = 'sent'"),
+            postgresql_where=text("channel = 'sms' AND outcome = 'sent'"),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
@@ -267,6 +274,10 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(String(500))
     provider_id: Mapped[str | None] = mapped_column(String(200))
+    # What the provider billed for a sent SMS, on its message's first row (migration 0012):
+    # kept here because a message whose receipt said undelivered goes on by another channel.
+    segments: Mapped[int | None]
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
 
 
 class AuditEntry(Base):

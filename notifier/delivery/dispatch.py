@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -360,7 +361,14 @@ class Dispatcher:
                 )
                 continue
             self._attempts(
-                outcome, live, name, now, Outcome.sent, result.detail, result.provider_id
+                outcome,
+                live,
+                name,
+                now,
+                Outcome.sent,
+                result.detail,
+                result.provider_id,
+                billed=(result.segments, result.cost),
             )
             # Every attempt is in the delivery log table; a log line per sent message would
             # cost a twentieth of the worker's time and say nothing the table does not.
@@ -399,7 +407,11 @@ class Dispatcher:
         result: Outcome,
         detail: str | None,
         provider_id: str | None = None,
+        billed: tuple[int | None, Decimal | None] = (None, None),
     ) -> None:
+        """One attempt per row of the group; what the send was billed (segments, cost) on the
+        first only, so that a month's sum counts each message once (budget.month_spend)."""
+        segments, cost = billed
         outcome.attempts.extend(
             {
                 "notification_id": note.id,
@@ -408,8 +420,10 @@ class Dispatcher:
                 "outcome": result,
                 "detail": detail,
                 "provider_id": provider_id,
+                "segments": segments if i == 0 else None,
+                "cost": cost if i == 0 else None,
             }
-            for note in live
+            for i, note in enumerate(live)
         )
 
     def _retry(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,7 +47,12 @@ class LogEntry:
     due_at: datetime
     sent_at: datetime | None
     created_at: datetime
+    # A sent SMS's parts and price in roubles, as its provider billed them (on the message's
+    # first row only: the others of a coalesced message went in the same SMS); and what its
+    # delivery receipt said: delivered | undelivered (None: none came, or not an SMS).
     segments: int | None
+    cost: Decimal | None
+    receipt: str | None
     attempts: tuple[Attempt, ...]
 
 
@@ -129,6 +135,8 @@ async def delivery_log(
             sent_at=n.sent_at,
             created_at=n.created_at,
             segments=n.segments,
+            cost=n.cost,
+            receipt=n.receipt,
             attempts=tuple(attempts[n.id]),
         )
         for n, source, ev_id, ev_type in rows

@@ -10,8 +10,15 @@ from sqlalchemy import text
 
 from notifier.api.deps import RuntimeDep
 from notifier.api.responses import DocumentedRoute, page
-from notifier.metrics import DEAD_LETTERS, QUEUE_DEPTH, SCHEDULED, STREAM_LAG, STREAM_PENDING
-from notifier.stats import outbox_queue, stream_state
+from notifier.metrics import (
+    DEAD_LETTERS,
+    QUEUE_DEPTH,
+    SCHEDULED,
+    STREAM_LAG,
+    STREAM_PENDING,
+    report_sms_spend,
+)
+from notifier.stats import outbox_queue, sms_this_month, stream_state
 
 router = APIRouter(tags=["operations"], route_class=DocumentedRoute)
 
@@ -60,8 +67,11 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 )
 async def metrics(runtime: RuntimeDep) -> Response:
     # The same readings as the console's dashboard (notifier/stats.py), for every school.
+    now = runtime.clock()
     async with runtime.sessions() as session:
-        outbox = await outbox_queue(session, now=runtime.clock())
+        outbox = await outbox_queue(session, now=now)
+        spend = await sms_this_month(session, now=now)
+    report_sms_spend(spend)
     QUEUE_DEPTH.set(outbox.due_now)
     SCHEDULED.set(outbox.later)
     stream = await stream_state(runtime.redis)

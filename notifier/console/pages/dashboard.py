@@ -1,6 +1,7 @@
 """The admin's dashboard ("Running"): today's events in and messages out, failures and skips by
-reason, the queue, and two small charts drawn here as SVG (no script, no inline style: the
-CSP allows neither), each with its numbers in a table for screen readers and keyboards.
+reason, the queue, this month's SMS against the budget (the school's, or each school's for the
+region), and two small charts drawn here as SVG (no script, no inline style: the CSP allows
+neither), each with its numbers in a table for screen readers and keyboards.
 
 A region-wide admin who has chosen no school sees the whole region, as does one who asks for
 it (?region=true); a school's admin always sees their own school. The figures refresh themselves
@@ -20,9 +21,11 @@ from notifier import scope, stats
 from notifier.auth import Role
 from notifier.console.deps import RuntimeDep, SessionDep, UserDep
 from notifier.console.i18n import Translate, translator
+from notifier.console.sms_spend import month_name, spend_view
 from notifier.console.web import render
 from notifier.db.models import School
 from notifier.db.states import Reason
+from notifier.delivery.budget import month_of
 from notifier.errors import NotFound
 from notifier.rendering import ru_date
 
@@ -109,7 +112,7 @@ async def dashboard(
         charts=not figures_only,
     )
     t = translator(user.locale)
-    context = {
+    context: dict[str, object] = {
         "board": board,
         "school": school,
         "region_wide": user.principal.school_id is None,
@@ -123,6 +126,14 @@ async def dashboard(
     }
     if figures_only:
         return render(request, "dashboard_figures.html.j2", context)
+    # The month's SMS change slowly: the whole page shows them, the 30 s refresh does not.
+    spend = await stats.sms_this_month(session, now=runtime.clock(), school_id=school_id)
+    context |= {
+        "sms": [spend_view(s, user.locale) for s in spend],
+        "sms_month": month_name(month_of(board.now, board.zone.key), user.locale),
+        # The budget is set on the setup page of the school in view.
+        "sms_setup": school_id is not None and school_id == user.school_id,
+    }
     title = (
         t("dashboard.title.school", school=school.name) if school else t("dashboard.title.region")
     )

@@ -1,6 +1,8 @@
 """The delivery-log search (the admin's "did the parent get it?"): the messages of the school in
 view, by guardian, pupil or event, status, channel and days, newest first, a page at a time.
-The same service as GET /v1/notifications (notifier/delivery/log.py).
+The same service as GET /v1/notifications (notifier/delivery/log.py). An SMS shows the parts
+and price it was billed and what its delivery receipt said; above the log, the school's SMS
+this month against its budget (the dashboard has the details).
 
 Also the small helpers the other operations pages share: the school's time zone, and a range
 of days typed in it."""
@@ -18,9 +20,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier import scope
+from notifier import scope, stats
 from notifier.auth import Role
-from notifier.console.deps import SessionDep, UserDep, school_in_view, zone_in_view
+from notifier.console.deps import RuntimeDep, SessionDep, UserDep, school_in_view, zone_in_view
+from notifier.console.sms_spend import roubles, spend_view
 from notifier.console.web import render
 from notifier.db.models import Guardian, GuardianStudent, Student
 from notifier.db.states import Reason, RowStatus
@@ -89,6 +92,9 @@ class Row:
     created_at: datetime
     sent_at: datetime | None
     attempts: tuple[tuple[str, datetime, str, str | None], ...]
+    segments: int | None  # an SMS's billed parts (on a message's first row only)
+    cost: str | None  # its price, written in the reader's language
+    receipt: str | None  # delivered | undelivered, as the operator's receipt said
 
 
 async def _guardians(
@@ -140,6 +146,7 @@ async def deliveries(
     request: Request,
     user: UserDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     guardian: Text = "",
     pupil: Text = "",
     event: Text = "",
@@ -153,7 +160,9 @@ async def deliveries(
     school_id = school_in_view(user)
     zone = await zone_in_view(session, school_id)
     search = Search(guardian.strip(), pupil.strip(), event.strip(), status, channel, since, until)
+    spend = await stats.sms_this_month(session, now=runtime.clock(), school_id=school_id)
     context: dict[str, object] = {
+        "sms": spend_view(spend[0], user.locale) if spend else None,
         "search": search,
         "zone": zone,
         "statuses": list(RowStatus),
@@ -218,6 +227,9 @@ async def deliveries(
             created_at=e.created_at,
             sent_at=e.sent_at,
             attempts=tuple((a.channel, a.at, a.outcome, a.detail) for a in e.attempts),
+            segments=e.segments,
+            cost=roubles(e.cost, user.locale) if e.cost is not None else None,
+            receipt=e.receipt,
         )
         for e in page.items
     ]

@@ -1,19 +1,22 @@
-"""Setup step 1, the school: time zone, quiet hours, digest time, and what parents get by
-default (a mode per category, the order of channels). Saved through the same services as
-PUT /v1/schools/{id} and PUT /v1/schools/{id}/subscriptions."""
+"""Setup step 1, the school: time zone, quiet hours, digest time, what parents get by default
+(a mode per category, the order of channels), and the monthly SMS budget (beside this month's
+spend). Saved through the same services as PUT /v1/schools/{id} and
+PUT /v1/schools/{id}/subscriptions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from notifier import stats
 from notifier.categories import ALL_CATEGORIES, modes_of
 from notifier.console.deps import FormChecked, RuntimeDep, SessionDep, UserDep
-from notifier.console.i18n import translator
+from notifier.console.i18n import Translate, translator
 from notifier.console.pages.setup import (
     Step,
     problems,
@@ -22,6 +25,7 @@ from notifier.console.pages.setup import (
     setup_school,
     step_of,
 )
+from notifier.console.sms_spend import SpendView, spend_view
 from notifier.console.web import render
 from notifier.db.models import School
 from notifier.roster import service
@@ -61,6 +65,7 @@ class SchoolForm:
     digest_time: str
     modes: dict[str, str] = field(default_factory=dict)  # category -> mode
     order: list[str] = field(default_factory=list)  # channels, first tried first
+    sms_budget: str = ""  # segments a month, as typed; empty: no cap
 
     @classmethod
     async def of(cls, session: SessionDep, school: School) -> SchoolForm:
@@ -75,6 +80,7 @@ class SchoolForm:
             digest_time=school.digest_time,
             modes=dict(subs["categories"]),
             order=channels + [c for c in CHANNELS if c not in channels],
+            sms_budget="" if school.sms_budget_month is None else str(school.sms_budget_month),
         )
 
     @classmethod
@@ -91,6 +97,7 @@ class SchoolForm:
             digest_time=text("digest_time"),
             modes={c.value: text(f"mode_{c.value}") for c in ALL_CATEGORIES},
             order=_order([text(f"channel_{i}") for i in range(1, len(CHANNELS) + 1)]),
+            sms_budget=text("sms_budget_month"),
         )
 
     @property
@@ -107,15 +114,45 @@ def _order(typed: list[str]) -> list[str]:
     return chosen + [c for c in CHANNELS if c not in chosen]
 
 
+class BudgetRefused(ValueError):
+    """The typed SMS budget, refused in the staff member's words."""
+
+
+def _sms_budget(typed: str, t: Translate) -> int | None:
+    """The budget typed (spaces between thousands allowed); empty: no cap. The range is the
+    API's (SchoolIn): `_budget_problem` words its refusal."""
+    digits = "".join(typed.split())
+    if not digits:
+        return None
+    if not digits.isascii() or not digits.isdigit():
+        raise BudgetRefused(t("setup.school.sms_budget.bad"))
+    return int(digits)
+
+
+def _budget_problem(exc: ValidationError, t: Translate) -> str | None:
+    """SchoolIn's refusal of the budget, in the staff member's words (None: not the budget)."""
+    for error in exc.errors():
+        if error["loc"] and error["loc"][0] == "sms_budget_month":
+            limits: dict[str, Any] = error.get("ctx") or {}
+            if "le" in limits:
+                return t(
+                    "setup.school.sms_budget.high", limit=f"{limits['le']:,}".replace(",", " ")
+                )
+            return t("setup.school.sms_budget.bad")
+    return None
+
+
 def _page(
     request: Request,
     user: SignedIn,
     school: School,
     form: SchoolForm,
     step: Step,
+    spend: SpendView | None,
     *,
     done: str = "",
     problem: str | None = None,
+    budget_refused: bool = False,
     status: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -131,19 +168,30 @@ def _page(
             "other": OTHER,
             "categories": [(c.value, [m.value for m in modes_of(c)]) for c in ALL_CATEGORIES],
             "channels": CHANNELS,
+            "sms": spend,
+            "budget_refused": budget_refused,
         },
         status=status,
         title=translator(user.locale)("setup.step.school"),
     )
 
 
+async def _spend(
+    session: SessionDep, runtime: RuntimeDep, user: SignedIn, school: School
+) -> SpendView:
+    [spend] = await stats.sms_this_month(session, now=runtime.clock(), school_id=school.id)
+    return spend_view(spend, user.locale)
+
+
 @router.get("/setup/school", response_class=HTMLResponse)
 async def school_page(
-    request: Request, user: UserDep, session: SessionDep, done: str = ""
+    request: Request, user: UserDep, session: SessionDep, runtime: RuntimeDep, done: str = ""
 ) -> HTMLResponse:
     school = await setup_school(session, user)
     step = step_of(await progress(session, school, user.locale), "school")
-    return _page(request, user, school, await SchoolForm.of(session, school), step, done=done)
+    form = await SchoolForm.of(session, school)
+    spend = await _spend(session, runtime, user, school)
+    return _page(request, user, school, form, step, spend, done=done)
 
 
 @router.post("/setup/school", dependencies=[FormChecked])
@@ -153,6 +201,7 @@ async def save(
     school = await setup_school(session, user)
     form = SchoolForm.typed(await request.form())
     defaults = default_modes()
+    t = translator(user.locale)
     try:
         if not form.zone:
             raise ValueError("timezone: type the time zone's name, e.g. Asia/Chita")
@@ -161,6 +210,7 @@ async def save(
             timezone=form.zone,
             quiet_hours={"start": form.quiet_start, "end": form.quiet_end},
             digest_time=form.digest_time,
+            sms_budget_month=_sms_budget(form.sms_budget, t),
         )
         # Only what differs from the defaults is the school's own choice: the rest follows
         # the defaults if they change.
@@ -172,8 +222,24 @@ async def save(
         )
     except (ValidationError, ValueError) as exc:
         step = step_of(await progress(session, school, user.locale), "school")
-        reason = problems(exc) if isinstance(exc, ValidationError) else str(exc)
-        return _page(request, user, school, form, step, problem=reason, status=422)
+        budget = _budget_problem(exc, t) if isinstance(exc, ValidationError) else None
+        if budget is not None:
+            reason = budget
+        else:
+            reason = problems(exc) if isinstance(exc, ValidationError) else str(exc)
+        refused = budget is not None or isinstance(exc, BudgetRefused)
+        spend = await _spend(session, runtime, user, school)
+        return _page(
+            request,
+            user,
+            school,
+            form,
+            step,
+            spend,
+            problem=reason,
+            budget_refused=refused,
+            status=422,
+        )
     own = runtime.settings.telegram_token
     await service.save_school(
         session=session,

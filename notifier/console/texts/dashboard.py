@@ -94,4 +94,58 @@ TEXTS: dict[str, tuple[str, str]] = {
     "dashboard.chart.table": ("Числа графика", "The chart's numbers"),
     "dashboard.chart.hour": ("Час", "Hour"),
     "dashboard.chart.day": ("День", "Day"),
+    # This month's SMS against the budget (templates/_console/dashboard_sms.html.j2).
+    "dashboard.sms.title": ("SMS за {month}", "SMS in {month}"),
+    "dashboard.sms.school": ("Школа", "School"),
+    "dashboard.sms.messages": ("Отправлено SMS", "SMS sent"),
+    "dashboard.sms.segments": ("SMS-частей", "SMS parts"),
+    "dashboard.sms.cost": ("Стоимость", "Cost"),
+    "dashboard.sms.no_price": ("оператор не сообщает цену", "the provider gives no price"),
+    "dashboard.sms.partial": (
+        "Стоимость — только {priced} из {messages} SMS: за остальные оператор цену не сообщил.",
+        "The cost is of {priced} of {messages} SMS: the provider gave no price for the rest.",
+    ),
+    "dashboard.sms.partial_note": (
+        "Стоимость неполная: за часть SMS оператор цену не сообщил.",
+        "The cost is partial: the provider gave no price for some SMS.",
+    ),
+    "dashboard.sms.budget": ("Бюджет, частей в месяц", "Budget, parts a month"),
+    "dashboard.sms.no_cap": ("без ограничения", "no cap"),
+    "dashboard.sms.share": ("Израсходовано", "Spent"),
+    "dashboard.sms.level.no_cap": (
+        "Бюджет не задан: SMS уходят без ограничения.",
+        "No budget is set: SMS go without a cap.",
+    ),
+    "dashboard.sms.level.under": (
+        "В пределах бюджета. На {percent}% администраторы школы получат предупреждение.",
+        "Within the budget. At {percent}% the school's admins are told.",
+    ),
+    "dashboard.sms.level.alert": (
+        "Израсходовано не меньше {percent}% бюджета.",
+        "At least {percent}% of the budget is spent.",
+    ),
+    "dashboard.sms.alerted": (
+        "Администраторы школы предупреждены.",
+        "The school's admins have been told.",
+    ),
+    "dashboard.sms.level.spent": (
+        "Бюджет исчерпан: до конца месяца SMS уходят только со срочными объявлениями; остальное "
+        "родители получат другим каналом или на бумаге.",
+        "The budget is spent: until the month ends only urgent announcements go by SMS; "
+        "guardians get the rest by another channel or on paper.",
+    ),
+    "dashboard.sms.badge.alert": ("≥ {percent}%", "≥ {percent}%"),
+    "dashboard.sms.badge.spent": ("исчерпан", "spent"),
+    "dashboard.sms.region_hint": (
+        "Месяц каждой школы — по её часовому поясу. Черты на полосе — {percent}% (предупреждение "
+        "администраторам) и 100% (SMS только для срочных объявлений).",
+        "Each school's month is in its own time zone. The marks on a bar: {percent}% (its admins "
+        "are told) and 100% (SMS for urgent announcements only).",
+    ),
+    "dashboard.sms.set": ("Задать бюджет SMS", "Set an SMS budget"),
+    "dashboard.sms.change": ("Изменить бюджет SMS", "Change the SMS budget"),
+    "dashboard.sms.none": (
+        "В этом месяце школы не отправляли SMS, и бюджеты не заданы.",
+        "No school has sent SMS this month, and no budget is set.",
+    ),
 }

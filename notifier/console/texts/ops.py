@@ -133,9 +133,37 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "ops.reason.cancelled": ("объявление отменено", "the announcement was cancelled"),
     "ops.reason.erased": ("данные родителя удалены", "the guardian was erased"),
-    "ops.outcome.sent": ("доставлено", "sent"),
+    "ops.reason.over_budget": (
+        "SMS-бюджет школы на месяц исчерпан, другого канала нет",
+        "the school's SMS budget for the month is spent, and no other channel reaches them",
+    ),
+    # An attempt: accepted by the channel; and what an SMS's delivery receipt said later.
+    "ops.outcome.sent": ("отправлено", "sent"),
     "ops.outcome.transient": ("временная ошибка", "temporary failure"),
     "ops.outcome.permanent": ("отказ", "refused"),
+    "ops.outcome.delivered": ("доставлено на телефон", "delivered to the phone"),
+    "ops.outcome.undelivered": (
+        "не доставлено на телефон, отправляется другим каналом",
+        "not delivered to the phone, goes by another channel",
+    ),
+    # An SMS: what the operator's receipt said, what it was billed; the month's spend.
+    "ops.dl.receipt.delivered": ("SMS доставлено на телефон", "SMS delivered to the phone"),
+    "ops.dl.receipt.undelivered": (
+        "SMS не доставлено на телефон",
+        "SMS not delivered to the phone",
+    ),
+    "ops.dl.billed": ("SMS-частей: {segments}", "SMS parts: {segments}"),
+    "ops.dl.billed.cost": ("SMS-частей: {segments}, {cost}", "SMS parts: {segments}, {cost}"),
+    "ops.dl.month": (
+        "SMS за {month}: сообщений — {messages}, SMS-частей — {segments}",
+        "SMS in {month}: {messages} messages, {segments} parts",
+    ),
+    "ops.dl.month.cost": ("стоимость — {cost}", "costing {cost}"),
+    "ops.dl.month.budget": (
+        "израсходовано {percent}% бюджета (частей в месяц: {budget})",
+        "{percent}% of the budget ({budget} parts a month) spent",
+    ),
+    "ops.dl.month.more": ("подробнее", "details"),
     # Audit trail
     "ops.audit.title": ("Журнал действий", "Audit trail"),
     "ops.audit.intro": (

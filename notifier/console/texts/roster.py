@@ -204,6 +204,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "roster.log.channel": ("Канал", "Channel"),
     "roster.st.pending": ("Повторная попытка", "Retrying"),
     "roster.st.superseded": ("Не понадобилось", "No longer needed"),
+    "roster.st.over_budget": ("SMS-бюджет исчерпан", "SMS budget spent"),
     "roster.danger": ("Удаление данных", "Erasure"),
     "roster.erase.link": ("Удалить данные родителя…", "Erase the guardian's data…"),
     # Erasure

@@ -125,6 +125,36 @@ TEXTS: dict[str, tuple[str, str]] = {
         "A message goes by the first channel the parent has; if it fails, by the next.",
     ),
     "setup.school.position": ("Канал № {n}", "Channel no. {n}"),
+    "setup.school.sms": ("SMS-бюджет", "SMS budget"),
+    "setup.school.sms_budget": (
+        "SMS-частей в месяц (пусто — без ограничения)",
+        "SMS parts a month (empty: no cap)",
+    ),
+    "setup.school.sms_budget.hint": (
+        "Сколько SMS-частей в месяц школа оплачивает; длинное SMS — несколько частей, месяц "
+        "считается по часовому поясу школы. На 80% администраторы школы получат предупреждение, "
+        "на 100% SMS будут уходить только со срочными объявлениями, остальное — другим каналом "
+        "или на бумаге.",
+        "How many SMS parts a month the school pays for; a long SMS is several parts, and the "
+        "month is the school's time zone's. At 80% the school's admins are told; at 100% only "
+        "urgent announcements still go by SMS, the rest by another channel or on paper.",
+    ),
+    "setup.school.sms_budget.spent": (
+        "За {month} израсходовано частей: {segments}",
+        "Parts spent in {month}: {segments}",
+    ),
+    "setup.school.sms_budget.more": ("подробнее", "details"),
+    "setup.school.sms_budget.bad": (
+        "SMS-бюджет — целое число SMS-частей в месяц, например 5000. Чтобы снять ограничение, "
+        "оставьте поле пустым.",
+        "The SMS budget is a whole number of SMS parts a month, e.g. 5000. For no cap, leave "
+        "the field empty.",
+    ),
+    "setup.school.sms_budget.high": (
+        "SMS-бюджет — не больше {limit} частей в месяц. Чтобы снять ограничение, оставьте поле "
+        "пустым.",
+        "The SMS budget is at most {limit} parts a month. For no cap, leave the field empty.",
+    ),
     "setup.tz.Europe/Kaliningrad": ("Калининград, UTC+2", "Kaliningrad, UTC+2"),
     "setup.tz.Europe/Moscow": ("Москва, UTC+3", "Moscow, UTC+3"),
     "setup.tz.Europe/Samara": ("Самара, UTC+4", "Samara, UTC+4"),
