@@ -1,12 +1,15 @@
 """The weekly summary (сводная ведомость, 002 §4.14): planned for every pupil's guardians on
 Saturday at the school's digest time (the `summary` category, on unless turned off), and built
-for a class and any period as printable pages for the guardians who get it on paper."""
+for a class and any period as printable pages for the guardians who get it on paper; the
+week's page an SMS links to (/s/<token>)."""
 
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,9 +32,11 @@ from notifier.db.models import (
     Student,
 )
 from notifier.db.states import EventStatus
+from notifier.delivery.budget import SmsBudget
+from notifier.delivery.message import PAGE_DATA, PAGE_PATH, page_row, page_token_valid
 from notifier.delivery.planner import OutboxRow, Roster, audience, due_time, load_roster, outbox_row
 from notifier.delivery.timing import hhmm
-from notifier.errors import InvalidInput
+from notifier.errors import InvalidInput, NotFound
 from notifier.rendering import Renderer
 from notifier.reports import summary
 from notifier.reports.marks import pupil_report, week_of
@@ -55,9 +60,12 @@ def summary_due(school: School, now: datetime) -> tuple[date, date] | None:
     return week_of(now, school.timezone)
 
 
-async def plan_weekly(*, session: AsyncSession, now: datetime) -> int:
+async def plan_weekly(
+    *, session: AsyncSession, now: datetime, public_url: str | None = None
+) -> int:
     """Plan this week's summaries of every school whose time has come, once per school and
-    week; returns how many outbox rows were written."""
+    week; returns how many outbox rows were written. With `public_url` an SMS summary links
+    to the week's page there."""
     written = 0
     for school in list(await session.scalars(select(School).order_by(School.id))):
         week = summary_due(school, now)
@@ -72,12 +80,26 @@ async def plan_weekly(*, session: AsyncSession, now: datetime) -> int:
             )
         )
         if not done:
-            written += await _plan_school(session, school, week, marker, now)
+            written += await _plan_school(session, school, week, marker, now, public_url)
     return written
 
 
+def _page(public_url: str | None) -> dict[str, Any]:
+    """What a pupil's week keeps for its page link: a random key of its own (see
+    delivery/message.py, page_token), and where the page is."""
+    page = {"key": secrets.token_urlsafe(16)}
+    if public_url:
+        page["base"] = public_url.rstrip("/") + PAGE_PATH
+    return {PAGE_DATA: page}
+
+
 async def _plan_school(
-    session: AsyncSession, school: School, week: tuple[date, date], marker: str, now: datetime
+    session: AsyncSession,
+    school: School,
+    week: tuple[date, date],
+    marker: str,
+    now: datetime,
+    public_url: str | None,
 ) -> int:
     start, end = week
     events = JournalEvent.__table__
@@ -103,7 +125,7 @@ async def _plan_school(
         _event_row(
             f"{pupil}:{start.isoformat()}",
             summary.EVENT_TYPE,
-            {"student_id": pupil},
+            {"student_id": pupil, **_page(public_url)},
             start,
             end,
             now,
@@ -173,14 +195,21 @@ def _rows(event_pk: int, pupil: str, start: date, roster: Roster, now: datetime)
 # -- The class's printable summary -------------------------------------------------------------
 
 
-ELECTRONIC = ("telegram", "max", "email")  # the channels that carry a summary
+ELECTRONIC = ("telegram", "max", "email", "sms")  # the channels that carry a summary
 
 
 def paper_reason(
-    guardian: Guardian, *, consented: bool, channels: tuple[str, ...], blocked: set[str], mode: str
+    guardian: Guardian,
+    *,
+    consented: bool,
+    channels: tuple[str, ...],
+    blocked: set[str],
+    mode: str,
+    sms_left: bool,
 ) -> str | None:
     """Why this guardian's summary must be printed: they asked for paper, or no channel that
-    carries a summary can reach them; None when it goes by Telegram, MAX or email (or is off)."""
+    carries a summary can reach them (SMS only while the school's month's SMS budget lasts);
+    None when it goes by Telegram, MAX, email or SMS (or is off)."""
     if mode == "off":
         return None
     if not consented:
@@ -189,13 +218,21 @@ def paper_reason(
         "telegram": guardian.telegram_chat_id,
         "max": guardian.max_user_id,
         "email": guardian.email,
+        "sms": guardian.phone,
     }
+    spent = False
     for channel in channels:
         if channel == "paper":
             return "выбрал(а) бумажную ведомость"
-        if channel in ELECTRONIC and addresses[channel] and channel not in blocked:
-            return None
-    return "нет Telegram, MAX и электронной почты"
+        if channel not in ELECTRONIC or not addresses[channel] or channel in blocked:
+            continue
+        if channel == "sms" and not sms_left:
+            spent = True
+            continue
+        return None
+    if spent:
+        return "SMS-бюджет школы на этот месяц израсходован"
+    return "нет Telegram, MAX, электронной почты и телефона"
 
 
 MAX_DAYS = 366  # the longest period a printout covers
@@ -237,7 +274,7 @@ async def class_printout(
     assert school is not None
     start, end = _period(school, start, end, now)
     pages = await _class_pages(
-        session, school_class, school, start=start, end=end, everyone=everyone
+        session, school_class, school, start=start, end=end, everyone=everyone, now=now
     )
     return Printout(school_class, school, start, end, tuple(pages), everyone)
 
@@ -290,6 +327,7 @@ async def _class_pages(
     start: date,
     end: date,
     everyone: bool,
+    now: datetime,
 ) -> list[summary.SummaryPage]:
     """One page per pupil whose summary goes on paper to some guardian, each naming the
     guardians it is for; with `everyone`, the other pupils' pages after those."""
@@ -328,6 +366,10 @@ async def _class_pages(
     ):
         blocked.setdefault(guardian_id, set()).add(channel)
     chosen_by = PreferenceCache(prefs, {school.id: school})
+    # A month whose SMS are spent sends summaries to SMS-only guardians nowhere (over_budget,
+    # delivery/dispatch.py): they are on paper until the budget is raised or the month ends.
+    budget = SmsBudget()
+    await budget.load(session, [school], now)
     readers: dict[str, list[str]] = {}
     for student_id, guardian in links:
         chosen = chosen_by.of(guardian.id, school.id)
@@ -337,6 +379,7 @@ async def _class_pages(
             channels=chosen.channels,
             blocked=blocked.get(guardian.id, set()),
             mode=chosen.mode(SUMMARY, student_id),
+            sms_left=not budget.spent(school.id),
         )
         if why is not None:
             readers.setdefault(student_id, []).append(guardian.full_name)
@@ -358,3 +401,97 @@ async def _class_pages(
             )
         )
     return pages
+
+
+# -- The week's page an SMS links to (/s/<token>) ----------------------------------------------
+
+PAGE_DAYS = 60  # how long after the week was planned its link opens the page
+LOCALES = ("ru", "en")
+
+
+class SummaryLinkInvalid(NotFound):
+    """The link was cut short, altered, or never made here."""
+
+
+class Closed(StrEnum):
+    expired = "expired"  # older than PAGE_DAYS
+    withdrawn = "withdrawn"  # the guardian no longer hears of the pupil (unlinked, no consent)
+
+
+class SummaryLinkClosed(NotFound):
+    """A link we made, which no longer opens its page; `locale` is its guardian's."""
+
+    def __init__(self, reason: str, *, why: Closed, locale: str) -> None:
+        super().__init__(reason)
+        self.why = why
+        self.locale = locale
+
+
+@dataclass(frozen=True)
+class SummaryWeek:
+    """What /s/<token> shows: the pupil's week as the email's table has it, in the guardian's
+    language, and until when the link opens it."""
+
+    row_id: int
+    page: summary.SummaryPage
+    locale: str
+    until: date
+
+
+async def summary_week(*, session: AsyncSession, token: str, now: datetime) -> SummaryWeek:
+    """The week a summary SMS links to; SummaryLinkInvalid for a token we did not make (or
+    one altered), SummaryLinkClosed once it is PAGE_DAYS old or its guardian is no longer the
+    pupil's (or withdrew consent). Marks are read afresh, so later corrections show."""
+    row_id = page_row(token)
+    note = await session.get(Notification, row_id) if row_id is not None else None
+    event = None
+    if note is not None and note.kind == summary.KIND:
+        event = await session.get(JournalEvent, note.event_pk)
+    if note is None or event is None or not page_token_valid(event.data, token):
+        raise SummaryLinkInvalid("the link is cut short or altered: open the whole link")
+    guardian = await session.get(Guardian, note.guardian_id)
+    locale = guardian.locale if guardian is not None and guardian.locale in LOCALES else "ru"
+    ends = note.created_at + timedelta(days=PAGE_DAYS)
+    if now >= ends:
+        raise SummaryLinkClosed("the link has expired", why=Closed.expired, locale=locale)
+    student = await _still_theirs(session, note.guardian_id, note.student_id)
+    school = await session.get(School, student.school_id) if student is not None else None
+    if student is None or school is None:
+        raise SummaryLinkClosed(
+            "this guardian no longer gets the pupil's summaries",
+            why=Closed.withdrawn,
+            locale=locale,
+        )
+    report = await pupil_report(
+        session=session,
+        student_id=student.id,
+        start=date.fromisoformat(event.data["from"]),
+        end=date.fromisoformat(event.data["to"]),
+    )
+    school_class = await session.get(SchoolClass, student.class_id) if student.class_id else None
+    page = summary.SummaryPage(
+        school=school.name,
+        class_name=school_class.name if school_class is not None else None,
+        pupil=student.full_name,
+        report=report,
+    )
+    last_day = (ends - timedelta(microseconds=1)).astimezone(ZoneInfo(school.timezone)).date()
+    return SummaryWeek(note.id, page, locale, last_day)
+
+
+async def _still_theirs(
+    session: AsyncSession, guardian_id: str, student_id: str | None
+) -> Student | None:
+    """The pupil, while the guardian is still theirs and their consent is in force."""
+    if student_id is None:
+        return None
+    found = await session.scalar(
+        select(Student)
+        .join(GuardianStudent, GuardianStudent.student_id == Student.id)
+        .where(
+            Student.id == student_id,
+            GuardianStudent.guardian_id == guardian_id,
+            exists().where(Consent.guardian_id == guardian_id, Consent.revoked_at.is_(None)),
+        )
+    )
+    return found

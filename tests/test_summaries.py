@@ -131,7 +131,7 @@ async def test_summary_respects_opt_out_consent_and_sms_only_guardians(
     ok = await api.put("/v1/guardians/g-2/preferences", json={"categories": {"summary": "off"}})
     assert ok.status_code == 200, ok.text
     assert ok.json()["categories"]["summary"] == "off"
-    # A parent with a phone only: a page of marks does not go by SMS.
+    # A parent with a phone only gets it by SMS, one segment (issue 18; tests/test_sms_summary.py).
     await put(api, "/v1/students/st-3", {"school_id": "s17", "class_id": "7b", "full_name": "Б В"})
     await put(
         api,
@@ -157,7 +157,7 @@ async def test_summary_respects_opt_out_consent_and_sms_only_guardians(
     assert rows == {
         "g-1": ("sent", None),
         "g-2": ("skipped", "opted_out"),
-        "g-3": ("skipped", "no_channel"),
+        "g-3": ("sent", None),
         "g-4": ("skipped", "no_consent"),
     }
     assert [m.rcpt_tos for m in smtp.messages] == [["g-1@parents.example.org"]]
@@ -246,7 +246,7 @@ async def _class_of_three(api: httpx.AsyncClient, runtime: Runtime) -> None:
     await put(api, "/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"})
     r = await api.put("/v1/guardians/g-1/preferences", json={"channels": ["paper"]})
     assert r.status_code == 200, r.text
-    # st-3's guardian has a phone only: no channel that carries a summary.
+    # st-3's guardian has a phone only: the summary goes by SMS, not on paper (issue 18).
     await put(
         api,
         "/v1/students/st-3",
@@ -268,19 +268,19 @@ async def test_class_summary_pdf_has_one_page_per_pupil_on_paper(
     r = await api.get("/v1/classes/7b/summary.pdf", params=period)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
-    assert pdf_pages(r.content) == 2  # st-1 (paper) and st-3 (SMS only)
+    assert pdf_pages(r.content) == 1  # st-1 (paper); st-3's guardian gets it by SMS
     printed = pdf_text(r.content)
-    assert "Соколова Вера Андреевна" in printed and "Ауэзов Марат" in printed
+    assert "Соколова Вера Андреевна" in printed and "Ауэзов Марат" not in printed
     assert "Орлов Пётр Ильич" not in printed  # his guardian reads email
     assert "Школа № 17" in printed and "7Б" in printed and "3,75" in printed
-    assert "Петрова Анна" in printed and "Ауэзова Дина" in printed  # whom each page is for
+    assert "Петрова Анна" in printed and "Ауэзова Дина" not in printed  # whom the page is for
 
     everyone = await api.get("/v1/classes/7b/summary.pdf", params={**period, "all": "true"})
     assert pdf_pages(everyone.content) == 3
 
     page = await api.get("/v1/classes/7b/summary.html", params=period)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert page.text.count('class="page"') == 2
+    assert page.text.count('class="page"') == 1
     assert "Соколова Вера Андреевна" in page.text and "3,75" in page.text
 
     bad = await api.get(
@@ -313,15 +313,15 @@ async def test_the_paper_list_comes_first_when_the_whole_class_is_printed(
     api: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     await _class_of_three(api, runtime)
-    # By name: Ауэзов (SMS only: paper), Орлов (email), Соколова (asked for paper).
-    paper_first = ["Ауэзов Марат", "Соколова Вера Андреевна", "Орлов Пётр Ильич"]
+    # Соколова (asked for paper) first, then by name: Ауэзов (SMS), Орлов (email).
+    paper_first = ["Соколова Вера Андреевна", "Ауэзов Марат", "Орлов Пётр Ильич"]
     period = {"from": "2026-11-23", "to": "2026-11-29", "all": "true"}
 
     pdf = await api.get("/v1/classes/7b/summary.pdf", params=period)
     assert pdf.status_code == 200, pdf.text
     sheets = pdf_text(pdf.content).split("\f")
     assert [next(n for n in paper_first if n in sheet) for sheet in sheets] == paper_first
-    assert "Для:" in sheets[0] and "Для:" in sheets[1] and "Для:" not in sheets[2]
+    assert "Для:" in sheets[0] and "Для:" not in sheets[1] and "Для:" not in sheets[2]
 
     page = await api.get("/v1/classes/7b/summary.html", params=period)
     assert page.status_code == 200, page.text
@@ -341,7 +341,7 @@ async def test_the_paper_list_comes_first_when_the_whole_class_is_printed(
             now=runtime.clock(),
         )
     assert [p.pupil for p in printout.pages] == paper_first
-    assert [p.guardians for p in printout.pages] == [("Ауэзова Дина",), ("Петрова Анна",), ()]
+    assert [p.guardians for p in printout.pages] == [("Петрова Анна",), (), ()]
     assert printout_html(runtime.renderer, printout) == page.text
     assert printout_pdf(printout, runtime.clock().date()) == pdf.content
     assert printout.filename == "summary-7b-2026-11-23.pdf"

@@ -23,6 +23,7 @@ from notifier.api.routes import (
     roster_import,
     sms_callback,
     summaries,
+    summary_page,
     telegram_links,
     unsubscribe,
 )
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> FastAPI
         dead_letters,
         audit,
         summaries,
+        summary_page,
         telegram_links,
         unsubscribe,
         sms_callback,

@@ -53,7 +53,9 @@ async def weekly_summaries(ctx: dict[str, Any]) -> None:
     come (once per school and week)."""
     runtime: Runtime = ctx["runtime"]
     async with runtime.sessions() as session:
-        await plan_weekly(session=session, now=runtime.clock())
+        await plan_weekly(
+            session=session, now=runtime.clock(), public_url=runtime.settings.public_url
+        )
 
 
 async def sms_budget_alerts(ctx: dict[str, Any]) -> None:

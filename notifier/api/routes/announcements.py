@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -11,7 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from notifier import announcements as service
 from notifier.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from notifier.api.responses import DocumentedRoute, errors_of
-from notifier.db.models import Announcement
+from notifier.api.routes.summary_page import PUBLIC_HEADERS
+from notifier.db.models import Announcement, School
 from notifier.errors import NotFound
 
 router = APIRouter(tags=["announcements"], route_class=DocumentedRoute)
@@ -71,16 +71,15 @@ async def cancel(ident: str, session: SessionDep, principal: PrincipalDep) -> di
 
 
 @router.get("/a/{ident}", response_class=HTMLResponse, include_in_schema=False)
-async def public_text(ident: str, session: SessionDep) -> HTMLResponse:
-    """The whole text of an announcement (its id is 128 random bits: the link is the key)."""
+async def public_text(ident: str, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
+    """The whole text of an announcement (its id is 128 random bits: the link is the key), on
+    a page an old phone reads: one column, no script, long links wrapped."""
     announcement = await session.get(Announcement, ident)
     if announcement is None or announcement.status == "cancelled":
         raise NotFound("no such announcement")
-    body = html.escape(announcement.text)
-    return HTMLResponse(
-        '<!DOCTYPE html><html lang="ru"><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width"><title>Объявление</title>'
-        f'<body style="font-family:sans-serif;max-width:40em;margin:2em auto;white-space:pre-line">'
-        f"<h1>Объявление</h1>{body}</body></html>",
-        headers={"Cache-Control": "no-store", "X-Robots-Tag": "noindex"},
+    school = await session.get(School, announcement.school_id) if announcement.school_id else None
+    page = runtime.renderer.page(
+        "_public/announcement.html.j2",
+        {"text": announcement.text, "school": school.name if school is not None else None},
     )
+    return HTMLResponse(page, headers=PUBLIC_HEADERS)
