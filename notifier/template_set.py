@@ -16,7 +16,7 @@ PACKAGE = "notifier_templates"
 SUFFIX = ".j2"
 # What every message needs whatever channel it goes by (notifier/rendering.py names them): a
 # kind's folder, and the list and digest forms. SMS and list lines are not for every kind (the
-# weekly summary has neither).
+# weekly summary has an SMS form but no list line).
 MESSAGE_FILES = ("subject.txt.j2", "email.txt.j2", "email.html.j2", "telegram.html.j2")
 SHARED_FORMS = ("_list", "_digest")
 
