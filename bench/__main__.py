@@ -4,6 +4,8 @@ Runs each part in its own process and prints its figures:
   region        a region's school day through the real processes and local channel servers:
                 events/s, messages/s per channel, latency, memory, raw ceilings, reconciliation
                 (medians of 3; `python -m bench.region --help` for sizes, --database, --workers)
+  sms           SMS/s per provider (http, smsru, smsc, smpp) through SmsChannel beside a bare
+                client's ceiling from the same run, CPU per SMS (medians of 3)
   pipeline      journal events through the stream into the outbox, then SMTP (medians of 3)
   school_day    messages per guardian per school day against journal events
   roster_import a 5,000-row roster CSV (medians of 3)
@@ -16,6 +18,7 @@ import sys
 
 PARTS = [
     ["bench.region"],
+    ["bench.sms"],
     ["bench.pipeline", "--events", "2000", "--runs", "3"],
     ["bench.school_day"],
     ["bench.roster_import", "--rows", "5000", "--runs", "3"],

@@ -778,6 +778,11 @@ class SmppGateway:
         is none (the reason says which setting to check when the SMSC refused us)."""
         if self._phase is Phase.closed:
             raise TransientDelivery("smpp gateway is closed")
+        session = self._session
+        if self._phase is Phase.bound and session is not None and not session.closed.is_set():
+            # Bound: every submit passes here, and the condition's lock below would line them
+            # up one per turn of the event loop (bench.sms: 0.41 of the bare client, then 0.63).
+            return session
         if self._supervisor is None or self._supervisor.done():
             self._supervisor = asyncio.create_task(self._supervise(), name="smpp-bind")
 
