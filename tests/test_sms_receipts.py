@@ -233,8 +233,6 @@ async def test_stop_turns_non_urgent_categories_off_once_with_one_confirmation(
 async def test_the_monthly_budget_stops_sms_but_urgent_announcements(
     api: httpx.AsyncClient, runtime: Runtime, gateway: SmsGateway, clock: FakeClock, pump
 ) -> None:
-    if gateway.kind != "smsru":
-        pytest.skip("the budget counts segments whatever the provider: one is enough")
     await _parent(api)
     await put(api, "/v1/schools/s17", {"name": "Школа № 17", "sms_budget_month": 2})
     for value in ("5", "4", "3"):
@@ -350,8 +348,6 @@ async def test_smpp_stop_reply_on_the_bind(
 async def test_at_80_percent_the_schools_admins_are_told_once_by_their_channel(
     api: httpx.AsyncClient, runtime: Runtime, gateway: SmsGateway, smtp: SmtpServer, pump
 ) -> None:
-    if gateway.kind != "smsru":
-        pytest.skip("the budget counts segments whatever the provider: one is enough")
     await _parent(api)
     await put(api, "/v1/schools/s17", {"name": "Школа № 17", "sms_budget_month": 5})
     await put(
