@@ -7,7 +7,7 @@ Runs each part in its own process and prints its figures:
   sms           SMS/s per provider (http, smsru, smsc, smpp) through SmsChannel beside a bare
                 client's ceiling from the same run, CPU per SMS (medians of 3)
   pipeline      journal events through the stream into the outbox, then SMTP (medians of 3)
-  school_day    messages per guardian per school day against journal events
+  school_day    messages per guardian per school day in a typical week (default settings)
   roster_import a 5,000-row roster CSV (medians of 3)
 """
 

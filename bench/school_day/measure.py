@@ -1,0 +1,328 @@
+"""What a finished run says, read back from its database and its outbox files: messages per
+guardian per school day, the delay from event to message, and whether each event planned for
+a guardian is represented in what that guardian got.
+
+Represented, per (event, guardian) pair, i.e. per outbox row planned (rows skipped at planning
+for no consent or an opt-out are not planned for anyone):
+- a row sent is represented when the outbox file of its message (the attempt's provider_id:
+  `notifier-<id>.eml` or `.json`, shared by every row of the message) exists and its text
+  holds the event's salient words (a mark's subject followed by its value, an absence's
+  status and lesson, a homework's subject and the start of its text, ...). No id is added
+  to what parents read: the rows link message and event, the file's text shows the event
+  really is in it.
+- a mark's row folded away unsent (superseded: created then deleted, or changed and changed
+  back, before anything went) is represented only when the final state of the mark reached
+  the parent: the last message about it shows its final value, or the mark ended deleted and
+  the parent was never told of it, or was told of the deletion.
+- anything else (pending, failed, no channel) is not represented.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import math
+import re
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.school_day.week import ZONE
+from notifier.channels.outbox import OutboxFolder
+from notifier.db.engine import create_engine, session_factory
+from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
+from notifier.db.states import Outcome, Reason, RowStatus
+from notifier.delivery.grouping import MARK_TYPES
+from notifier.rendering import ATTENDANCE
+
+NOT_PLANNED = (Reason.no_consent, Reason.opted_out)  # skipped at planning: nobody's message
+DELETED = "deleted"  # a mark's state once deleted
+NEAR = 30  # at most this many characters from a mark's subject to its value
+# A text's first characters identify it: an SMS cut to its segments may end inside the text
+# of the item it names (the run counts such SMS apart).
+HEAD = 20
+CUT = ("…", "...")  # how an SMS cut to its segments ends (channels/sms_text.fitted)
+
+
+class Verdict(StrEnum):
+    in_message = "sent, found in its message's text"
+    final_state = "folded away unsent, the mark's final state reached the parent"
+    not_in_text = "sent, but not found in its message's text"
+    stale = "folded away unsent, but the parent's last word on the mark is not its final state"
+    not_sent = "not sent"
+
+    @property
+    def represented(self) -> bool:
+        return self in (Verdict.in_message, Verdict.final_state)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One journal event planned for one guardian (an outbox row), and how it ended."""
+
+    notification_id: int
+    event_pk: int
+    guardian_id: str
+    category: str
+    status: str
+    reason: str | None
+    sent_at: datetime | None
+    file: Path | None  # the outbox file of the message that carried it
+
+
+@dataclass(frozen=True)
+class Event:
+    pk: int
+    event_id: str
+    type: str
+    time: datetime
+    data: dict[str, Any]
+
+
+@dataclass
+class Figures:
+    days: list[date]
+    guardians: list[str]
+    per_day: dict[date, list[int]]  # messages each guardian got that day (the roster's order)
+    off_days: int  # messages sent on a day that is not one of the school days
+    channels: Counter[str]
+    sms_cut: int  # SMS cut to fit the segment limit (the end of their text is lost)
+    events: Counter[str]  # journal events by category (each once, however many guardians)
+    delays: dict[str, list[float]]  # seconds from event to its message, per category
+    verdicts: Counter[Verdict]
+    misses: list[str] = field(default_factory=list)  # the first few, by ids
+    events_represented: int = 0
+    events_planned: int = 0
+
+    @property
+    def week(self) -> list[int]:
+        return [n for counts in self.per_day.values() for n in counts]
+
+    @property
+    def pairs(self) -> int:
+        return sum(self.verdicts.values())
+
+    @property
+    def represented(self) -> float:
+        """The share of (event, guardian) pairs represented (1.0 when none were planned)."""
+        good = sum(n for v, n in self.verdicts.items() if v.represented)
+        return good / self.pairs if self.pairs else 1.0
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest rank: a value that occurred (0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def read_message(path: Path) -> str | None:
+    """What the parent reads: an email's subject and plain-text body, an SMS's text."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if path.suffix == OutboxFolder.email.suffix:
+        msg = email.message_from_bytes(data, policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        return _flat(f"{msg['Subject']} {text}")
+    return _flat(str(json.loads(data)["text"]))
+
+
+def _near(subject: str, value: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"{re.escape(_flat(subject))}.{{0,{NEAR}}}?(?<![\w.,]){re.escape(value)}(?![\w.,])"
+    )
+
+
+def salient(event: Event, state: Event, subject: str | None) -> list[str | re.Pattern[str]]:
+    """The words a message about `event` must hold: for a mark, of `state`, the last event of
+    that mark the message stands for (its value then), `subject` being the mark's subject."""
+    d = event.data
+    if event.type in MARK_TYPES:
+        if state.type == "journal.mark.deleted":
+            return [_flat(subject or ""), "удален"]
+        return [_near(subject or "", str(state.data["value"]))]
+    if event.type == "journal.attendance.recorded":
+        # "1-й урок" in lists and SMS, "Урок: 1-й" in a message of its own.
+        return [ATTENDANCE[d["status"]], re.compile(rf"(?<!\d){d['lesson_number']}-й")]
+    if event.type.startswith("journal.homework."):
+        return [_flat(d["subject"]), _flat(d["text"])[:HEAD]]
+    if event.type == "journal.period_mark.created":
+        return [_near(d["subject"], str(d["value"]))]
+    if event.type == "journal.comment.created":
+        return [_flat(d["text"])[:HEAD]]
+    if event.type == "journal.schedule.changed":
+        return [_flat(d["subject"]), str(d["lesson_number"])]
+    return []
+
+
+def found(text: str, words: list[str | re.Pattern[str]]) -> bool:
+    return all(w.search(text) if isinstance(w, re.Pattern) else w in text for w in words)
+
+
+def _state(event: Event) -> str:
+    return DELETED if event.type == "journal.mark.deleted" else str(event.data.get("value"))
+
+
+async def _load(database_url: str, outbox_dir: Path) -> tuple[dict[int, Event], list[Pair]]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as s:
+            events = {
+                e.pk: Event(e.pk, e.event_id, e.type, e.time or e.received_at, dict(e.data))
+                for e in await s.scalars(select(JournalEvent))
+            }
+            sent = await s.execute(
+                select(
+                    DeliveryAttempt.notification_id,
+                    DeliveryAttempt.channel,
+                    DeliveryAttempt.provider_id,
+                ).where(DeliveryAttempt.outcome == Outcome.sent)
+            )
+            # The file outbox names a message's file after its reference: the provider_id.
+            files = {n: outbox_dir / OutboxFolder(channel) / str(ref) for n, channel, ref in sent}
+            pairs = [
+                Pair(
+                    n.id,
+                    n.event_pk,
+                    n.guardian_id,
+                    n.category,
+                    n.status,
+                    n.reason,
+                    n.sent_at,
+                    files.get(n.id) if n.status == RowStatus.sent else None,
+                )
+                for n in await s.scalars(select(Notification).order_by(Notification.id))
+                if not (n.status == RowStatus.skipped and n.reason in NOT_PLANNED)
+            ]
+    finally:
+        await engine.dispose()
+    return events, pairs
+
+
+async def measure(
+    database_url: str, outbox_dir: Path, *, guardians: list[str], days: list[date]
+) -> Figures:
+    events, pairs = await _load(database_url, outbox_dir)
+    figures = Figures(
+        days=days,
+        guardians=guardians,
+        per_day={},
+        off_days=0,
+        channels=Counter(),
+        sms_cut=0,
+        events=Counter(),
+        delays=defaultdict(list),
+        verdicts=Counter(),
+    )
+    # Messages: one file each, shared by the rows it carried.
+    got: dict[tuple[str, date], set[Path]] = defaultdict(set)
+    for p in pairs:
+        if p.file is not None and p.sent_at is not None:
+            got[(p.guardian_id, p.sent_at.astimezone(ZONE).date())].add(p.file)
+            figures.delays[p.category].append((p.sent_at - events[p.event_pk].time).total_seconds())
+    school_days = set(days)
+    for (_, day), files in got.items():
+        if day not in school_days:
+            figures.off_days += len(files)
+    figures.per_day = {day: [len(got.get((g, day), ())) for g in guardians] for day in days}
+    files = {p.file for p in pairs if p.file is not None}
+    figures.channels = Counter(f.parent.name for f in files)
+    for f in files:
+        text = read_message(f) if f.parent.name == OutboxFolder.sms else None
+        figures.sms_cut += bool(text and text.endswith(CUT))
+    for pk in {p.event_pk for p in pairs}:
+        figures.events[events[pk].type.split(".")[1]] += 1
+
+    verdicts = judge(events, pairs)
+    by_event: dict[int, list[bool]] = defaultdict(list)
+    for p in pairs:
+        v = verdicts[p.notification_id]
+        figures.verdicts[v] += 1
+        by_event[p.event_pk].append(v.represented)
+        if not v.represented and len(figures.misses) < 10:
+            where = p.file.name if p.file is not None else p.status
+            figures.misses.append(
+                f"event {events[p.event_pk].event_id} ({events[p.event_pk].type}) for guardian "
+                f"{p.guardian_id}, row {p.notification_id} [{where}]: {v}"
+            )
+    figures.events_planned = len(by_event)
+    figures.events_represented = sum(all(v) for v in by_event.values())
+    return figures
+
+
+def judge(events: dict[int, Event], pairs: list[Pair]) -> dict[int, Verdict]:
+    """Each row's verdict (see the module's docstring)."""
+    texts: dict[Path, str | None] = {}
+
+    def text_of(path: Path) -> str | None:
+        if path not in texts:
+            texts[path] = read_message(path)
+        return texts[path]
+
+    # A mark's rows for one guardian, in event order: its history as that guardian heard it.
+    chains: dict[tuple[str, str], list[Pair]] = defaultdict(list)
+    for p in pairs:
+        e = events[p.event_pk]
+        if e.type in MARK_TYPES:
+            chains[(p.guardian_id, str(e.data["mark_id"]))].append(p)
+    chain_of: dict[int, list[Pair]] = {}
+    for chain in chains.values():
+        chain.sort(key=lambda p: p.event_pk)
+        for p in chain:
+            chain_of[p.notification_id] = chain
+
+    verdicts: dict[int, Verdict] = {}
+    for p in pairs:
+        event = events[p.event_pk]
+        chain = chain_of.get(p.notification_id, [])
+        if p.status == RowStatus.sent and p.file is not None:
+            state, subject = event, event.data.get("subject")
+            if chain:
+                # The message tells the mark's state as of its last event in that message.
+                state = events[max(q.event_pk for q in chain if q.file == p.file)]
+                subject = next(
+                    (s for q in reversed(chain) if (s := events[q.event_pk].data.get("subject"))),
+                    None,
+                )
+            text = text_of(p.file)
+            ok = text is not None and found(text, salient(event, state, subject))
+            verdicts[p.notification_id] = Verdict.in_message if ok else Verdict.not_in_text
+        elif p.reason == Reason.superseded and chain:
+            verdicts[p.notification_id] = (
+                Verdict.final_state if _final_reached(chain, events) else Verdict.stale
+            )
+        else:
+            verdicts[p.notification_id] = Verdict.not_sent
+    return verdicts
+
+
+def _final_reached(chain: list[Pair], events: dict[int, Event]) -> bool:
+    """Whether the parent's last word on a mark is its final state (a mark that ended deleted
+    and was never told of counts: the parent's view of the journal is right)."""
+    final = _state(events[chain[-1].event_pk])
+    sent = [q for q in chain if q.file is not None and q.sent_at is not None]
+    if not sent:
+        return final == DELETED
+    last_at = max(q.sent_at for q in sent if q.sent_at is not None)
+    last_file = max((q for q in sent if q.sent_at == last_at), key=lambda q: q.event_pk).file
+    told = max((q for q in sent if q.file == last_file), key=lambda q: q.event_pk)
+    return _state(events[told.event_pk]) == final
