@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -43,7 +42,13 @@ from notifier.db.models import (
     Student,
 )
 from notifier.db.states import EventStatus, Outcome, Reason, RowStatus
-from notifier.delivery.budget import ALERT_SHARE, NOTHING, month_of, month_spend
+from notifier.delivery.budget import (
+    NOTHING,
+    SpendLevel,
+    level_of,
+    month_of,
+    month_spend,
+)
 from notifier.errors import NotFound
 from notifier.events.schema import OWN_SOURCE
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM
@@ -446,15 +451,6 @@ def _charts(
 # -- SMS this month --------------------------------------------------------------------------
 
 
-class SpendLevel(StrEnum):
-    """How much of its monthly SMS budget a school has spent (the marks the console draws)."""
-
-    no_cap = "no_cap"  # no budget set: SMS go whatever they cost
-    under = "under"  # below the share at which its admins are told
-    alert = "alert"  # budget.ALERT_SHARE or more: its admins were (or are about to be) told
-    spent = "spent"  # all of it: SMS go only with urgent announcements
-
-
 @dataclass(frozen=True)
 class SmsSpend:
     """A school's SMS this calendar month, in its own time zone, counted as its budget counts
@@ -480,14 +476,7 @@ class SmsSpend:
 
     @property
     def level(self) -> SpendLevel:
-        if self.budget is None:
-            return SpendLevel.no_cap
-        # The dispatcher's and the alert's comparisons (budget.SmsBudget.spent, alert_admins).
-        if self.segments >= self.budget:
-            return SpendLevel.spent
-        if self.segments >= ALERT_SHARE * self.budget:
-            return SpendLevel.alert
-        return SpendLevel.under
+        return level_of(self.segments, self.budget)
 
 
 async def sms_this_month(

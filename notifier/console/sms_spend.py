@@ -13,8 +13,8 @@ from decimal import Decimal
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
-from notifier.delivery.budget import ALERT_SHARE
-from notifier.stats import SmsSpend, SpendLevel
+from notifier.delivery.budget import ALERT_SHARE, SpendLevel
+from notifier.stats import SmsSpend
 
 # The bar, in SVG user units: its track holds 0 to 125% of the budget, so that a school a little
 # over it still shows how far over, and the 80% and 100% marks stand at fixed places.

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,11 +27,34 @@ from notifier.db.states import Outcome
 from notifier.db.types import UTCDateTime
 from notifier.errors import DeliveryError
 from notifier.rendering import RenderedEmail
+from notifier.signin import ADMIN_ROLE
 
 log = logging.getLogger(__name__)
 
 SMS = "sms"
 ALERT_SHARE = 0.8  # the school's admins are told once when this much is spent
+
+
+class SpendLevel(StrEnum):
+    """How much of its monthly SMS budget a school has spent (the marks the console draws)."""
+
+    no_cap = "no_cap"  # no budget set: SMS go whatever they cost
+    under = "under"  # below the share at which its admins are told
+    alert = "alert"  # ALERT_SHARE or more: its admins were (or are about to be) told
+    spent = "spent"  # all of it: SMS go only with urgent announcements
+
+
+def level_of(segments: int, budget: int | None) -> SpendLevel:
+    """The one reading of a month's segments against a budget: the dispatcher stops SMS at
+    `spent`, the admins are told at `alert`, the console draws both (a budget of 0 is spent from
+    the month's first day)."""
+    if budget is None:
+        return SpendLevel.no_cap
+    if segments >= budget:
+        return SpendLevel.spent
+    if segments >= ALERT_SHARE * budget:
+        return SpendLevel.alert
+    return SpendLevel.under
 
 
 def month_start(now: datetime, zone: str) -> datetime:
@@ -138,8 +162,9 @@ class SmsBudget:
 
     def spent(self, school_id: str | None) -> bool:
         """Whether the school has no SMS left this month."""
-        limit = self._limit.get(school_id or "")
-        return limit is not None and self._spent[school_id or ""] >= limit
+        key = school_id or ""
+        limit = self._limit.get(key)
+        return limit is not None and level_of(self._spent[key], limit) is SpendLevel.spent
 
     def count(self, school_id: str | None, segments: int | None) -> None:
         if school_id in self._spent and segments:
@@ -151,7 +176,6 @@ ALERT = (
     "Когда он кончится, SMS будут уходить только со срочными объявлениями; остальное родители "
     "без других каналов получат на бумаге. Бюджет меняют в консоли: Настройка → Школа."
 )
-ADMIN = "admin"  # the staff role told (signin.ADMIN_ROLE: a school's admin in the console)
 
 
 async def alert_admins(
@@ -170,7 +194,7 @@ async def alert_admins(
             if school.sms_alert_month == month or budget <= 0:
                 continue
             spent = await spent_this_month(session, school, now)
-            if spent < ALERT_SHARE * budget:
+            if level_of(spent, budget) is SpendLevel.under:
                 continue
             text = ALERT.format(
                 school=school.name,
@@ -180,7 +204,7 @@ async def alert_admins(
                 budget=budget,
             )
             admins = await session.scalars(
-                select(Staff).where(Staff.school_id == school.id, Staff.role == ADMIN)
+                select(Staff).where(Staff.school_id == school.id, Staff.role == ADMIN_ROLE)
             )
             reached = [await _tell(staff, text, channels, now) for staff in admins]
             if not any(reached):

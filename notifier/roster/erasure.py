@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy import String, Table, bindparam, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.channels.base import Messenger
 from notifier.channels.outbox import remove_messages
 from notifier.db.models import AuditEntry, DeliveryAttempt, LinkCode, Notification
 
@@ -31,7 +32,6 @@ GUARDIAN = "guardian"  # AuditEntry.subject_type and LinkCode.subject_type of a 
 # `fsm:<chat>:<user>:<part>`, which stays.
 CHAT_BUCKETS = ("notifier:rl:tg:chat:*", "notifier:rl:max:chat:*")
 LINK_FAILURES = "notifier:link-failures:{messenger}:{chat}"
-MESSENGERS = ("telegram", "max")
 BOT_STATE = "fsm:*"
 
 
@@ -147,7 +147,7 @@ async def forget_chats_in_redis(redis: Redis, chats: AbstractSet[str]) -> int:
     keys: list[bytes | str] = [
         LINK_FAILURES.format(messenger=messenger, chat=chat)
         for chat in chats
-        for messenger in MESSENGERS
+        for messenger in Messenger
     ]
     # One pass over each kind whatever the number of chats, matching whole `:` parts.
     ends = tuple(f":{chat}{tail}" for chat in chats for tail in ("", ":pause"))
