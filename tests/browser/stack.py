@@ -190,6 +190,10 @@ def running_stack(
                     base_url=base_url,
                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                     timeout=15,
+                    # uvicorn closes an idle connection after 5 s, httpx's default expiry
+                    # too: a request sent as the server closes fails with "Server
+                    # disconnected". Expiring ours first leaves no such race.
+                    limits=httpx.Limits(keepalive_expiry=1),
                 )
             ),
             smtp=smtp,
