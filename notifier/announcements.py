@@ -28,7 +28,15 @@ from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
 from notifier.db.models import Announcement, JournalEvent, Notification, SchoolClass, Staff, Student
 from notifier.db.states import EventStatus, Reason, RowStatus
-from notifier.delivery.planner import OutboxRow, audience, due_time, load_roster, outbox_row
+from notifier.delivery.planner import (
+    OutboxRow,
+    audience,
+    due_time,
+    group_key,
+    load_roster,
+    outbox_row,
+    settle,
+)
 from notifier.errors import Conflict, DeliveryError, Forbidden, InvalidInput, NotFound
 from notifier.rendering import (
     PersonView,
@@ -242,6 +250,7 @@ async def _plan(
     for target in audience(roster, dict.fromkeys(addressed), Category.announcements):
         if body.urgent:  # now, whatever the guardian's digest or quiet hours say
             target = dataclasses.replace(target, mode=Mode.instant)
+        target = settle(target, roster, start)
         due = start if body.urgent else due_time(target, roster, start, timedelta(0))
         instant = target.mode is Mode.instant
         rows.append(
@@ -253,7 +262,7 @@ async def _plan(
                 due_at=due,
                 group_key=f"a:{ident}:{target.guardian_id}"
                 if instant
-                else f"d:{target.guardian_id}",
+                else group_key(target, Category.announcements),
                 now=now,
             )
         )

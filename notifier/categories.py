@@ -20,10 +20,11 @@ class Category(StrEnum):
 
 
 class Mode(StrEnum):
-    """How a category reaches a guardian (and how an outbox row waits: instant or digest)."""
+    """How a category reaches a guardian (and how an outbox row waits)."""
 
-    instant = "instant"
-    digest = "digest"
+    instant = "instant"  # now (outside quiet hours)
+    report = "report"  # the day's report at the school's day_report_time; important marks now
+    digest = "digest"  # the evening message at the school's digest_time
     weekly = "weekly"
     off = "off"
 
@@ -31,8 +32,22 @@ class Mode(StrEnum):
 # The categories of journal events and announcements, in the order parents see them.
 EVENT_CATEGORIES = tuple(c for c in Category if c is not Category.summary)
 ALL_CATEGORIES = tuple(Category)
-MODES = (Mode.instant, Mode.digest, Mode.off)
+MODES = (Mode.instant, Mode.report, Mode.digest, Mode.off)
 SUMMARY_MODES = (Mode.weekly, Mode.off)
+
+# The default policy (SPEC §8 "Quiet defaults"; docs/quiet-defaults.md): what needs a parent
+# now goes now, the day's marks wait for one report, homework for one evening message. A
+# school's subscriptions override it, a guardian's own choices override both.
+DEFAULTS: dict[Category, Mode] = {
+    Category.marks: Mode.report,  # an important mark (a 2, a test) goes now: delivery/policy
+    Category.homework: Mode.digest,
+    Category.attendance: Mode.instant,  # a child's safety
+    Category.schedule: Mode.instant,  # a change for a later day waits for the evening
+    Category.period_marks: Mode.instant,
+    Category.comments: Mode.instant,
+    Category.announcements: Mode.instant,  # a teacher sent it on purpose, now
+    Category.summary: Mode.weekly,
+}
 
 TITLES: dict[str, str] = {
     Category.marks: "Оценки",
@@ -47,5 +62,13 @@ TITLES: dict[str, str] = {
 
 
 def modes_of(category: str) -> tuple[Mode, ...]:
-    """The modes a guardian may choose for a category; the first is the default."""
+    """The modes a guardian may choose for a category."""
     return SUMMARY_MODES if category == Category.summary else MODES
+
+
+def default_mode(category: str) -> Mode:
+    """The mode of a category nobody chose (DEFAULTS)."""
+    try:
+        return DEFAULTS[Category(category)]
+    except ValueError:
+        return Mode.instant

@@ -13,7 +13,7 @@ import pytest
 from notifier.api.app import create_app
 from notifier.config import Settings
 from notifier.runtime import Runtime
-from tests.factories import put
+from tests.factories import put, put_school
 from tests.servers.smtp_server import SmtpServer
 
 LINK = re.compile(r"https?://\S+/console/signin/link/([A-Za-z0-9_-]+)")
@@ -41,7 +41,7 @@ async def visitor(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.A
 
 
 async def school(api: httpx.AsyncClient) -> None:
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
+    await put_school(api, "s1", {"name": "Школа № 1"})
     await put(
         api,
         "/v1/staff/t1",

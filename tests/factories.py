@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from notifier.categories import EVENT_CATEGORIES
+
 _ids = itertools.count(1)
 SOURCE = "/journal/school-17"
 
@@ -66,12 +68,30 @@ async def school_with_class(
     klass: str = "7b",
     quiet: bool = True,
     timezone: str = "Europe/Moscow",
+    quiet_defaults: bool = False,
 ) -> None:
+    """A school and a class. Without `quiet_defaults` the school sends every category at
+    once: most tests follow one message through the pipeline and state that rule here, the
+    default policy (the day's report, the evening) has its own tests (test_quiet_defaults)."""
     body: dict[str, Any] = {"name": "Школа № 17", "timezone": timezone}
     if not quiet:  # for processes on the real clock, which may run at night
         body["quiet_hours"] = {"start": "00:00", "end": "00:00"}
-    await put(api, f"/v1/schools/{school}", body)
+    await put_school(api, school, body, quiet_defaults=quiet_defaults)
     await put(api, f"/v1/classes/{klass}", {"school_id": school, "name": "7Б"})
+
+
+async def put_school(
+    api: httpx.AsyncClient, school: str, body: dict[str, Any], *, quiet_defaults: bool = False
+) -> None:
+    """PUT /v1/schools/{school}; without `quiet_defaults`, with every category sent at once
+    (see school_with_class)."""
+    await put(api, f"/v1/schools/{school}", body)
+    if not quiet_defaults:
+        await put(api, f"/v1/schools/{school}/subscriptions", EVERYTHING_NOW)
+
+
+# A school's subscriptions that send every journal category at once (the first round's default).
+EVERYTHING_NOW = {"categories": {c: "instant" for c in EVENT_CATEGORIES}}
 
 
 async def pupil_with_guardian(

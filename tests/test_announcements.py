@@ -14,7 +14,7 @@ from notifier.config import Settings
 from notifier.db.models import Guardian
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.factories import put
+from tests.factories import put, put_school
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
@@ -40,7 +40,7 @@ async def _token(runtime: Runtime, role: Role, **kw: str) -> dict[str, str]:
 
 
 async def _class_of_25(api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer) -> None:
-    await put(api, "/v1/schools/s17", {"name": "Школа № 17"})
+    await put_school(api, "s17", {"name": "Школа № 17"})
     await put(api, "/v1/staff/t-1", {"school_id": "s17", "full_name": "Иванова Нина Петровна"})
     await put(api, "/v1/staff/t-2", {"school_id": "s17", "full_name": "Петров Пётр"})
     await put(api, "/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-1"})

@@ -26,6 +26,7 @@ from tests.factories import (
     post_structured,
     pupil_with_guardian,
     put,
+    put_school,
 )
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
@@ -47,8 +48,8 @@ def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
 async def _two_schools(api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer) -> None:
     """School 1: a guardian on Telegram, one by email, one whose mailbox refuses mail, one
     without consent, and its admin. School 2: one guardian by email."""
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s1", {"name": "Школа № 1"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     await put(api, "/v1/classes/7a", {"school_id": "s1", "name": "7А"})
     await put(api, "/v1/classes/9a", {"school_id": "s2", "name": "9А"})
     await put(

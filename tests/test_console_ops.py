@@ -34,6 +34,7 @@ from tests.factories import (
     post_structured,
     pupil_with_guardian,
     put,
+    put_school,
 )
 from tests.servers.smtp_server import SmtpServer
 
@@ -46,8 +47,8 @@ ADMIN_EMAIL = "nina@s1.ru"
 async def _schools(api: httpx.AsyncClient) -> None:
     """School s1 with its admin Nina, teacher Anna (7А) and two families; school s2 with its
     own admin and family."""
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s1", {"name": "Школа № 1"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     for staff_id, school, name, role, email in (
         ("a1", "s1", "Завуч Нина", "admin", ADMIN_EMAIL),
         ("t1", "s1", "Учитель Анна", "teacher", "anna@s1.ru"),

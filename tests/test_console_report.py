@@ -28,7 +28,7 @@ from notifier.roster.chat_link import link_chat
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.console_client import CSRF, csrf_of, school, sign_in, visitor
-from tests.factories import pupil_with_guardian, put
+from tests.factories import pupil_with_guardian, put, put_school
 from tests.servers.max import MaxApiServer
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
@@ -141,7 +141,7 @@ async def _seed(
     await _guardian(api, "g8", "p8", email="g8@parents.example.org")
     r = await api.put("/v1/guardians/g8/preferences", json={"categories": {"announcements": "off"}})
     assert r.status_code == 200, r.text
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     await put(api, "/v1/classes/5a", {"school_id": "s2", "name": "5А"})
     await pupil_with_guardian(api, "q1", "h1", klass="5a", school="s2")
 

@@ -18,7 +18,7 @@ from notifier.roster.chat_link import LinkRefused, Refusal, link_chat
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.console_client import CSRF, csrf_of, sign_in, visitor
-from tests.factories import mark, post_structured, pupil_with_guardian, put
+from tests.factories import mark, post_structured, pupil_with_guardian, put, put_school
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
@@ -30,8 +30,8 @@ EMAIL = "maria.ivanova@mail.ru"
 
 async def _schools(api: httpx.AsyncClient) -> None:
     """School s1 (7А, 7Б) with its admin, school s2; a guardian in each, one in both."""
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s1", {"name": "Школа № 1"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     await put(
         api,
         "/v1/staff/a1",

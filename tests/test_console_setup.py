@@ -28,7 +28,7 @@ from notifier.roster.preferences import CHANNELS
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.console_client import CSRF, LINK, csrf_of, sign_in, teacher_client, visitor
-from tests.factories import cloud_event, pupil_with_guardian, put
+from tests.factories import cloud_event, pupil_with_guardian, put, put_school
 from tests.servers.smtp_server import SmtpServer
 from tests.servers.telegram import BotApiServer
 
@@ -55,7 +55,7 @@ def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
 
 async def _school(api: httpx.AsyncClient, school: str = "s1") -> None:
     """An empty school and its admin (a member of staff with the role admin)."""
-    await put(api, f"/v1/schools/{school}", {"name": "Школа № 1"})
+    await put_school(api, school, {"name": "Школа № 1"})
     await put(
         api,
         f"/v1/staff/{school}-admin",
@@ -542,7 +542,7 @@ async def test_integration_token_is_shown_once_works_and_is_bound_to_the_school(
     await _admin(api, visitor, smtp)
     await put(api, "/v1/classes/7a", {"school_id": "s1", "name": "7А"})
     await pupil_with_guardian(api, "p1", "g1", klass="7a", school="s1")
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     await put(api, "/v1/classes/9b", {"school_id": "s2", "name": "9Б"})
     await pupil_with_guardian(api, "p9", "g9", klass="9b", school="s2")
 
@@ -631,7 +631,7 @@ async def test_a_school_admin_cannot_open_another_schools_setup(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient, smtp: SmtpServer, runtime: Runtime
 ) -> None:
     await _admin(api, visitor, smtp)
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     await put(api, "/v1/staff/x2", {"school_id": "s2", "full_name": "Чужой Учитель"})
     await put(api, "/v1/classes/9b", {"school_id": "s2", "name": "9Б"})
     async with runtime.sessions() as session:

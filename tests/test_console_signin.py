@@ -20,7 +20,7 @@ from tests.console_client import (
     teacher_client,
     visitor,
 )
-from tests.factories import put
+from tests.factories import put_school
 from tests.servers.smtp_server import SmtpServer
 
 __all__ = ["visitor"]  # the fixture, used by name
@@ -210,7 +210,7 @@ async def test_a_region_admin_chooses_the_school_the_pages_show(
     api: httpx.AsyncClient, visitor: httpx.AsyncClient
 ) -> None:
     await school(api)
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2"})
+    await put_school(api, "s2", {"name": "Школа № 2"})
     token = await csrf_of(visitor, "/console/signin")
     await visitor.post("/console/signin/admin", data={"token": ADMIN_TOKEN, "csrf": token})
     page = await visitor.get("/console/schools")

@@ -26,7 +26,7 @@ from notifier.roster.chat_link import LinkRefused, Refusal, link_chat
 from notifier.roster.invitations import StartLink, issue_invitations
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.factories import pupil_with_guardian, put, school_with_class
+from tests.factories import pupil_with_guardian, put, put_school, school_with_class
 from tests.pdf_reader import pdf_pages, pdf_text, read
 
 GENERATED = date(2026, 11, 23)
@@ -414,7 +414,7 @@ async def test_only_the_class_teacher_or_an_admin_of_its_school_prints_them(
     await put(api, "/v1/staff/t-a", {"school_id": "s17", "full_name": "Петрова Ольга Ивановна"})
     await put(api, "/v1/classes/7b", {"school_id": "s17", "name": "7Б", "class_teacher_id": "t-b"})
     await put(api, "/v1/classes/7a", {"school_id": "s17", "name": "7А", "class_teacher_id": "t-a"})
-    await put(api, "/v1/schools/s18", {"name": "Школа № 18", "timezone": "Europe/Moscow"})
+    await put_school(api, "s18", {"name": "Школа № 18", "timezone": "Europe/Moscow"})
 
     async def codes() -> int:
         async with runtime.sessions() as session:

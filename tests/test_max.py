@@ -24,6 +24,7 @@ from notifier.runtime import Runtime, build_runtime, run_until_idle
 from notifier.summaries import plan_weekly
 from tests.conftest import FakeClock
 from tests.factories import (
+    EVERYTHING_NOW,
     cloud_event,
     mark,
     post_batch,
@@ -420,7 +421,8 @@ async def test_telegram_comes_first_then_max_unless_the_school_orders_otherwise(
         await run_until_idle(runtime)
         assert [e["channel"] for e in await _log(api)] == ["telegram"]
         r = await api.put(
-            "/v1/schools/s17/subscriptions", json={"channels": ["max", "telegram", "email"]}
+            "/v1/schools/s17/subscriptions",
+            json={"channels": ["max", "telegram", "email"], **EVERYTHING_NOW},
         )
         assert r.status_code == 200, r.text
         await post_structured(api, mark("st-1", value="4"))

@@ -471,8 +471,8 @@ def _pressed(max_api: MaxApiServer, menu: SentMessage, payload: str) -> dict[str
 @pytest.mark.parametrize(
     "payload",
     [
-        "p:-1:0:9",  # a mode that does not exist
-        "p:7:0:2",  # a child that does not exist (not "every child")
+        "pm:-1:0:9",  # a mode that does not exist
+        "pm:7:0:2",  # a child that does not exist (not "every child")
         "ask:marks:9",
         "ask:grades:0",
         "zz:1",

@@ -25,7 +25,7 @@ from notifier.db.models import AuditEntry, Staff
 from notifier.roster.chat_link import link_chat
 from notifier.runtime import Runtime, build_runtime
 from tests.console_client import CSRF, csrf_of, sign_in, teacher_client, visitor
-from tests.factories import mark, post_structured, pupil_with_guardian, put
+from tests.factories import mark, post_structured, pupil_with_guardian, put, put_school
 from tests.pdf_reader import pdf_text
 from tests.servers.max import MaxApiServer
 from tests.servers.smtp_server import ReceivedMail, SmtpServer
@@ -55,7 +55,7 @@ def settings(settings: Settings, bot_api: BotApiServer, max_api: MaxApiServer) -
 async def _school(api: httpx.AsyncClient) -> None:
     """School s1: its admin Нина, class teacher Анна of 7А; in 7А Иванов (g1, email), Петров
     (g2, email) and Сидоров (g3, neither email nor phone)."""
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
+    await put_school(api, "s1", {"name": "Школа № 1"})
     await put(
         api,
         "/v1/staff/a1",

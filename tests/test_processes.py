@@ -73,7 +73,7 @@ def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
             ]:
                 assert api.put(path, json=body).status_code == 200
             assert api.post("/v1/guardians/g1/consent", json={"document": "д"}).status_code == 201
-            event = mark("p1", value="5")
+            event = mark("p1", value="2")  # a 2 goes at once (the day's report is at 15:30)
             r = api.post(
                 "/v1/events",
                 content=json.dumps(event),

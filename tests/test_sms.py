@@ -13,7 +13,14 @@ from notifier.config import Settings, SmsProvider
 from notifier.db.models import Preference
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.factories import cloud_event, mark, post_structured, put, school_with_class
+from tests.factories import (
+    attendance,
+    cloud_event,
+    mark,
+    post_structured,
+    put,
+    school_with_class,
+)
 from tests.servers.sms_server import SmsGateway
 from tests.servers.smtp_server import SmtpServer
 
@@ -42,8 +49,10 @@ def settings(settings: Settings, gateway: SmsGateway) -> Settings:
     )
 
 
-async def _phone_only_parent(api: httpx.AsyncClient, *, email: str | None = None) -> None:
-    await school_with_class(api)
+async def _phone_only_parent(
+    api: httpx.AsyncClient, *, email: str | None = None, quiet_defaults: bool = False
+) -> None:
+    await school_with_class(api, quiet_defaults=quiet_defaults)
     await put(
         api,
         "/v1/students/st-1",
@@ -148,3 +157,38 @@ async def test_gateway_4xx_falls_back_to_the_next_channel(
     assert gateway.requests == 1  # the dead number is not tried again
     entries = await _log(api)
     assert {e["channel"] for e in entries} == {"email"}
+
+
+async def test_an_sms_parent_gets_two_sms_on_a_busy_day(
+    api: httpx.AsyncClient, gateway: SmsGateway, clock: FakeClock, pump
+) -> None:
+    """At default settings: the absence at once; the marks (the 2 too), the comment and the
+    homework in one evening SMS naming each."""
+    await _phone_only_parent(api, quiet_defaults=True)
+    await post_structured(api, mark("st-1", value="5", subject="Алгебра"))
+    await post_structured(api, mark("st-1", value="2", subject="Физика"))
+    comment = {"student_id": "st-1", "text": "Забыла тетрадь", "subject": "Физика"}
+    await post_structured(api, cloud_event("journal.comment.created", comment))
+    await pump()
+    assert gateway.messages == []
+    clock.advance(2 * 3600)  # 14:00 in Moscow
+    await post_structured(api, attendance("st-1", "2026-11-23", "absent"))
+    homework = {
+        "homework_id": "hw-1",
+        "class_id": "7b",
+        "subject": "Русский язык",
+        "text": "Упр. 112",
+        "due_date": "2026-11-24",
+    }
+    await post_structured(api, cloud_event("journal.homework.assigned", homework))
+    await pump()
+    [absence] = gateway.messages
+    assert "отсутствовал" in absence.text
+    clock.advance(5 * 3600)  # 19:00
+    await pump()
+    assert len(gateway.messages) == 2
+    evening = gateway.messages[1].text
+    assert "Александра" in evening
+    for words in ("алг 5", "физ 2", "Забыла тетрадь", "ДЗ рус"):
+        assert words in evening, evening
+    assert measure(evening).segments <= 2

@@ -26,7 +26,7 @@ from notifier.delivery.budget import alert_admins, spent_this_month
 from notifier.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, FakeClock
 from tests.console_client import CSRF, csrf_of, sign_in, teacher_client, visitor
-from tests.factories import mark, post_structured, put
+from tests.factories import mark, post_structured, put, put_school
 from tests.servers.sms_server import SmsGateway, smsc_segments
 from tests.servers.smtp_server import SmtpServer
 from tests.test_metrics import _get, _scrape
@@ -59,9 +59,9 @@ def settings(settings: Settings, gateway: SmsGateway) -> Settings:
 async def _schools(api: httpx.AsyncClient) -> None:
     """School 1 (Moscow): two SMS-only parents and an admin (by email, for the console). School
     2 (Vladivostok): one SMS-only parent. School 3: nobody by SMS."""
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1"})
-    await put(api, "/v1/schools/s2", {"name": "Школа № 2", "timezone": "Asia/Vladivostok"})
-    await put(api, "/v1/schools/s3", {"name": "Школа № 3"})
+    await put_school(api, "s1", {"name": "Школа № 1"})
+    await put_school(api, "s2", {"name": "Школа № 2", "timezone": "Asia/Vladivostok"})
+    await put_school(api, "s3", {"name": "Школа № 3"})
     for klass, school in (("7a", "s1"), ("9a", "s2"), ("5a", "s3")):
         await put(api, f"/v1/classes/{klass}", {"school_id": school, "name": klass})
     await put(
@@ -223,8 +223,8 @@ async def test_each_school_counts_its_own_month_as_its_budget_does(
     """At 20:30 UTC on 30 November it is still November in Moscow (23:30) and already December
     in Vladivostok (06:30 on the 1st): one query, each school's month."""
     await _schools(api)
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1", "sms_budget_month": 4})
-    await put(api, "/v1/schools/s3", {"name": "Школа № 3", "sms_budget_month": 100})
+    await put_school(api, "s1", {"name": "Школа № 1", "sms_budget_month": 4})
+    await put_school(api, "s3", {"name": "Школа № 3", "sms_budget_month": 100})
     clock.now = _utc(11, 30, 20, 30)
     seed = Seed(runtime)
     await seed.row("p1", _utc(10, 31, 20, 59))  # 23:59 on 31 October in Moscow: out
@@ -257,18 +257,18 @@ async def test_each_school_counts_its_own_month_as_its_budget_does(
             assert school is not None
             assert await spent_this_month(session, school, clock.now) == spend.segments
     # A school asked for by itself is listed even with nothing to show.
-    await put(api, "/v1/schools/s3", {"name": "Школа № 3"})
+    await put_school(api, "s3", {"name": "Школа № 3"})
     [alone] = await _spend(runtime, "s3")
     assert (alone.school_id, alone.messages, alone.budget) == ("s3", 0, None)
     assert [s.school_id for s in await _spend(runtime)] == ["s1", "s2"]
     # The levels: 80% is the alert (as alert_admins reads it), a whole budget is spent, and a
     # budget of 0 is spent from the start.
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1", "sms_budget_month": 3})
+    await put_school(api, "s1", {"name": "Школа № 1", "sms_budget_month": 3})
     assert (await _spend(runtime, "s1"))[0].level is stats.SpendLevel.spent
     await seed.row("p1", _utc(11, 30, 20, 10))
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1", "sms_budget_month": 5})
+    await put_school(api, "s1", {"name": "Школа № 1", "sms_budget_month": 5})
     assert (await _spend(runtime, "s1"))[0].level is stats.SpendLevel.alert
-    await put(api, "/v1/schools/s3", {"name": "Школа № 3", "sms_budget_month": 0})
+    await put_school(api, "s3", {"name": "Школа № 3", "sms_budget_month": 0})
     [zero] = await _spend(runtime, "s3")
     assert (zero.share, zero.level) == (1.0, stats.SpendLevel.spent)
 
@@ -280,7 +280,7 @@ async def test_metrics_report_each_schools_month(
     api: httpx.AsyncClient, runtime: Runtime, gateway: SmsGateway, clock: FakeClock, pump
 ) -> None:
     await _schools(api)
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1", "sms_budget_month": 5})
+    await put_school(api, "s1", {"name": "Школа № 1", "sms_budget_month": 5})
     await _marks(api, pump, "p1", "p2", "q1")
     assert [smsc_segments(m.text) for m in gateway.messages] == [1, 1, 1]
     samples = await _scrape(api)
@@ -355,7 +355,7 @@ async def test_the_dashboard_shows_the_month_against_the_budget_with_its_marks(
     pump,
 ) -> None:
     await _schools(api)
-    await put(api, "/v1/schools/s1", {"name": "Школа № 1", "sms_budget_month": 5})
+    await put_school(api, "s1", {"name": "Школа № 1", "sms_budget_month": 5})
     await sign_in(visitor, smtp, "head@school1.ru")  # school 1's admin
 
     await _marks(api, pump, "p1", "p2", "q1")  # school 1: 2 of 5 parts; school 2: no cap

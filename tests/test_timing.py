@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.delivery.timing import defer_past_quiet, next_digest, quiet_until
+from notifier.delivery.timing import defer_past_quiet, next_at, quiet_until
 
 RUSSIAN_ZONES = [
     "Europe/Kaliningrad",
@@ -45,16 +45,12 @@ def test_quiet_window_across_midnight(zone: str) -> None:
 @pytest.mark.parametrize("zone", RUSSIAN_ZONES)
 def test_digest_time_and_its_quiet_fallback(zone: str) -> None:
     quiet = ("21:00", "08:00")
-    assert next_digest(local(zone, 23, 12), zone=zone, digest_time="19:00", quiet=quiet) == local(
-        zone, 23, 19
+    assert next_at(local(zone, 23, 12), zone=zone, at="19:00", quiet=quiet) == local(zone, 23, 19)
+    assert next_at(local(zone, 23, 19, 1), zone=zone, at="19:00", quiet=quiet) == local(
+        zone, 24, 19
     )
-    assert next_digest(
-        local(zone, 23, 19, 1), zone=zone, digest_time="19:00", quiet=quiet
-    ) == local(zone, 24, 19)
     # A digest set inside quiet hours goes the next morning.
-    assert next_digest(local(zone, 23, 12), zone=zone, digest_time="22:00", quiet=quiet) == local(
-        zone, 24, 8
-    )
+    assert next_at(local(zone, 23, 12), zone=zone, at="22:00", quiet=quiet) == local(zone, 24, 8)
 
 
 def test_a_window_within_one_day_and_an_empty_one() -> None:

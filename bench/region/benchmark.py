@@ -62,7 +62,8 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
     t = time.perf_counter()
     per_guardian = await messages_per_guardian(sessions, day)
     print(
-        f"messages per reachable guardian for the whole day (coalescing off, planned in "
+        "messages per reachable guardian for the whole day (every category at once, "
+        f"coalescing off, planned in "
         f"{time.perf_counter() - t:.0f} s): median {statistics.median(per_guardian):.0f}, "
         f"90th percentile {percentile(per_guardian, 0.9):.0f}, max {max(per_guardian)}; "
         f"{sum(per_guardian):,} in all",

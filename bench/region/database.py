@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text
 
 from bench.region.generate import DayEvent, Region, as_cloudevents
+from notifier.categories import EVENT_CATEGORIES, Mode
 from notifier.db.engine import create_engine, session_factory
 from notifier.db.models import (
     Consent,
@@ -22,6 +23,11 @@ from notifier.db.models import (
 )
 from notifier.delivery.intake import store_and_plan
 
+# The region's day is a measure of throughput: every category goes at once, so the whole day
+# is sent while the bench runs. What parents get at default settings (the day's report, the
+# evening) is bench.school_day's measure.
+EVERYTHING_NOW = {"categories": {c.value: Mode.instant.value for c in EVENT_CATEGORIES}}
+
 
 async def load_region(database_url: str, region: Region) -> None:
     engine = create_engine(database_url)
@@ -31,7 +37,11 @@ async def load_region(database_url: str, region: Region) -> None:
             for school in region.schools:
                 s.add(
                     School(
-                        id=school, name=f"Школа {school}", quiet_start="00:00", quiet_end="00:00"
+                        id=school,
+                        name=f"Школа {school}",
+                        quiet_start="00:00",
+                        quiet_end="00:00",
+                        subscriptions=EVERYTHING_NOW,
                     )
                 )
             await s.flush()

@@ -40,6 +40,7 @@ from notifier.db.engine import create_engine, session_factory
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
 from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery.grouping import MARK_TYPES
+from notifier.delivery.message import short_subject
 from notifier.rendering import ATTENDANCE
 
 NOT_PLANNED = (Reason.no_consent, Reason.opted_out)  # skipped at planning: nobody's message
@@ -146,31 +147,43 @@ def read_message(path: Path) -> str | None:
     return _flat(str(json.loads(data)["text"]))
 
 
-def _near(subject: str, value: str) -> re.Pattern[str]:
+def _subject(subject: str, sms: bool) -> str:
+    """A subject as a pattern: by SMS its full name or its short one ("алг")."""
+    full = re.escape(_flat(subject))
+    return f"(?:{full}|{re.escape(short_subject(subject))})" if sms and subject else full
+
+
+def _near(subject: str, value: str, sms: bool = False) -> re.Pattern[str]:
     return re.compile(
-        rf"{re.escape(_flat(subject))}.{{0,{NEAR}}}?(?<![\w.,]){re.escape(value)}(?![\w.,])"
+        rf"{_subject(subject, sms)}.{{0,{NEAR}}}?(?<![\w.,]){re.escape(value)}(?!\w|[.,]\d)"
     )
 
 
-def salient(event: Event, state: Event, subject: str | None) -> list[str | re.Pattern[str]]:
+def salient(
+    event: Event, state: Event, subject: str | None, *, sms: bool = False
+) -> list[str | re.Pattern[str]]:
     """The words a message about `event` must hold: for a mark, of `state`, the last event of
-    that mark the message stands for (its value then), `subject` being the mark's subject."""
+    that mark the message stands for (its value then), `subject` being the mark's subject.
+    An SMS of the day's report or the evening names subjects by their full or short names
+    (message.short_subject), and a homework by its subject only: its text is in the journal."""
     d = event.data
     if event.type in MARK_TYPES:
         if state.type == "journal.mark.deleted":
-            return [_flat(subject or ""), "удален"]
-        return [_near(subject or "", str(state.data["value"]))]
+            return [re.compile(_subject(subject or "", sms)), "удален"]
+        return [_near(subject or "", str(state.data["value"]), sms)]
     if event.type == "journal.attendance.recorded":
         # "1-й урок" in lists and SMS, "Урок: 1-й" in a message of its own.
         return [ATTENDANCE[d["status"]], re.compile(rf"(?<!\d){d['lesson_number']}-й")]
     if event.type.startswith("journal.homework."):
+        if sms:
+            return [re.compile(_subject(d["subject"], sms))]
         return [_flat(d["subject"]), _flat(d["text"])[:HEAD]]
     if event.type == "journal.period_mark.created":
-        return [_near(d["subject"], str(d["value"]))]
+        return [_near(d["subject"], str(d["value"]), sms)]
     if event.type == "journal.comment.created":
         return [_flat(d["text"])[:HEAD]]
     if event.type == "journal.schedule.changed":
-        return [_flat(d["subject"]), str(d["lesson_number"])]
+        return [re.compile(_subject(d["subject"], sms)), str(d["lesson_number"])]
     return []
 
 
@@ -304,7 +317,8 @@ def judge(events: dict[int, Event], pairs: list[Pair]) -> dict[int, Verdict]:
                     None,
                 )
             text = text_of(p.file)
-            ok = text is not None and found(text, salient(event, state, subject))
+            sms = p.file.parent.name == OutboxFolder.sms
+            ok = text is not None and found(text, salient(event, state, subject, sms=sms))
             verdicts[p.notification_id] = Verdict.in_message if ok else Verdict.not_in_text
         elif p.reason == Reason.superseded and chain:
             verdicts[p.notification_id] = (

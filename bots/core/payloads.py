@@ -60,9 +60,11 @@ class Ask(_Payload):
 
 @dataclass(frozen=True)
 class Pick(_Payload):
-    """/settings: child index (-1 = every child), category index, mode index."""
+    """/settings: child index (-1 = every child), category index, mode index (into
+    `modes_of`). "pm", not "p": the buttons of "p" indexed modes before the day's report
+    was one, and an old button must be refused as stale, not read as another mode."""
 
-    prefix: ClassVar[str] = "p"
+    prefix: ClassVar[str] = "pm"
     child: int
     category: int
     mode: int

@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 
 STALE = "Устаревшая кнопка"
 SAVED = "Сохранено"
-MODE_TITLES = {"instant": "сразу", "digest": "сводка", "weekly": "по субботам", "off": "выкл"}
+MODE_TITLES = {
+    "instant": "сразу",
+    "report": "итоги дня",
+    "digest": "вечером",
+    "weekly": "по субботам",
+    "off": "выкл",
+}
 QUIET_CHOICES: tuple[tuple[str, str] | None, ...] = (
     None,
     ("21:00", "08:00"),

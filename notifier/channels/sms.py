@@ -11,7 +11,7 @@ from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
 from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.channels.sms_http import HttpGateway, SessionSource, SharedSession
 from notifier.channels.sms_provider import SmsGateway
-from notifier.channels.sms_text import fitted
+from notifier.channels.sms_text import SmsParts, fitted
 from notifier.channels.smsc import SmscGateway
 from notifier.channels.smsru import SmsRuGateway
 from notifier.config import ConfigError, Settings, SmsProvider
@@ -52,11 +52,16 @@ class SmsChannel:
         return bool(recipient.phone)
 
     async def send(
-        self, recipient: Recipient, content: str, *, ref: str, now: datetime
+        self, recipient: Recipient, content: str | SmsParts, *, ref: str, now: datetime
     ) -> SendResult:
         if not recipient.phone:
             raise PermanentDelivery("guardian has no phone number")
-        sms = fitted(content, self.settings.sms_max_segments)
+        limit = self.settings.sms_max_segments
+        if isinstance(content, SmsParts):
+            text, limit = content.text, content.limit(limit)
+        else:
+            text = content
+        sms = fitted(text, limit)
         text, segments = sms.text, sms.size.segments
         if self.gateway is None:
             record = {

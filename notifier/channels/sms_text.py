@@ -26,6 +26,18 @@ class SmsSize:
 
 
 @dataclass(frozen=True)
+class SmsParts:
+    """An SMS that may take `per_part` segments for each of its `parts` (a section per child
+    of the day's report): a family of three is not cut to one child's budget."""
+
+    text: str
+    parts: int
+
+    def limit(self, per_part: int) -> int:
+        return per_part * max(1, self.parts)
+
+
+@dataclass(frozen=True)
 class FittedSms:
     """The SMS as it goes out: its text, its size, and whether it had to be cut to fit."""
 

@@ -42,6 +42,11 @@ class School(Timestamped, Base):
     quiet_start: Mapped[str] = mapped_column(String(5), default="21:00")
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
     digest_time: Mapped[str] = mapped_column(String(5), default="19:00")
+    # When the day's marks go, in one message per guardian (categories.Mode.report).
+    day_report_time: Mapped[str] = mapped_column(String(5), default="15:30", server_default="15:30")
+    # Which marks go now instead of in the day's report: {"values": [...], "work_types":
+    # [...]}; None: delivery/policy.IMPORTANT (a 1 or a 2, a test or контрольная).
+    important_marks: Mapped[dict[str, Any] | None]
     # A second bot for a large school or municipality; its own rate bucket. A secret: never
     # returned by the API.
     telegram_token: Mapped[str | None] = mapped_column(String(100))

@@ -65,6 +65,16 @@ class _Outcome:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _mode_of(members: list[Notification]) -> Mode:
+    """How a group goes: the day's report or the evening when any row waited for one (a
+    group's rows share their key, so their way of waiting)."""
+    modes = {Mode(note.mode) for note in members if note.mode in Mode.__members__}
+    for mode in (Mode.digest, Mode.report):
+        if mode in modes:
+            return mode
+    return Mode.instant
+
+
 class Dispatcher:
     """One per worker process; `run()` is the body of the `deliver_due` job."""
 
@@ -250,7 +260,7 @@ class Dispatcher:
             batch=batch,
             guardian=guardian,
             items=folded.items,
-            digest=members[0].mode == Mode.digest,
+            mode=_mode_of(members),
             now=now,
         )
         recipient = recipient_of(guardian)
@@ -280,8 +290,12 @@ class Dispatcher:
                 )
                 if not way.channels:
                     way = Route((), Reason.over_budget)
-        if "email" in way.channels and message.categories and self._links is not None:
-            message.context["unsubscribe_url"] = self._links.url(guardian.id, message.categories)
+        if "email" in way.channels and self._links is not None:
+            message.context["settings_url"] = self._links.settings_url(guardian.id)
+            if message.categories:
+                message.context["unsubscribe_url"] = self._links.url(
+                    guardian.id, message.categories
+                )
         await self._send(now, live, message, recipient, way, outcome)
         sent = outcome.values.get(live[0].id, {})
         if sent.get("channel") == "sms" and sent.get("status") == RowStatus.sent:

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
 from notifier.db.bulk import insert_ignore
 from notifier.db.models import JournalEvent, Notification
 from notifier.db.states import EventStatus, RowStatus
+from notifier.delivery.grouping import MARK_TYPES
 from notifier.delivery.planner import (
     OutboxRow,
+    Plan,
     foreign,
+    load_reports_sent,
     load_roster,
     named_in,
     notification_rows,
@@ -43,14 +47,19 @@ async def store_and_plan(
     unique = list({_key(ev): ev for ev in events}.values())
     if not unique:
         return StoreResult(0, len(events), 0)
-    pupils, classes = named_in(unique)
-    roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
+    named = named_in(unique)
+    roster = await load_roster(
+        session=session,
+        student_ids=named.student_ids,
+        class_ids=named.class_ids,
+        corrected_marks=named.corrected_marks,
+    )
     refused: list[Refused] = []
     if any(ev.tenant is not None for ev in unique):  # only a school's token can name another's
         verdicts = [(ev, foreign(ev, roster)) for ev in unique]
         refused = [Refused(ev, why) for ev, why in verdicts if why is not None]
         unique = [ev for ev, why in verdicts if why is None]
-    plans = {_key(ev): plan_event(ev, roster) for ev in unique}
+    plans = {_key(ev): plan_event(ev, roster, now) for ev in unique}
     rows = [
         {
             "tenant": ev.tenant or "",
@@ -71,11 +80,14 @@ async def store_and_plan(
         table.c.pk, table.c.tenant, table.c.source, table.c.event_id
     )
     inserted = (await session.execute(stmt, rows)).all() if rows else []
+    await load_reports_sent(session, roster, _guardians(plans.values()), now)
     outbox: list[OutboxRow] = []
     for pk, tenant, source, event_id in inserted:
         plan = plans[(tenant, source, event_id)]
         outbox.extend(notification_rows(pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
+    await _join_mark_history(session, outbox, now)
+    await _advance_reports(session, outbox, now)
     await _insert(session, outbox)
     await session.commit()
     _count_planned(outbox)
@@ -130,6 +142,66 @@ async def _join_open_groups(session: AsyncSession, rows: list[OutboxRow], now: d
             row.due_at = min(row.due_at, due)
 
 
+async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
+    """A mark's rows still waiting in another group (a 5 for the day's report, then corrected
+    to a 2 that goes now) move to the new row's group: one message folds the mark's whole
+    history into its final state, and no later message tells a state that is gone."""
+    latest = {
+        (r.guardian_id, r.mark_id): r
+        for r in rows
+        if r.mark_id is not None and r.status is RowStatus.pending
+    }
+    if not latest:
+        return
+    mark = JournalEvent.data["mark_id"].as_string()
+    waiting = await session.execute(
+        select(Notification.id, Notification.guardian_id, mark, Notification.group_key)
+        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+        .where(
+            Notification.guardian_id.in_({g for g, _ in latest}),
+            Notification.status == RowStatus.pending,
+            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+            JournalEvent.type.in_(MARK_TYPES),
+            mark.in_({m for _, m in latest}),
+        )
+    )
+    moves = [
+        {"id": pk, "group_key": row.group_key, "due_at": row.due_at, "mode": row.mode}
+        for pk, guardian_id, mark_id, key in waiting.all()
+        if (row := latest.get((guardian_id, str(mark_id)))) is not None and key != row.group_key
+    ]
+    if moves:
+        await session.execute(update(Notification), moves)
+
+
+def _guardians(plans: Iterable[Plan]) -> set[str]:
+    return {t.guardian_id for plan in plans for t in plan.targets}
+
+
+async def _advance_reports(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
+    """A row going now that takes the day's report with it (planner.settle): the report's rows
+    waiting for its time go with it."""
+    keys_by_due: dict[datetime, set[str]] = defaultdict(set)
+    for r in rows:
+        if (
+            r.status is RowStatus.pending
+            and r.mode is Mode.instant
+            and r.group_key.startswith("r:")
+        ):
+            keys_by_due[r.due_at].add(r.group_key)
+    for at, keys in keys_by_due.items():  # one due time for a batch's rows, mostly
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.group_key.in_(keys),
+                Notification.status == RowStatus.pending,
+                Notification.due_at > at,
+                or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+            )
+            .values(due_at=at)
+        )
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     planned: int
@@ -160,8 +232,13 @@ async def replan_unmatched(
         )
         for row in rows
     }
-    pupils, classes = named_in(events.values())
-    roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
+    named = named_in(events.values())
+    roster = await load_roster(
+        session=session,
+        student_ids=named.student_ids,
+        class_ids=named.class_ids,
+        corrected_marks=named.corrected_marks,
+    )
     outbox: list[OutboxRow] = []
     planned = 0
     for row in rows:
@@ -169,12 +246,16 @@ async def replan_unmatched(
             # Its pupil turned up in another school: that school's records never show it.
             row.status, row.detail = EventStatus.refused, why
             continue
-        plan = plan_event(events[row.pk], roster)
+        plan = plan_event(events[row.pk], roster, now)
         row.status, row.detail = plan.status, plan.detail
+        if plan.status != EventStatus.unmatched:
+            await load_reports_sent(session, roster, _guardians([plan]), now)
         if plan.status != EventStatus.unmatched:
             planned += 1
             outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
+    await _join_mark_history(session, outbox, now)
+    await _advance_reports(session, outbox, now)
     await _insert(session, outbox)
     await session.commit()
     return ReplayResult(planned, len(rows) - planned, len(outbox))

@@ -15,8 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from notifier.categories import TITLES as CATEGORY_TITLES
-from notifier.channels.sms_text import measure
+from notifier.categories import Category, Mode
+from notifier.channels.sms_text import SmsParts, measure
 from notifier.db.models import Guardian
+from notifier.delivery import day_sms
 from notifier.delivery.batch import Batch
 from notifier.delivery.grouping import Item
 from notifier.rendering import (
@@ -25,6 +27,7 @@ from notifier.rendering import (
     PupilView,
     Renderer,
     SchoolView,
+    ru_date,
     template_context,
 )
 from notifier.reports import summary
@@ -65,7 +68,7 @@ class Message:
     channels: tuple[str, ...] | None = None  # the channels it may go by; None: any
     attachments: Callable[[], tuple[Attachment, ...]] | None = None  # made for email only
     # The SMS, when the message fits its own text to a budget (the summary: one segment).
-    sms: Callable[[], str] | None = None
+    sms: Callable[[], str | SmsParts] | None = None
 
     def allows(self, channel: str) -> bool:
         return self.channels is None or channel in self.channels
@@ -204,6 +207,18 @@ def short_subject(name: str) -> str:
     return word if word.isupper() else word[:4].lower()
 
 
+UNKNOWN_SUBJECT = 16  # a subject the table does not know is kept whole up to this length
+
+
+def sms_subject(name: str) -> str:
+    """A subject in the day's SMS: its short name when the table knows it; one it does not
+    ("Родной язык", "Алгебра (проф.)") as the journal wrote it when short, since four letters
+    of it may name another subject."""
+    if " ".join(name.lower().split()) in SHORT_SUBJECTS or len(name) > UNKNOWN_SUBJECT:
+        return short_subject(name)
+    return name
+
+
 def _short_name(name: str) -> str:
     """A given name as an SMS can hold it: "Александра-Виктория" → "Александра"."""
     return name if len(name) <= NAME_CHARS else name.split("-")[0][:NAME_CHARS]
@@ -325,21 +340,24 @@ def compose(
     batch: Batch,
     guardian: Guardian,
     items: list[Item],
-    digest: bool,
+    mode: Mode,
     now: datetime,
 ) -> Message:
+    """The message of a group: a kind's own for one item sent now, the list for several of one
+    child, else a section per child (the day's report, the evening's, siblings' news)."""
     contexts = [_item_context(batch, guardian, item) for item in items]
     categories = tuple(sorted({item.category for item in items}))
     if len(items) == 1 and items[0].kind == summary.KIND:
         return _summary(renderer, batch, items[0], contexts[0])
-    if len(items) == 1 and not digest:
+    instant = mode is Mode.instant
+    if len(items) == 1 and instant:
         return Message(renderer, items[0].kind, contexts[0], categories)
 
     def line(item: Item, context: dict[str, Any]) -> str:
         return renderer.text(item.kind, "line.txt.j2", context)
 
     first = contexts[0]
-    if not digest:
+    if instant and len({item.student_id for item in items}) == 1:
         category = items[0].category
         return Message(
             renderer,
@@ -353,21 +371,43 @@ def compose(
             },
             categories,
         )
+    school: SchoolView | None = first["school"]
+    today = now.astimezone(ZoneInfo(school.timezone)).date() if school else now.date()
     sections: dict[str, DigestSection] = {}
-    buckets: dict[tuple[str, str], DigestCategory] = {}
-    for item, context in zip(items, contexts, strict=True):
+    buckets: dict[tuple[str, str, str], DigestCategory] = {}
+    parts: dict[str, list[day_sms.Part]] = {}
+    for item, context in _by_due_date(items, contexts):
         pupil: PupilView = context["student"]
         section = sections.get(pupil.id)
         if section is None:
             section = sections[pupil.id] = DigestSection(pupil, context["class_name"])
-        bucket = buckets.get((pupil.id, item.category))
+            parts[pupil.id] = []
+        due = _due(item)
+        bucket = buckets.get((pupil.id, item.category, due))
         if bucket is None:
             title = CATEGORY_TITLES.get(item.category, item.category)
-            bucket = buckets[(pupil.id, item.category)] = DigestCategory(item.category, title)
+            if due:  # the evening's homework, grouped by the day it is due
+                title = f"{title} на {ru_date(due)}"
+                context = {**context, "data": {**context["data"], "due_date": None}}
+            bucket = buckets[(pupil.id, item.category, due)] = DigestCategory(item.category, title)
             section.categories.append(bucket)
+        elif due:
+            context = {**context, "data": {**context["data"], "due_date": None}}
+        if item.category == Category.marks and _day_of(context) == today:
+            # The heading names the day: a mark line need not repeat it.
+            context = {**context, "data": {**context["data"], "lesson_date": None}}
+            context["event_time"] = None
         bucket.lines.append(line(item, context))
-    school: SchoolView | None = first["school"]
-    today = now.astimezone(ZoneInfo(school.timezone)).date() if school else now.date()
+        parts[pupil.id].append(day_sms.part(item.kind, item.category, item.data, sms_subject))
+    chosen = list(sections.values())
+
+    def sms() -> SmsParts:
+        text = " ".join(
+            day_sms.section(_short_name(s.student.first_name) or "Ребёнок", parts[s.student.id])
+            for s in chosen
+        )
+        return SmsParts(text, len(chosen))
+
     return Message(
         renderer,
         "_digest",
@@ -376,7 +416,56 @@ def compose(
             "school": first["school"],
             "date": today,
             "count": len(items),
-            "sections": list(sections.values()),
+            "sections": chosen,
+            "purpose": mode.value,
         },
         categories,
+        sms=sms,
     )
+
+
+def _day_of(context: dict[str, Any]) -> date | None:
+    """The day a mark is for: its lesson's date, else the day it was given."""
+    lesson = context["data"].get("lesson_date")
+    if lesson:
+        try:
+            return date.fromisoformat(str(lesson)[:10])
+        except ValueError:
+            return None
+    at: datetime | None = context.get("event_time")
+    return at.date() if at is not None else None
+
+
+def _due(item: Item) -> str:
+    """The due date of a homework item ("" for anything else): the evening groups by it."""
+    if item.category != Category.homework:
+        return ""
+    return str(item.data.get("due_date") or "")[:10]
+
+
+def _by_due_date(
+    items: list[Item], contexts: list[dict[str, Any]]
+) -> list[tuple[Item, dict[str, Any]]]:
+    """Items in event order, what went now first (an absence that took the day's report with
+    it leads it), dated homework after the rest and by the day it is due."""
+    return sorted(
+        zip(items, contexts, strict=True),
+        key=lambda pair: (not _went_now(pair[0]), RANK.get(pair[0].category, 9), _due(pair[0])),
+    )
+
+
+# A child's section in this order: what a parent must act on first, then the evening's point
+# (homework), then the day's marks.
+RANK: dict[str, int] = {
+    Category.attendance: 0,
+    Category.schedule: 1,
+    Category.homework: 2,
+    Category.comments: 3,
+    Category.marks: 4,
+    Category.period_marks: 5,
+    Category.announcements: 6,
+}
+
+
+def _went_now(item: Item) -> bool:
+    return any(note.mode == Mode.instant for note in item.members)

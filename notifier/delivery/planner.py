@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.categories import Category, Mode
-from notifier.db.models import Consent, GuardianStudent, Preference, School, SchoolClass, Student
+from notifier.db.models import (
+    Consent,
+    Guardian,
+    GuardianStudent,
+    JournalEvent,
+    Notification,
+    Preference,
+    School,
+    SchoolClass,
+    Student,
+)
 from notifier.db.states import EventStatus, Reason, RowStatus
-from notifier.delivery.timing import defer_past_quiet, next_digest
+from notifier.delivery import policy
+from notifier.delivery.timing import defer_past_quiet, next_at
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
 from notifier.roster.preferences import EffectivePreferences, PreferenceCache
@@ -32,6 +43,11 @@ class Roster:
     consented: set[str] = field(default_factory=set)
     preferences: dict[str, Preference] = field(default_factory=dict)
     schools: dict[str, School] = field(default_factory=dict)
+    guardians: dict[str, Guardian] = field(default_factory=dict)
+    # (guardian, mark_id) of marks the guardian was told of at once (policy.adjust)
+    told_now: set[tuple[str, str]] = field(default_factory=set)
+    # guardians whose day's report went today (early, with a message that went now, or on time)
+    reports_sent: set[str] = field(default_factory=set)
     _prefs: PreferenceCache | None = None
 
     def prefs(self, guardian_id: str, student_id: str) -> EffectivePreferences:
@@ -41,16 +57,38 @@ class Roster:
         student = self.students.get(student_id)
         return self._prefs.of(guardian_id, student.school_id if student else None)
 
+    def school_of(self, student_id: str) -> School | None:
+        student = self.students.get(student_id)
+        return self.schools.get(student.school_id) if student else None
+
+    def by_sms(self, guardian_id: str, student_id: str) -> bool:
+        """Whether SMS is the first channel of the guardian's order they have an address for.
+        Planning's view: the dispatcher's route also knows which channels are configured and
+        which failed for good, and a message goes as it says."""
+        guardian = self.guardians.get(guardian_id)
+        if guardian is None:
+            return False
+        has = {
+            "telegram": guardian.telegram_chat_id,
+            "max": guardian.max_user_id,
+            "email": guardian.email,
+            "sms": guardian.phone,
+        }
+        first = next((c for c in self.prefs(guardian_id, student_id).channels if has.get(c)), None)
+        return first == "sms"
+
 
 @dataclass(frozen=True)
 class Target:
-    """Who hears of what, decided: pending (instant or digest), or skipped with a reason."""
+    """Who hears of what, decided: pending (now, the day's report or the evening), or
+    skipped with a reason."""
 
     guardian_id: str
     student_id: str
     status: RowStatus
     reason: Reason | None
     mode: Mode = Mode.instant
+    with_report: bool = False  # goes now and takes the day's report with it (policy)
 
 
 @dataclass(frozen=True)
@@ -60,6 +98,7 @@ class Plan:
     category: Category | None = None
     kind: str | None = None
     targets: tuple[Target, ...] = ()
+    event: policy.EventFacts | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +117,9 @@ class OutboxRow:
     group_key: str
     mode: Mode
     created_at: datetime
+    # Not a column: the mark a journal event's row is about, so that the mark's earlier rows
+    # still waiting join its group (intake._join_mark_history).
+    mark_id: str | None = None
 
     def values(self) -> dict[str, Any]:
         """The row as `notifications` columns, for a bulk insert."""
@@ -123,26 +165,40 @@ def outbox_row(
     )
 
 
-def named_in(events: Iterable[JournalEventIn]) -> tuple[set[str], set[str]]:
-    """The pupils and classes a batch of journal events names (types we know only)."""
-    student_ids: set[str] = set()
-    class_ids: set[str] = set()
+@dataclass(frozen=True)
+class Named:
+    """What a batch of journal events names (types we know only): pupils, classes, and the
+    marks it corrects or deletes."""
+
+    student_ids: set[str]
+    class_ids: set[str]
+    corrected_marks: set[str]
+
+
+def named_in(events: Iterable[JournalEventIn]) -> Named:
+    named = Named(set(), set(), set())
     for ev in events:
         if ev.type not in KINDS:
             continue
         if sid := ev.data.get("student_id"):
-            student_ids.add(sid)
-        student_ids.update(ev.data.get("student_ids") or ())
+            named.student_ids.add(sid)
+        named.student_ids.update(ev.data.get("student_ids") or ())
         if cid := ev.data.get("class_id"):
-            class_ids.add(cid)
-    return student_ids, class_ids
+            named.class_ids.add(cid)
+        if ev.type in policy.CORRECTIONS and ev.data.get("mark_id") is not None:
+            named.corrected_marks.add(str(ev.data["mark_id"]))
+    return named
 
 
 async def load_roster(
-    *, session: AsyncSession, student_ids: Iterable[str] = (), class_ids: Iterable[str] = ()
+    *,
+    session: AsyncSession,
+    student_ids: Iterable[str] = (),
+    class_ids: Iterable[str] = (),
+    corrected_marks: Iterable[str] = (),
 ) -> Roster:
-    """Everything planning asks about these pupils and the pupils of these classes: one query
-    per table."""
+    """Everything planning asks about these pupils and the pupils of these classes (and, for
+    marks corrected, whom they were told to at once): one query per table."""
     student_ids, class_ids = set(student_ids), set(class_ids)
     roster = Roster()
     if class_ids:
@@ -190,6 +246,12 @@ async def load_roster(
             select(Preference).where(Preference.guardian_id.in_(guardian_ids))
         ):
             roster.preferences[pref.guardian_id] = pref
+        roster.guardians = {
+            g.id: g
+            for g in await session.scalars(select(Guardian).where(Guardian.id.in_(guardian_ids)))
+        }
+        if corrected := set(corrected_marks):
+            roster.told_now = await _told_now(session, guardian_ids, corrected)
     school_ids = {s.school_id for s in roster.students.values()}
     roster.schools = {
         s.id: s for s in await session.scalars(select(School).where(School.id.in_(school_ids)))
@@ -197,19 +259,58 @@ async def load_roster(
     return roster
 
 
-def decide(roster: Roster, guardian_id: str, student_id: str, category: str) -> Target:
+async def _told_now(
+    session: AsyncSession, guardian_ids: set[str], mark_ids: set[str]
+) -> set[tuple[str, str]]:
+    """(guardian, mark) pairs of these marks planned to go at once (sent or still going)."""
+    found = await session.execute(
+        select(Notification.guardian_id, JournalEvent.data["mark_id"].as_string())
+        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+        .where(
+            Notification.guardian_id.in_(guardian_ids),
+            Notification.mode == Mode.instant,
+            Notification.status.in_((RowStatus.pending, RowStatus.sent)),
+            JournalEvent.type.in_((policy.MARK_CREATED, policy.MARK_UPDATED)),
+            JournalEvent.data["mark_id"].as_string().in_(mark_ids),
+        )
+    )
+    return {(guardian_id, str(mark_id)) for guardian_id, mark_id in found.all()}
+
+
+def decide(
+    roster: Roster,
+    guardian_id: str,
+    student_id: str,
+    category: str,
+    event: policy.EventFacts | None = None,
+) -> Target:
     """The one audience decision: whether this guardian hears of this pupil in this category
-    (consent, their choice for the category) and how (now, or in the evening digest)."""
+    (consent, their choice for the category) and how (now, in the day's report, or in the
+    evening), the event's urgency applied (delivery/policy)."""
     if guardian_id not in roster.consented:
         return Target(guardian_id, student_id, RowStatus.skipped, Reason.no_consent)
-    mode = roster.prefs(guardian_id, student_id).mode(category, student_id)
+    prefs = roster.prefs(guardian_id, student_id)
+    mode = prefs.mode(category, student_id)
     if mode is Mode.off:
         return Target(guardian_id, student_id, RowStatus.skipped, Reason.opted_out)
-    wait = Mode.digest if mode is Mode.digest else Mode.instant
-    return Target(guardian_id, student_id, RowStatus.pending, None, wait)
+    if mode not in (Mode.report, Mode.digest):
+        mode = Mode.instant  # the weekly summary's "weekly" is its own schedule
+    if event is not None:
+        told_now = event.mark_id is not None and (guardian_id, event.mark_id) in roster.told_now
+        # The SMS rule quietens the defaults; a mode the school or guardian chose stays.
+        by_sms = not prefs.is_chosen(category, student_id) and roster.by_sms(
+            guardian_id, student_id
+        )
+        mode = policy.adjust(mode, event, category, told_now=told_now, by_sms=by_sms)
+    return Target(guardian_id, student_id, RowStatus.pending, None, mode)
 
 
-def audience(roster: Roster, pupils: Iterable[str], category: str) -> list[Target]:
+def audience(
+    roster: Roster,
+    pupils: Iterable[str],
+    category: str,
+    event: policy.EventFacts | None = None,
+) -> list[Target]:
     """One decision per guardian of these pupils: a guardian of two of them hears once, of
     the first."""
     targets: list[Target] = []
@@ -218,7 +319,7 @@ def audience(roster: Roster, pupils: Iterable[str], category: str) -> list[Targe
         for guardian_id in roster.guardians_of.get(student_id, ()):
             if guardian_id not in seen:
                 seen.add(guardian_id)
-                targets.append(decide(roster, guardian_id, student_id, category))
+                targets.append(decide(roster, guardian_id, student_id, category, event))
     return targets
 
 
@@ -255,8 +356,8 @@ def foreign(ev: JournalEventIn, roster: Roster) -> str | None:
     return None
 
 
-def plan_event(ev: JournalEventIn, roster: Roster) -> Plan:
-    """Who hears about one event, and whether they may (consent, preferences)."""
+def plan_event(ev: JournalEventIn, roster: Roster, now: datetime) -> Plan:
+    """Who hears about one event, whether they may (consent, preferences), and when."""
     kind = KINDS.get(ev.type)
     if kind is None:
         return Plan(EventStatus.ignored, f"unknown type {ev.type!r}: recorded, no message")
@@ -265,29 +366,84 @@ def plan_event(ev: JournalEventIn, roster: Roster) -> Plan:
     pupils = _pupils(ev, roster)
     if isinstance(pupils, str):
         return Plan(EventStatus.unmatched, pupils, kind.category, kind.template)
-    targets = tuple(audience(roster, pupils, kind.category))
+    event = policy.facts(ev.type, ev.data, roster.school_of(pupils[0]) if pupils else None, now)
+    targets = tuple(audience(roster, pupils, kind.category, event))
     detail = None if targets else "no guardians on the roster"
-    return Plan(EventStatus.planned, detail, kind.category, kind.template, targets)
+    return Plan(EventStatus.planned, detail, kind.category, kind.template, targets, event)
+
+
+def settle(target: Target, roster: Roster, now: datetime) -> Target:
+    """Where a row goes by the school's clock: a row for the day's report planned once the
+    report went joins the evening's message (the next one the guardian gets); a row going now
+    in the two hours before the report takes the report with it (delivery/policy)."""
+    if target.status is not RowStatus.pending or target.mode not in (Mode.report, Mode.instant):
+        return target
+    school = roster.school_of(target.student_id)
+    if school is None:
+        return target
+    sent = target.guardian_id in roster.reports_sent
+    slot = policy.report_slot(now, school, sent_today=sent)
+    if target.mode is Mode.report and slot is policy.ReportSlot.evening:
+        return replace(target, mode=Mode.digest)
+    if target.mode is Mode.instant and slot is policy.ReportSlot.early:
+        return replace(target, with_report=True)
+    return target
+
+
+async def load_reports_sent(
+    session: AsyncSession, roster: Roster, guardian_ids: Iterable[str], now: datetime
+) -> None:
+    """Which of these guardians' day's report went today (roster.reports_sent): since its
+    early window opened in the school's zone (the roster's schools share one clock here:
+    the earliest window is taken, then each guardian's own school is checked)."""
+    keys = {f"{REPORT_KEY}{g}": g for g in guardian_ids}
+    if not keys or not roster.schools:
+        return
+    opens = {sid: policy.early_since(now, school) for sid, school in roster.schools.items()}
+    sent = await session.execute(
+        select(Notification.guardian_id, Notification.student_id, func.max(Notification.sent_at))
+        .where(
+            Notification.group_key.in_(keys),
+            Notification.status == RowStatus.sent,
+            Notification.sent_at >= min(opens.values()),
+        )
+        .group_by(Notification.guardian_id, Notification.student_id)
+    )
+    for guardian_id, student_id, at in sent.all():
+        school = roster.school_of(student_id or "")
+        if school is not None and at is not None and at >= opens[school.id]:
+            roster.reports_sent.add(guardian_id)
+
+
+REPORT_KEY = "r:"  # a guardian's day's report: "r:<guardian>"
+
+
+def is_report_key(key: str) -> bool:
+    return key.startswith(REPORT_KEY)
 
 
 def group_key(target: Target, category: str) -> str:
-    """Rows that may share one message: per guardian, child and category; digests per guardian."""
+    """Rows that may share one message: the evening's and the day's report per guardian; now,
+    per guardian and category, a section per child (siblings fold into one message)."""
     if target.mode is Mode.digest:
         return f"d:{target.guardian_id}"
-    return f"i:{target.guardian_id}:{target.student_id}:{category}"
+    if target.mode is Mode.report or target.with_report:
+        return f"{REPORT_KEY}{target.guardian_id}"
+    return f"i:{target.guardian_id}:{category}"
 
 
 def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta) -> datetime:
-    """When a new row is due: after the coalescing window, the digest time, or the end of the
-    quiet hours it would fall in (the guardian's own, else the school's)."""
-    student = roster.students.get(target.student_id)
-    school = roster.schools.get(student.school_id) if student else None
+    """When a new row is due: after the coalescing window, the evening's or the report's time,
+    or the end of the quiet hours it would fall in (the guardian's own, else the school's)."""
+    school = roster.school_of(target.student_id)
     if school is None:
         return now + coalesce
     prefs = roster.prefs(target.guardian_id, target.student_id)
     quiet = prefs.quiet_window(school)
     if target.mode is Mode.digest:
-        return next_digest(now, zone=school.timezone, digest_time=school.digest_time, quiet=quiet)
+        return next_at(now, zone=school.timezone, at=school.digest_time, quiet=quiet)
+    if target.mode is Mode.report:
+        return next_at(now, zone=school.timezone, at=school.day_report_time, quiet=quiet)
     return defer_past_quiet(now + coalesce, zone=school.timezone, start=quiet[0], end=quiet[1])
 
 
@@ -297,7 +453,9 @@ def notification_rows(
     """Outbox rows for a planned event (one per guardian)."""
     if plan.category is None or plan.kind is None:
         return []
-    return [
+    targets = [settle(t, roster, now) for t in plan.targets]
+    mark_id = plan.event.mark_id if plan.event is not None else None
+    rows = [
         outbox_row(
             event_pk,
             t,
@@ -307,5 +465,8 @@ def notification_rows(
             group_key=group_key(t, plan.category),
             now=now,
         )
-        for t in plan.targets
+        for t in targets
     ]
+    for row in rows:
+        row.mark_id = mark_id
+    return rows

@@ -49,12 +49,12 @@ def defer_past_quiet(when: datetime, *, zone: str, start: str, end: str) -> date
 
 
 @lru_cache(maxsize=1024)
-def next_digest(now: datetime, *, zone: str, digest_time: str, quiet: tuple[str, str]) -> datetime:
-    """The next digest moment after `now` (today's if still ahead, else tomorrow's); when it
-    falls in quiet hours, the morning after them."""
+def next_at(now: datetime, *, zone: str, at: str, quiet: tuple[str, str]) -> datetime:
+    """The next time `at` of the day after `now` (today's if still ahead, else tomorrow's): the
+    evening digest, the day's report; when it falls in quiet hours, the morning after them."""
     tz = ZoneInfo(zone)
     local = now.astimezone(tz)
-    moment = _at(local.date(), hhmm(digest_time), tz)
+    moment = _at(local.date(), hhmm(at), tz)
     if moment <= local:
-        moment = _at(local.date() + timedelta(days=1), hhmm(digest_time), tz)
+        moment = _at(local.date() + timedelta(days=1), hhmm(at), tz)
     return defer_past_quiet(moment, zone=zone, start=quiet[0], end=quiet[1])

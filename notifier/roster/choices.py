@@ -29,7 +29,7 @@ Category = Literal[
     "announcements",
     "summary",
 ]
-Mode = Literal["instant", "digest", "weekly", "off"]
+Mode = Literal["instant", "report", "digest", "weekly", "off"]
 # "paper": the guardian asked for printed summaries (REQUIREMENTS: a written application); no
 # message goes electronically by the channels after it.
 ChannelName = Literal["telegram", "max", "email", "sms", "paper"]
@@ -180,7 +180,11 @@ async def set_mode(
 
 
 async def set_quiet_hours(
-    *, session: AsyncSession, guardian_id: str, window: tuple[str, str] | None
+    *,
+    session: AsyncSession,
+    guardian_id: str,
+    window: tuple[str, str] | None,
+    via: str = "bot",
 ) -> None:
     """The guardian's own quiet hours (None: the school's)."""
     pref = await session.get(Preference, guardian_id) or Preference(guardian_id=guardian_id)
@@ -192,7 +196,7 @@ async def set_quiet_hours(
         "preferences.quiet_hours",
         "guardian",
         guardian_id,
-        {"quiet_hours": list(window) if window else None},
+        {"quiet_hours": list(window) if window else None, "via": via},
     )
     await session.commit()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from notifier.categories import ALL_CATEGORIES, Category, Mode, modes_of
+from notifier.categories import ALL_CATEGORIES, Category, Mode, default_mode
 from notifier.db.models import Preference, School
 
 CHANNELS = ("telegram", "max", "email", "sms")
@@ -14,7 +14,7 @@ SUMMARY = Category.summary
 
 
 def default_modes() -> dict[str, str]:
-    return {category: modes_of(category)[0] for category in ALL_CATEGORIES}
+    return {category: default_mode(category) for category in ALL_CATEGORIES}
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,14 @@ class EffectivePreferences:
     categories: dict[str, str] = field(default_factory=default_modes)
     per_student: dict[str, dict[str, str]] = field(default_factory=dict)
     quiet_hours: tuple[str, str] | None = None
+    # Categories whose mode the school or the guardian set (not categories.DEFAULTS): the
+    # default policy's SMS rule does not move a mode somebody chose (delivery/policy).
+    chosen: frozenset[str] = frozenset()
+
+    def is_chosen(self, category: str, student_id: str | None) -> bool:
+        if student_id is not None and category in self.per_student.get(student_id, {}):
+            return True
+        return category in self.chosen
 
     def mode(self, category: str, student_id: str | None) -> Mode:
         """The mode of one category, a per-child override winning."""
@@ -30,7 +38,7 @@ class EffectivePreferences:
             override = self.per_student.get(student_id, {}).get(category)
             if override:
                 return Mode(override)
-        return Mode(self.categories.get(category) or modes_of(category)[0])
+        return Mode(self.categories.get(category) or default_mode(category))
 
     def quiet_window(self, school: School) -> tuple[str, str]:
         """The guardian's own quiet hours, else the school's."""
@@ -58,12 +66,16 @@ def effective(
     channels = tuple(own.get("order") or school.get("channels") or CHANNELS)
     categories = default_modes()
     categories.update(school.get("categories") or {})
+    chosen = set(school.get("categories") or ())
     if pref is not None:
         categories.update(pref.categories or {})
+        chosen.update(pref.categories or ())
     if pref is None:
-        return EffectivePreferences(channels, categories)
+        return EffectivePreferences(channels, categories, chosen=frozenset(chosen))
     quiet = (pref.quiet_start, pref.quiet_end) if pref.quiet_start and pref.quiet_end else None
-    return EffectivePreferences(channels, categories, dict(pref.per_student or {}), quiet)
+    return EffectivePreferences(
+        channels, categories, dict(pref.per_student or {}), quiet, frozenset(chosen)
+    )
 
 
 @dataclass

@@ -74,11 +74,24 @@ class QuietHours(_In):
     end: HHMM
 
 
+class ImportantMarks(_In):
+    """Marks that go to parents now, not in the day's report: a value among `values` (as the
+    journal writes it: "2", "н/а"), or a work type containing one of `work_types` (case
+    ignored: "контрольн" matches «Контрольная работа»)."""
+
+    values: list[Annotated[str, Field(min_length=1, max_length=10)]] = Field(max_length=20)
+    work_types: list[Annotated[str, Field(min_length=2, max_length=50)]] = Field(max_length=20)
+
+
 class SchoolIn(_In):
     name: Name
     timezone: TimeZoneName = "Europe/Moscow"
     quiet_hours: QuietHours = QuietHours(start="21:00", end="08:00")
     digest_time: HHMM = "19:00"
+    # The day's marks in one message per guardian (SPEC §8 "Quiet defaults").
+    day_report_time: HHMM = "15:30"
+    # None: the default rule (a 1 or a 2, a test or контрольная).
+    important_marks: ImportantMarks | None = None
     # A school's own bot (from @BotFather) raises a large region's ceiling: each bot has its
     # own rate limit. Write-only: the API never returns it.
     telegram_token: BotToken | None = None

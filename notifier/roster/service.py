@@ -81,6 +81,10 @@ async def put_school(
     school.quiet_start = body.quiet_hours.start
     school.quiet_end = body.quiet_hours.end
     school.digest_time = body.digest_time
+    school.day_report_time = body.day_report_time
+    school.important_marks = (
+        body.important_marks.model_dump() if body.important_marks is not None else None
+    )
     school.telegram_token = body.telegram_token
     school.sms_budget_month = body.sms_budget_month
     session.add(school)
@@ -119,6 +123,8 @@ def school_in(school: School, **changes: Any) -> SchoolIn:
         "timezone": school.timezone,
         "quiet_hours": {"start": school.quiet_start, "end": school.quiet_end},
         "digest_time": school.digest_time,
+        "day_report_time": school.day_report_time,
+        "important_marks": school.important_marks,
         "telegram_token": school.telegram_token,
         "sms_budget_month": school.sms_budget_month,
     }

@@ -127,8 +127,10 @@ async def _own_school(
     names another school's pupil or class is rejected now (the consumer checks again, since the
     roster may change before it is stored)."""
     events = [dataclasses.replace(ev, tenant=school_id) for ev in events]
-    pupils, classes = named_in(events)
-    roster = await load_roster(session=session, student_ids=pupils, class_ids=classes)
+    named = named_in(events)
+    roster = await load_roster(
+        session=session, student_ids=named.student_ids, class_ids=named.class_ids
+    )
     reasons = [(ev, foreign(ev, roster)) for ev in events]
     return (
         [ev for ev, why in reasons if why is None],

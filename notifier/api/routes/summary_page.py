@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from notifier.api.deps import RuntimeDep, SessionDep
+from notifier.db.models import Notification
 from notifier.runtime import Runtime
 from notifier.summaries import (
     PAGE_DAYS,
@@ -22,6 +23,7 @@ from notifier.summaries import (
     SummaryWeek,
     summary_week,
 )
+from notifier.unsubscribe import load_links
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["summaries"])
@@ -53,6 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "late": "Опозданий",
         "until": "Ссылка действует до",
         "settings": "Настройки уведомлений меняет классный руководитель.",
+        "settings_link": "Настроить уведомления",
         "invalid_title": "Ссылка недействительна",
         "invalid_text": "Ссылка повреждена или неполная. Откройте ссылку из SMS целиком; если "
         "не получается, спросите оценки у классного руководителя.",
@@ -78,6 +81,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "late": "Late",
         "until": "This link works until",
         "settings": "The class teacher changes what you are sent.",
+        "settings_link": "Notification settings",
         "invalid_title": "This link is not valid",
         "invalid_text": "The link is damaged or incomplete. Open the whole link from the text "
         "message, or ask the class teacher.",
@@ -115,4 +119,9 @@ async def week_page(token: str, session: SessionDep, runtime: RuntimeDep) -> HTM
         return _page(runtime, 410, closed.locale, state=closed.why.value)
     log.info("summary_page.opened", extra={"notification_id": week.row_id})
     until = format_date(week.until, TEXTS[week.locale]["date"], locale=week.locale)
-    return _page(runtime, 200, week.locale, week=week, until=until)
+    # The row is in the session already (summary_week read it): its guardian's settings link,
+    # for a parent whose only messages are SMS (settings_page.py).
+    row = await session.get(Notification, week.row_id)
+    links = await load_links(session, runtime.settings)
+    settings_url = links.settings_url(row.guardian_id) if row is not None else None
+    return _page(runtime, 200, week.locale, week=week, until=until, settings_url=settings_url)

@@ -176,7 +176,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "setup.cat.announcements": ("Объявления", "Announcements"),
     "setup.cat.summary": ("Итоги недели", "The week's summary"),
     "setup.mode.instant": ("Сразу", "At once"),
-    "setup.mode.digest": ("Вечерней сводкой", "In the evening digest"),
+    "setup.mode.report": ("В итогах дня", "In the day's report"),
+    "setup.mode.digest": ("Вечером", "In the evening"),
     "setup.mode.weekly": ("Раз в неделю", "Once a week"),
     "setup.mode.off": ("Не присылать", "Do not send"),
     # -- 2. the bot ------------------------------------------------------------------------
