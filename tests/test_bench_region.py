@@ -37,6 +37,9 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
         "raw ceilings",
     ):
         assert figure in out, figure
+    # What a school's parents get at default settings, measured on the messages' text.
+    assert "at default settings, school s0 of the region" in out
+    assert re.search(r"^  default: median=\d+ p95=\d+ max=\d+ represented=100%$", out, re.M), out
     found = re.search(r"lost (\d+), duplicated (\d+), without an event number (\d+)", out)
     assert found is not None, out[-2000:]
     assert found.groups() == ("0", "0", "0"), found.group(0)

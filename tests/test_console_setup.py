@@ -54,8 +54,9 @@ def settings(settings: Settings, bot_api: BotApiServer) -> Settings:
 
 
 async def _school(api: httpx.AsyncClient, school: str = "s1") -> None:
-    """An empty school and its admin (a member of staff with the role admin)."""
-    await put_school(api, school, {"name": "Школа № 1"})
+    """An empty school and its admin (a member of staff with the role admin): the school's
+    defaults not yet saved, as the checklist counts them."""
+    await put_school(api, school, {"name": "Школа № 1"}, quiet_defaults=True)
     await put(
         api,
         f"/v1/staff/{school}-admin",
@@ -198,6 +199,7 @@ async def test_school_settings_are_saved_through_the_apis_services(
         "quiet_start": "22:00",
         "quiet_end": "07:30",
         "digest_time": "20:00",
+        "day_report_time": "14:45",
         "mode_marks": "digest",
         "mode_summary": "off",
         "channel_1": "email",
@@ -240,6 +242,7 @@ async def test_school_settings_are_saved_through_the_apis_services(
             "20:00",
         )
         assert (school.quiet_start, school.quiet_end) == ("22:00", "07:30")
+        assert school.day_report_time == "14:45"
     subs = (await api.get("/v1/schools/s1/subscriptions")).json()
     assert subs["channels"] == ["email", "max", "telegram", "sms"]
     assert subs["categories"]["marks"] == "digest" and subs["categories"]["summary"] == "off"

@@ -17,6 +17,8 @@ async def test_demo_replays_a_day(settings: Settings, smtp: SmtpServer) -> None:
     first = len(smtp.messages)
     assert 1 <= first < counts["sent by email"]  # the burst of marks coalesced
     assert any("Summary" in line for line in lines)
-    # Replaying again sends the new day's events only, never repeats of the first.
+    # Replaying again sends the new day's events only, never repeats of the first. The replay
+    # has the same date: that day's reports went with the first, so its marks may ride other
+    # messages (the evening's) and there may be fewer, never more.
     await run_demo(settings, echo=lines.append)
-    assert len(smtp.messages) == 2 * first
+    assert first < len(smtp.messages) <= 2 * first

@@ -13,7 +13,7 @@ import pytest
 from notifier.config import Settings
 from notifier.db.models import Consent, Guardian, GuardianStudent, School, SchoolClass, Student
 from notifier.runtime import Runtime
-from tests.factories import cloud_event, mark, post_batch
+from tests.factories import EVERYTHING_NOW, cloud_event, mark, post_batch
 from tests.processes import BIN, ROOT, env_with, spawn
 from tests.servers.telegram import BotApiServer
 
@@ -23,7 +23,15 @@ FAMILIES = 300
 
 async def _linked_families(runtime: Runtime, bot_id: str) -> None:
     async with runtime.sessions() as s:
-        s.add(School(id="s1", name="Школа", quiet_start="00:00", quiet_end="00:00"))
+        s.add(
+            School(
+                id="s1",
+                name="Школа",
+                quiet_start="00:00",
+                quiet_end="00:00",
+                subscriptions=EVERYTHING_NOW,  # the workers run on the real clock
+            )
+        )
         s.add(SchoolClass(id="c1", school_id="s1", name="5А"))
         await s.flush()
         for i in range(FAMILIES):

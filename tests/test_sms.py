@@ -192,3 +192,36 @@ async def test_an_sms_parent_gets_two_sms_on_a_busy_day(
     for words in ("алг 5", "физ 2", "Забыла тетрадь", "ДЗ рус"):
         assert words in evening, evening
     assert measure(evening).segments <= 2
+
+
+async def test_by_sms_a_timetable_change_for_today_waits_for_the_mornings_absence(
+    api: httpx.AsyncClient, gateway: SmsGateway, clock: FakeClock, pump
+) -> None:
+    """One SMS for both, at the absence's time; alone, the change goes half an hour later."""
+    await _phone_only_parent(api, quiet_defaults=True)
+    change = {
+        "class_id": "7b",
+        "date": "2026-11-23",
+        "change": "cancelled",
+        "lesson_number": 4,
+        "subject": "Физика",
+    }
+    await post_structured(api, cloud_event("journal.schedule.changed", change))
+    await pump()
+    clock.advance(20 * 60)
+    await pump()
+    assert gateway.messages == []
+    await post_structured(api, attendance("st-1", "2026-11-23", "absent"))
+    await pump()
+    [sms] = gateway.messages
+    assert "отсутствовал" in sms.text and "физ" in sms.text and "отмена" in sms.text
+    await post_structured(
+        api, cloud_event("journal.schedule.changed", {**change, "lesson_number": 5})
+    )
+    await pump()
+    clock.advance(29 * 60)
+    await pump()
+    assert len(gateway.messages) == 1
+    clock.advance(60)
+    await pump()
+    assert len(gateway.messages) == 2 and "5" in gateway.messages[1].text

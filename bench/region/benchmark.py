@@ -15,6 +15,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from sqlalchemy import text
 
+from bench.region import quiet
 from bench.region.ceilings import raw_ceilings
 from bench.region.database import load_region, messages_per_guardian, top_statements
 from bench.region.generate import as_cloudevents, make_region, school_day
@@ -69,6 +70,11 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
         f"{sum(per_guardian):,} in all",
         flush=True,
     )
+    t = time.perf_counter()
+    sample = region.schools[0]
+    for line in quiet.lines(sample, await quiet.at_defaults(region, day, sample)):
+        print(line)
+    print(f"  (simulated in {time.perf_counter() - t:.0f} s)", flush=True)
     sinks = {kind: Sink(kind) for kind in ("telegram", "max", "smtp", "sms")}
     redis = Redis.from_url(redis_url)
     service = None

@@ -101,6 +101,7 @@ class Figures:
     misses: list[str] = field(default_factory=list)  # the first few, by ids
     events_represented: int = 0
     events_planned: int = 0
+    sms_per_day: list[int] = field(default_factory=list)  # per SMS guardian and school day
 
     @property
     def week(self) -> list[int]:
@@ -115,6 +116,10 @@ class Figures:
         """The share of (event, guardian) pairs represented (1.0 when none were planned)."""
         good = sum(n for v, n in self.verdicts.items() if v.represented)
         return good / self.pairs if self.pairs else 1.0
+
+
+def _is_sms(path: Path) -> bool:
+    return path.parent.name == OutboxFolder.sms
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -257,6 +262,11 @@ async def measure(
         if day not in school_days:
             figures.off_days += len(files)
     figures.per_day = {day: [len(got.get((g, day), ())) for g in guardians] for day in days}
+    # SMS a guardian got on each school day, for the guardians who got any SMS that week.
+    by_sms = {g for (g, _), files in got.items() if any(_is_sms(f) for f in files)}
+    figures.sms_per_day = [
+        sum(_is_sms(f) for f in got.get((g, day), ())) for g in sorted(by_sms) for day in days
+    ]
     files = {p.file for p in pairs if p.file is not None}
     figures.channels = Counter(f.parent.name for f in files)
     for f in files:

@@ -77,6 +77,11 @@ def lines(label: str, coalesce: float, f: Figures) -> list[str]:
         + ", ".join(f"{c} {n}" for c, n in sorted(f.channels.items()))
         + f" ({f.sms_cut} SMS cut to fit their segment limit)"
     )
+    if f.sms_per_day:
+        out.append(
+            f"  SMS per guardian reached by SMS per school day, {len(f.sms_per_day)} "
+            f"guardian-days: {spread(f.sms_per_day)}"
+        )
     delays = []
     for category in sorted(f.delays, key=lambda c: (*CATEGORY_ORDER, c).index(c)):
         d = f.delays[category]

@@ -87,7 +87,7 @@ async def store_and_plan(
         outbox.extend(notification_rows(pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
     await _join_mark_history(session, outbox, now)
-    await _advance_reports(session, outbox, now)
+    await _advance_groups(session, outbox, now)
     await _insert(session, outbox)
     await session.commit()
     _count_planned(outbox)
@@ -178,16 +178,13 @@ def _guardians(plans: Iterable[Plan]) -> set[str]:
     return {t.guardian_id for plan in plans for t in plan.targets}
 
 
-async def _advance_reports(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
-    """A row going now that takes the day's report with it (planner.settle): the report's rows
-    waiting for its time go with it."""
+async def _advance_groups(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
+    """A group goes when its most urgent row is due: a row going now that takes the day's report
+    with it (planner.settle), an absence joining a timetable change that waited for more news
+    by SMS. The group's rows waiting for a later time go with it."""
     keys_by_due: dict[datetime, set[str]] = defaultdict(set)
     for r in rows:
-        if (
-            r.status is RowStatus.pending
-            and r.mode is Mode.instant
-            and r.group_key.startswith("r:")
-        ):
+        if r.status is RowStatus.pending and r.mode is Mode.instant:
             keys_by_due[r.due_at].add(r.group_key)
     for at, keys in keys_by_due.items():  # one due time for a batch's rows, mostly
         await session.execute(
@@ -255,7 +252,7 @@ async def replan_unmatched(
             outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
     await _join_open_groups(session, outbox, now)
     await _join_mark_history(session, outbox, now)
-    await _advance_reports(session, outbox, now)
+    await _advance_groups(session, outbox, now)
     await _insert(session, outbox)
     await session.commit()
     return ReplayResult(planned, len(rows) - planned, len(outbox))

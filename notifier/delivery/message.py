@@ -357,7 +357,7 @@ def compose(
         return renderer.text(item.kind, "line.txt.j2", context)
 
     first = contexts[0]
-    if instant and len({item.student_id for item in items}) == 1:
+    if instant and len({(item.student_id, item.category) for item in items}) == 1:
         category = items[0].category
         return Message(
             renderer,

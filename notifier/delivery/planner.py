@@ -89,6 +89,8 @@ class Target:
     reason: Reason | None
     mode: Mode = Mode.instant
     with_report: bool = False  # goes now and takes the day's report with it (policy)
+    # By SMS, what goes now waits this long for more of the guardian's news (policy.gather)
+    gather: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,9 @@ def decide(
             guardian_id, student_id
         )
         mode = policy.adjust(mode, event, category, told_now=told_now, by_sms=by_sms)
+        if by_sms and mode is Mode.instant:
+            gather = policy.gather(category)
+            return Target(guardian_id, student_id, RowStatus.pending, None, mode, gather=gather)
     return Target(guardian_id, student_id, RowStatus.pending, None, mode)
 
 
@@ -418,10 +423,6 @@ async def load_reports_sent(
 REPORT_KEY = "r:"  # a guardian's day's report: "r:<guardian>"
 
 
-def is_report_key(key: str) -> bool:
-    return key.startswith(REPORT_KEY)
-
-
 def group_key(target: Target, category: str) -> str:
     """Rows that may share one message: the evening's and the day's report per guardian; now,
     per guardian and category, a section per child (siblings fold into one message)."""
@@ -429,6 +430,8 @@ def group_key(target: Target, category: str) -> str:
         return f"d:{target.guardian_id}"
     if target.mode is Mode.report or target.with_report:
         return f"{REPORT_KEY}{target.guardian_id}"
+    if target.gather is not None:  # by SMS, the guardian's news that goes now in one SMS
+        return f"i:{target.guardian_id}"
     return f"i:{target.guardian_id}:{category}"
 
 
@@ -444,7 +447,8 @@ def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta)
         return next_at(now, zone=school.timezone, at=school.digest_time, quiet=quiet)
     if target.mode is Mode.report:
         return next_at(now, zone=school.timezone, at=school.day_report_time, quiet=quiet)
-    return defer_past_quiet(now + coalesce, zone=school.timezone, start=quiet[0], end=quiet[1])
+    wait = max(coalesce, target.gather or timedelta(0))
+    return defer_past_quiet(now + wait, zone=school.timezone, start=quiet[0], end=quiet[1])
 
 
 def notification_rows(

@@ -137,6 +137,17 @@ def adjust(mode: Mode, event: EventFacts, category: str, *, told_now: bool, by_s
     return mode
 
 
+# By SMS, a timetable change for today waits up to half an hour for more news of the guardian's
+# children (the morning's absences come within the first lesson): one SMS instead of two. An
+# absence itself waits for nothing, and takes whatever is waiting with it.
+SMS_GATHER: dict[str, timedelta] = {Category.schedule: timedelta(minutes=30)}
+
+
+def gather(category: str) -> timedelta:
+    """How long a row that goes now by SMS waits for more of the guardian's news."""
+    return SMS_GATHER.get(category, timedelta(0))
+
+
 def _by_sms(mode: Mode, event: EventFacts, category: str, *, told_now: bool) -> Mode:
     if mode is Mode.report:
         # A correction of a mark told at once goes at once; every other mark in the evening.

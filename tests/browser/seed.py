@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tests.factories import EVERYTHING_NOW
+
 if TYPE_CHECKING:
     from tests.browser.stack import Stack
 
@@ -129,9 +131,11 @@ def _put(stack: Stack, path: str, body: dict[str, Any]) -> None:
 
 
 def _create(stack: Stack, s: SeededSchool) -> None:
-    # No quiet hours: the worker runs on the real clock, and the tests at any hour.
+    # No quiet hours and every category at once: the worker runs on the real clock, and the
+    # tests at any hour (the day's report and the evening have their own tests).
     quiet = {"start": "00:00", "end": "00:00"}
     _put(stack, f"/v1/schools/{s.school_id}", {"name": s.school_name, "quiet_hours": quiet})
+    _put(stack, f"/v1/schools/{s.school_id}/subscriptions", EVERYTHING_NOW)
     for teacher in (s.teacher, s.other_teacher):
         body: dict[str, Any] = {
             "school_id": s.school_id,

@@ -27,6 +27,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 from pydantic import SecretStr
+from redis import Redis as SyncRedis
 
 from bots.dispatcher import build_dispatcher
 from notifier.api.app import create_app
@@ -94,6 +95,20 @@ class Day:
     evening: SentMessage
     report_mail: ReceivedMail
     evening_mail: ReceivedMail
+
+
+# A Redis database of its own, flushed alone: the conftest's redis_clean flushes every database,
+# the browser stacks' (stack.py's REDIS_DB, test_max_console's) among them, while they run.
+REDIS_DB = 11
+
+
+@pytest.fixture
+def redis_clean(redis_url: str) -> str:
+    url = f"{redis_url.rsplit('/', 1)[0]}/{REDIS_DB}"
+    client = SyncRedis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
 
 
 @pytest.fixture

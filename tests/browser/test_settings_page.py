@@ -1,14 +1,12 @@
 """The settings page a parent without a bot opens from an email (issue 19), on an old phone:
 at 320 px wide with scripts off it fits without sideways scrolling, in type large enough, and
 choosing «Вечером» for marks and saving says «Сохранено» and is stored; axe finds nothing
-serious. The page's screenshot at 320 px is kept with the others (checks.screenshot_dir) and
-as $NOTIFIER_SETTINGS_SHOT (default /work/notes/shots/settings-page.png) for a person to look
-at."""
+serious. The page's screenshot at 320 px is kept with the others (checks.screenshot_dir) for
+a person to look at."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,8 +23,6 @@ from tests.conftest import ADMIN_TOKEN
 
 OLD_PHONE = ViewportSize(width=320, height=640)
 SMALLEST_TEXT_PX = 16
-SHOT_ENV = "NOTIFIER_SETTINGS_SHOT"
-SHOT = Path("/work/notes/shots/settings-page.png")
 
 
 def _settings_link(stack: Stack, guardian_id: str, data_dir: Path) -> str:
@@ -83,12 +79,10 @@ def _fits_an_old_phone(page: Page) -> None:
 
 
 def _shot(page: Page) -> Path:
-    target = Path(os.environ.get(SHOT_ENV) or SHOT)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=target, full_page=True, animations="disabled", caret="hide")
     folder = screenshot_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=folder / "settings-page-320.png", full_page=True, animations="disabled")
+    target = folder / "settings-page-320.png"
+    page.screenshot(path=target, full_page=True, animations="disabled", caret="hide")
     return target
 
 

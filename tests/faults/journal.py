@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import mark, put
+from tests.factories import mark, put, put_school
 from tests.faults.harness import wait_until
 from tests.faults.outbox import Outbox, Row
 
@@ -20,12 +20,13 @@ VALUES = ("5", "4", "3", "2", "зачёт")
 
 
 async def load_roster(api: httpx.AsyncClient, pupils: int, classes: int = 10) -> dict[str, int]:
-    """A school without quiet hours (the workers run on the real clock), its classes, and
-    `pupils` pupils with one guardian each (two for every fourth pupil), all with an email and
-    consent, by the CSV import. Returns the number of guardians of each pupil."""
-    await put(
+    """A school without quiet hours that sends every category at once (the workers run on the
+    real clock), its classes, and `pupils` pupils with one guardian each (two for every fourth
+    pupil), all with an email and consent, by the CSV import. Returns the number of guardians
+    of each pupil."""
+    await put_school(
         api,
-        "/v1/schools/s17",
+        "s17",
         {
             "name": "Школа № 17",
             "timezone": "Europe/Moscow",

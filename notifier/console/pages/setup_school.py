@@ -63,6 +63,7 @@ class SchoolForm:
     quiet_start: str
     quiet_end: str
     digest_time: str
+    day_report_time: str
     modes: dict[str, str] = field(default_factory=dict)  # category -> mode
     order: list[str] = field(default_factory=list)  # channels, first tried first
     sms_budget: str = ""  # segments a month, as typed; empty: no cap
@@ -78,6 +79,7 @@ class SchoolForm:
             quiet_start=school.quiet_start,
             quiet_end=school.quiet_end,
             digest_time=school.digest_time,
+            day_report_time=school.day_report_time,
             modes=dict(subs["categories"]),
             order=channels + [c for c in CHANNELS if c not in channels],
             sms_budget="" if school.sms_budget_month is None else str(school.sms_budget_month),
@@ -95,6 +97,7 @@ class SchoolForm:
             quiet_start=text("quiet_start"),
             quiet_end=text("quiet_end"),
             digest_time=text("digest_time"),
+            day_report_time=text("day_report_time"),
             modes={c.value: text(f"mode_{c.value}") for c in ALL_CATEGORIES},
             order=_order([text(f"channel_{i}") for i in range(1, len(CHANNELS) + 1)]),
             sms_budget=text("sms_budget_month"),
@@ -210,6 +213,8 @@ async def save(
             timezone=form.zone,
             quiet_hours={"start": form.quiet_start, "end": form.quiet_end},
             digest_time=form.digest_time,
+            # A form without the field (a page loaded before it was added) keeps the school's.
+            day_report_time=form.day_report_time or school.day_report_time,
             sms_budget_month=_sms_budget(form.sms_budget, t),
         )
         # Only what differs from the defaults is the school's own choice: the rest follows

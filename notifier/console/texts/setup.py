@@ -104,6 +104,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "В эти часы сообщения ждут утра (кроме срочных объявлений).",
         "In these hours messages wait for the morning (except urgent announcements).",
     ),
+    "setup.school.report": ("Время итогов дня", "Time of the day's report"),
+    "setup.school.report_hint": (
+        "Оценки за день приходят родителям одним сообщением в это время; двойки и контрольные "
+        "— сразу.",
+        "The day's marks reach parents in one message at this time; 2s and tests at once.",
+    ),
     "setup.school.digest": ("Время вечерней сводки", "Time of the evening digest"),
     "setup.school.digest_hint": (
         "Когда приходит сводка за день тем, кто выбрал «сводкой»; по субботам в это же время — "
