@@ -166,6 +166,11 @@ class _NoAnswer(Exception):
     """No response within the timeout."""
 
 
+def _close_late(connect: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]]) -> None:
+    if not connect.cancelled() and connect.exception() is None:
+        connect.result()[1].close()
+
+
 class _BindRefused(Exception):
     def __init__(self, detail: str, status: str) -> None:
         super().__init__(detail)
@@ -877,9 +882,18 @@ class SmppGateway:
                 "NOTIFIER_SMPP_PASSWORD at most 8 (SMPP 3.4)",
                 "too_long",
             ) from None
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(settings.smpp_host, settings.smpp_port), self.timeout
+        connect = asyncio.ensure_future(
+            asyncio.open_connection(settings.smpp_host, settings.smpp_port)
         )
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.shield(connect), self.timeout)
+        except BaseException:
+            # Given up (a timeout, or the gateway closing): the connecting stops, and a
+            # connection made all the same (Python 3.11's wait_for can lose one made as the
+            # timeout fires) is closed, not left for the garbage collector to find open.
+            connect.add_done_callback(_close_late)
+            connect.cancel()
+            raise
         session = _Session(reader, writer, self._on_request)
 
         def build(sequence: int) -> bytes:
