@@ -21,12 +21,10 @@ from notifier.db.models import (
     Student,
 )
 from notifier.db.states import RowStatus
-from notifier.delivery.grouping import MARK_TYPES
+from notifier.delivery.grouping import MARK_ID, MARK_TYPES, TOLD_TYPES
 from notifier.reports import summary
 from notifier.reports.marks import Report, pupil_report
 from notifier.roster.preferences import EffectivePreferences, PreferenceCache
-
-TOLD_TYPES = ("journal.mark.created", "journal.mark.updated")
 
 
 @dataclass
@@ -135,7 +133,7 @@ async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
                 Notification.status == RowStatus.sent,
                 Notification.guardian_id.in_(guardian_ids),
                 JournalEvent.type.in_(TOLD_TYPES),
-                JournalEvent.data["mark_id"].as_string().in_(mark_ids),
+                MARK_ID.in_(mark_ids),
             )
             .order_by(JournalEvent.pk)
         )

@@ -9,7 +9,14 @@ from typing import Any
 
 from notifier.db.models import JournalEvent, Notification
 
-MARK_TYPES = ("journal.mark.created", "journal.mark.updated", "journal.mark.deleted")
+MARK_CREATED = "journal.mark.created"
+MARK_UPDATED = "journal.mark.updated"
+MARK_DELETED = "journal.mark.deleted"
+MARK_TYPES = (MARK_CREATED, MARK_UPDATED, MARK_DELETED)
+TOLD_TYPES = (MARK_CREATED, MARK_UPDATED)  # the events that tell a mark's value
+CORRECTIONS = (MARK_UPDATED, MARK_DELETED)
+# A stored event's mark id, as SQL reads it from the JSON on SQLite and PostgreSQL alike.
+MARK_ID = JournalEvent.data["mark_id"].as_string()
 
 
 @dataclass

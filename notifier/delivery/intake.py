@@ -15,7 +15,7 @@ from notifier.categories import Mode
 from notifier.db.bulk import insert_ignore
 from notifier.db.models import JournalEvent, Notification
 from notifier.db.states import EventStatus, RowStatus
-from notifier.delivery.grouping import MARK_TYPES
+from notifier.delivery.grouping import MARK_ID, MARK_TYPES
 from notifier.delivery.planner import (
     OutboxRow,
     Plan,
@@ -85,10 +85,7 @@ async def store_and_plan(
     for pk, tenant, source, event_id in inserted:
         plan = plans[(tenant, source, event_id)]
         outbox.extend(notification_rows(pk, plan, roster, now, coalesce))
-    await _join_open_groups(session, outbox, now)
-    await _join_mark_history(session, outbox, now)
-    await _advance_groups(session, outbox, now)
-    await _insert(session, outbox)
+    await _write_outbox(session, outbox, now)
     await session.commit()
     _count_planned(outbox)
     duplicates = len(events) - len(inserted) - len(refused)
@@ -103,6 +100,14 @@ def _pupil(data: dict[str, Any]) -> str | None:
 def _count_planned(rows: list[OutboxRow]) -> None:
     for (category, status), n in Counter((r.category, r.status) for r in rows).items():
         NOTIFICATIONS_PLANNED.labels(category, status).inc(n)
+
+
+async def _write_outbox(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
+    """New rows into the outbox, joined to the groups already waiting there."""
+    await _join_open_groups(session, rows, now)
+    await _join_mark_history(session, rows, now)
+    await _advance_groups(session, rows, now)
+    await _insert(session, rows)
 
 
 async def _insert(session: AsyncSession, rows: list[OutboxRow]) -> None:
@@ -153,16 +158,15 @@ async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: 
     }
     if not latest:
         return
-    mark = JournalEvent.data["mark_id"].as_string()
     waiting = await session.execute(
-        select(Notification.id, Notification.guardian_id, mark, Notification.group_key)
+        select(Notification.id, Notification.guardian_id, MARK_ID, Notification.group_key)
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
             Notification.guardian_id.in_({g for g, _ in latest}),
             Notification.status == RowStatus.pending,
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
             JournalEvent.type.in_(MARK_TYPES),
-            mark.in_({m for _, m in latest}),
+            MARK_ID.in_({m for _, m in latest}),
         )
     )
     moves = [
@@ -236,8 +240,7 @@ async def replan_unmatched(
         class_ids=named.class_ids,
         corrected_marks=named.corrected_marks,
     )
-    outbox: list[OutboxRow] = []
-    planned = 0
+    plans: dict[int, Plan] = {}
     for row in rows:
         if (why := foreign(events[row.pk], roster)) is not None:
             # Its pupil turned up in another school: that school's records never show it.
@@ -246,13 +249,11 @@ async def replan_unmatched(
         plan = plan_event(events[row.pk], roster, now)
         row.status, row.detail = plan.status, plan.detail
         if plan.status != EventStatus.unmatched:
-            await load_reports_sent(session, roster, _guardians([plan]), now)
-        if plan.status != EventStatus.unmatched:
-            planned += 1
-            outbox.extend(notification_rows(row.pk, plan, roster, now, coalesce))
-    await _join_open_groups(session, outbox, now)
-    await _join_mark_history(session, outbox, now)
-    await _advance_groups(session, outbox, now)
-    await _insert(session, outbox)
+            plans[row.pk] = plan
+    await load_reports_sent(session, roster, _guardians(plans.values()), now)
+    outbox = [
+        r for pk, plan in plans.items() for r in notification_rows(pk, plan, roster, now, coalesce)
+    ]
+    await _write_outbox(session, outbox, now)
     await session.commit()
-    return ReplayResult(planned, len(rows) - planned, len(outbox))
+    return ReplayResult(len(plans), len(rows) - len(plans), len(outbox))

@@ -383,20 +383,19 @@ def compose(
             section = sections[pupil.id] = DigestSection(pupil, context["class_name"])
             parts[pupil.id] = []
         due = _due(item)
-        bucket = buckets.get((pupil.id, item.category, due))
-        if bucket is None:
-            title = CATEGORY_TITLES.get(item.category, item.category)
-            if due:  # the evening's homework, grouped by the day it is due
-                title = f"{title} на {ru_date(due)}"
-                context = {**context, "data": {**context["data"], "due_date": None}}
-            bucket = buckets[(pupil.id, item.category, due)] = DigestCategory(item.category, title)
-            section.categories.append(bucket)
-        elif due:
+        if due:  # the evening's homework, under a heading of the day it is due
             context = {**context, "data": {**context["data"], "due_date": None}}
         if item.category == Category.marks and _day_of(context) == today:
             # The heading names the day: a mark line need not repeat it.
-            context = {**context, "data": {**context["data"], "lesson_date": None}}
-            context["event_time"] = None
+            data = {**context["data"], "lesson_date": None}
+            context = {**context, "data": data, "event_time": None}
+        bucket = buckets.get((pupil.id, item.category, due))
+        if bucket is None:
+            title = CATEGORY_TITLES.get(item.category, item.category)
+            if due:
+                title = f"{title} на {ru_date(due)}"
+            bucket = buckets[(pupil.id, item.category, due)] = DigestCategory(item.category, title)
+            section.categories.append(bucket)
         bucket.lines.append(line(item, context))
         parts[pupil.id].append(day_sms.part(item.kind, item.category, item.data, sms_subject))
     chosen = list(sections.values())

@@ -26,6 +26,7 @@ from notifier.db.models import (
 )
 from notifier.db.states import EventStatus, Reason, RowStatus
 from notifier.delivery import policy
+from notifier.delivery.grouping import CORRECTIONS, MARK_ID, TOLD_TYPES
 from notifier.delivery.timing import defer_past_quiet, next_at
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
@@ -187,7 +188,7 @@ def named_in(events: Iterable[JournalEventIn]) -> Named:
         named.student_ids.update(ev.data.get("student_ids") or ())
         if cid := ev.data.get("class_id"):
             named.class_ids.add(cid)
-        if ev.type in policy.CORRECTIONS and ev.data.get("mark_id") is not None:
+        if ev.type in CORRECTIONS and ev.data.get("mark_id") is not None:
             named.corrected_marks.add(str(ev.data["mark_id"]))
     return named
 
@@ -266,14 +267,14 @@ async def _told_now(
 ) -> set[tuple[str, str]]:
     """(guardian, mark) pairs of these marks planned to go at once (sent or still going)."""
     found = await session.execute(
-        select(Notification.guardian_id, JournalEvent.data["mark_id"].as_string())
+        select(Notification.guardian_id, MARK_ID)
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
             Notification.guardian_id.in_(guardian_ids),
             Notification.mode == Mode.instant,
             Notification.status.in_((RowStatus.pending, RowStatus.sent)),
-            JournalEvent.type.in_((policy.MARK_CREATED, policy.MARK_UPDATED)),
-            JournalEvent.data["mark_id"].as_string().in_(mark_ids),
+            JournalEvent.type.in_(TOLD_TYPES),
+            MARK_ID.in_(mark_ids),
         )
     )
     return {(guardian_id, str(mark_id)) for guardian_id, mark_id in found.all()}
@@ -297,6 +298,7 @@ def decide(
         return Target(guardian_id, student_id, RowStatus.skipped, Reason.opted_out)
     if mode not in (Mode.report, Mode.digest):
         mode = Mode.instant  # the weekly summary's "weekly" is its own schedule
+    gather: timedelta | None = None
     if event is not None:
         told_now = event.mark_id is not None and (guardian_id, event.mark_id) in roster.told_now
         # The SMS rule quietens the defaults; a mode the school or guardian chose stays.
@@ -306,8 +308,7 @@ def decide(
         mode = policy.adjust(mode, event, category, told_now=told_now, by_sms=by_sms)
         if by_sms and mode is Mode.instant:
             gather = policy.gather(category)
-            return Target(guardian_id, student_id, RowStatus.pending, None, mode, gather=gather)
-    return Target(guardian_id, student_id, RowStatus.pending, None, mode)
+    return Target(guardian_id, student_id, RowStatus.pending, None, mode, gather=gather)
 
 
 def audience(
@@ -401,7 +402,7 @@ async def load_reports_sent(
     """Which of these guardians' day's report went today (roster.reports_sent): since its
     early window opened in the school's zone (the roster's schools share one clock here:
     the earliest window is taken, then each guardian's own school is checked)."""
-    keys = {f"{REPORT_KEY}{g}": g for g in guardian_ids}
+    keys = {f"{REPORT_KEY}{g}" for g in guardian_ids}
     if not keys or not roster.schools:
         return
     opens = {sid: policy.early_since(now, school) for sid, school in roster.schools.items()}

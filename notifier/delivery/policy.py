@@ -27,12 +27,9 @@ from zoneinfo import ZoneInfo
 
 from notifier.categories import Category, Mode
 from notifier.db.models import School
+from notifier.delivery.grouping import CORRECTIONS, MARK_TYPES, TOLD_TYPES
 from notifier.delivery.timing import hhmm
 
-MARK_CREATED = "journal.mark.created"
-MARK_UPDATED = "journal.mark.updated"
-MARK_DELETED = "journal.mark.deleted"
-CORRECTIONS = (MARK_UPDATED, MARK_DELETED)
 SCHEDULE_CHANGED = "journal.schedule.changed"
 # A change for today or tomorrow goes now; one for a later day can wait for the evening.
 SCHEDULE_NOW_DAYS = 1
@@ -75,35 +72,38 @@ class EventFacts:
     type: str
     important: bool = False  # a mark the school counts as important
     mark_id: str | None = None
-    later_day: bool = False  # a timetable change for a day after tomorrow
-    not_today: bool = False  # a timetable change for tomorrow or later
+    days_ahead: int = 0  # a timetable change: for today (0), tomorrow (1), ...
     evening_ahead: bool = False  # the school's evening message is still to come today
 
     @property
     def correction(self) -> bool:
         return self.type in CORRECTIONS
 
+    @property
+    def later_day(self) -> bool:
+        """A timetable change for a day after tomorrow."""
+        return self.days_ahead > SCHEDULE_NOW_DAYS
+
+    @property
+    def not_today(self) -> bool:
+        return self.days_ahead > 0
+
 
 def facts(
     ev_type: str, data: Mapping[str, Any], school: School | None, now: datetime
 ) -> EventFacts:
-    if ev_type in (MARK_CREATED, MARK_UPDATED):
+    if ev_type in MARK_TYPES:
         mark_id = data.get("mark_id")
         return EventFacts(
             ev_type,
-            important=ImportantMarks.of(school).match(data),
+            important=ev_type in TOLD_TYPES and ImportantMarks.of(school).match(data),
             mark_id=str(mark_id) if mark_id is not None else None,
         )
-    if ev_type == MARK_DELETED:
-        mark_id = data.get("mark_id")
-        return EventFacts(ev_type, mark_id=str(mark_id) if mark_id is not None else None)
     if ev_type == SCHEDULE_CHANGED and school is not None:
         local = now.astimezone(ZoneInfo(school.timezone))
-        ahead = _days_ahead(data.get("date"), local.date())
         return EventFacts(
             ev_type,
-            later_day=ahead > SCHEDULE_NOW_DAYS,
-            not_today=ahead > 0,
+            days_ahead=_days_ahead(data.get("date"), local.date()),
             evening_ahead=local.time().replace(tzinfo=None) < hhmm(school.digest_time),
         )
     return EventFacts(ev_type)

@@ -17,6 +17,7 @@ SCREENSHOTS_ENV = "NOTIFIER_SCREENSHOTS"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 PHONE = ViewportSize(width=390, height=844)
 DESKTOP = ViewportSize(width=1280, height=800)
+OLD_PHONE = ViewportSize(width=320, height=568)  # the narrowest phone a parent may still use
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 # A page's own files: one of these missing breaks the page (a document that answers 4xx is
 # what a test asked for, and htmx's requests answer 4xx to bad input by design).

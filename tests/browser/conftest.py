@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.browser.checks import DESKTOP, PageProblems
+from tests.browser.checks import DESKTOP, OLD_PHONE, PageProblems
 from tests.browser.chromium import LAUNCH_ARGS, find_chromium, missing_reason
 from tests.browser.stack import Stack, running_stack
 
@@ -93,6 +93,23 @@ def tab(chromium: Browser, stack: Stack) -> Iterator[Page]:
         viewport=DESKTOP,
     )
     context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems = PageProblems(page)
+    try:
+        yield page
+    finally:
+        context.close()
+    problems.assert_none()
+    stack.assert_running()
+
+
+@pytest.fixture
+def phone(chromium: Browser, stack: Stack) -> Iterator[Page]:
+    """An old phone: 320 px wide, scripts off (a page must not need them)."""
+    context = chromium.new_context(
+        viewport=OLD_PHONE, locale="ru-RU", java_script_enabled=False, is_mobile=True
+    )
+    context.set_default_timeout(10_000)
     page = context.new_page()
     problems = PageProblems(page)
     try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Page, expect
 
 from notifier.api.app import create_app
 from notifier.channels.sms_text import measure
@@ -29,13 +29,12 @@ from notifier.config import Settings
 from notifier.db.engine import create_engine, session_factory
 from notifier.rendering import Renderer
 from notifier.summaries import plan_weekly
-from tests.browser.checks import PageProblems, check_axe, screenshot, screenshot_dir
+from tests.browser.checks import OLD_PHONE, check_axe, screenshot, screenshot_dir
 from tests.browser.seed import SeededSchool
 from tests.browser.stack import Stack
 from tests.conftest import ADMIN_TOKEN
 from tests.processes import steady_port
 
-OLD_PHONE = ViewportSize(width=320, height=568)
 SMALLEST_TEXT_PX = 16
 WAIT_SECONDS = 30
 LONG_ANNOUNCEMENT = (
@@ -226,23 +225,6 @@ def week(stack: Stack, pages: str) -> SentWeek:
 
 
 # -- On the phone ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def phone(chromium: Browser, stack: Stack) -> Iterator[Page]:
-    """An old phone: 320 px wide, scripts off (a page must not need them)."""
-    context = chromium.new_context(
-        viewport=OLD_PHONE, locale="ru-RU", java_script_enabled=False, is_mobile=True
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems = PageProblems(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    problems.assert_none()
-    stack.assert_running()
 
 
 def _reads_well_at_320(page: Page, name: str) -> Path:

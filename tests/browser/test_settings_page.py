@@ -7,21 +7,18 @@ a person to look at."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Page, expect
 
 from notifier.config import Settings
 from notifier.db.engine import create_engine, session_factory
 from notifier.unsubscribe import load_links
-from tests.browser.checks import PageProblems, check_axe, screenshot, screenshot_dir
+from tests.browser.checks import OLD_PHONE, check_axe, screenshot, screenshot_dir
 from tests.browser.stack import Stack
 from tests.conftest import ADMIN_TOKEN
 
-OLD_PHONE = ViewportSize(width=320, height=640)
 SMALLEST_TEXT_PX = 16
 
 
@@ -47,23 +44,6 @@ def _settings_link(stack: Stack, guardian_id: str, data_dir: Path) -> str:
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, run()).result()
-
-
-@pytest.fixture
-def phone(chromium: Browser, stack: Stack) -> Iterator[Page]:
-    """An old phone: 320 px wide, scripts off (the page must not need them)."""
-    context = chromium.new_context(
-        viewport=OLD_PHONE, locale="ru-RU", java_script_enabled=False, is_mobile=True
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems = PageProblems(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    problems.assert_none()
-    stack.assert_running()
 
 
 def _fits_an_old_phone(page: Page) -> None:
