@@ -200,6 +200,8 @@ async def test_school_settings_are_saved_through_the_apis_services(
         "quiet_end": "07:30",
         "digest_time": "20:00",
         "day_report_time": "14:45",
+        "edit_day_card_field": "true",
+        "edit_day_card": "true",
         "mode_marks": "digest",
         "mode_summary": "off",
         "channel_1": "email",
@@ -242,7 +244,19 @@ async def test_school_settings_are_saved_through_the_apis_services(
             "20:00",
         )
         assert (school.quiet_start, school.quiet_end) == ("22:00", "07:30")
-        assert school.day_report_time == "14:45"
+        assert school.day_report_time == "14:45" and school.edit_day_card
+    assert 'name="edit_day_card" value="true" checked' in page
+    unticked = {k: v for k, v in form.items() if k != "edit_day_card"}
+    saved = await _post(
+        visitor,
+        "/console/setup/school",
+        "/console/setup/school",
+        **{**unticked, "timezone_other": "Asia/Chita"},
+    )
+    assert saved.status_code == 303
+    async with runtime.sessions() as session:
+        school = await session.get(School, "s1")
+        assert school is not None and not school.edit_day_card
     subs = (await api.get("/v1/schools/s1/subscriptions")).json()
     assert subs["channels"] == ["email", "max", "telegram", "sms"]
     assert subs["categories"]["marks"] == "digest" and subs["categories"]["summary"] == "off"

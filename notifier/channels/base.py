@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class Messenger(StrEnum):
@@ -47,3 +47,16 @@ class Channel(Protocol):
     ) -> SendResult: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CardEditor(Protocol):
+    """A messenger that can replace the text of a message its bot sent (the day's card)."""
+
+    name: str
+
+    def reachable(self, recipient: Recipient) -> bool: ...
+
+    async def edit(
+        self, recipient: Recipient, message_id: str, content: Any, *, now: datetime
+    ) -> SendResult: ...

@@ -8,8 +8,10 @@ import html
 import logging
 import re
 import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from aiohttp import ClientConnectorCertificateError, TCPConnector
 from maxapi import Bot
@@ -23,6 +25,8 @@ from notifier.channels.base import Messenger, Recipient, SendResult
 from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +125,39 @@ class MaxChannel:
     async def send(
         self, recipient: Recipient, content: str, *, ref: str, now: datetime
     ) -> SendResult:
+        user = self._user(recipient)
+        text = fit(content)
+        async with self._slots(user) as bucket:
+            sent = await self._call(
+                bucket, lambda: self.client().send_message(user_id=user, text=text)
+            )
+        if sent is None or sent.message.body is None:
+            raise TransientDelivery("MAX answered without the message sent")
+        return SendResult(provider_id=sent.message.body.mid)
+
+    async def edit(
+        self, recipient: Recipient, message_id: str, content: str, *, now: datetime
+    ) -> SendResult:
+        """Replace the text of a message the bot sent this user (the day's card), silently."""
+        user = self._user(recipient)
+        text = fit(content)
+        async with self._slots(user) as bucket:
+            await self._call(
+                bucket,
+                lambda: self.client().edit_message(message_id=message_id, text=text, notify=False),
+            )
+        return SendResult(provider_id=message_id)
+
+    @staticmethod
+    def _user(recipient: Recipient) -> int:
         if not recipient.max_user_id:
             raise PermanentDelivery("guardian has no linked MAX chat")
-        user = int(recipient.max_user_id)
+        return int(recipient.max_user_id)
+
+    @contextlib.asynccontextmanager
+    async def _slots(self, user: int) -> AsyncIterator[str]:
+        """The user's and the bot's rate slots for one call; yields the bot's bucket."""
         bucket = "max:bot"
-        text = fit(content)
         async with contextlib.AsyncExitStack() as slots:
             interval = self.settings.max_chat_interval_seconds
             if interval > 0:
@@ -133,12 +165,11 @@ class MaxChannel:
                 await slots.enter_async_context(self.limiter.slot(chat, 1, interval))
             limit, window = per_second(self.settings.max_rate_per_second)
             await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
-            mid = await self._send(bucket, user, text)
-        return SendResult(provider_id=mid)
+            yield bucket
 
-    async def _send(self, bucket: str, user: int, text: str) -> str:
+    async def _call(self, bucket: str, call: Callable[[], Awaitable[T]]) -> T:
         try:
-            sent = await self.client().send_message(user_id=user, text=text)
+            return await call()
         except MaxApiError as exc:
             raise await self._api_error(bucket, exc) from None
         except MaxConnection as exc:
@@ -149,9 +180,6 @@ class MaxChannel:
             ) from None
         except TimeoutError:
             raise TransientDelivery("MAX timeout") from None
-        if sent is None or sent.message.body is None:
-            raise TransientDelivery("MAX answered without the message sent")
-        return sent.message.body.mid
 
     async def _api_error(
         self, bucket: str, exc: MaxApiError

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -38,6 +39,9 @@ DEAD_CHAT = (
     "user not found",
     "chat_id is empty",
 )
+# Telegram's answer to an edit that changes nothing.
+NOT_MODIFIED = "message is not modified"
+T = TypeVar("T")
 
 
 # aiogram parses every answer with `Response[<the method's result type>]`, and pydantic keeps
@@ -113,25 +117,57 @@ class TelegramChannel:
     async def send(
         self, recipient: Recipient, content: str, *, ref: str, now: datetime
     ) -> SendResult:
+        bot, chat_id = self._bot_and_chat(recipient)
+        async with self._slots(bot, chat_id) as bucket:
+            message = await self._call(
+                bucket, lambda: bot.send_message(chat_id=chat_id, text=content)
+            )
+        assert isinstance(message, Message)
+        return SendResult(provider_id=str(message.message_id))
+
+    async def edit(
+        self, recipient: Recipient, message_id: str, content: str, *, now: datetime
+    ) -> SendResult:
+        """Replace the text of a message the bot sent this chat (the day's card)."""
+        bot, chat_id = self._bot_and_chat(recipient)
+        try:
+            async with self._slots(bot, chat_id) as bucket:
+                await self._call(
+                    bucket,
+                    lambda: bot.edit_message_text(
+                        chat_id=chat_id, message_id=int(message_id), text=content
+                    ),
+                )
+        except PermanentDelivery as exc:
+            # The card already says this (a mark changed and changed back): nothing to do.
+            if NOT_MODIFIED not in exc.reason:
+                raise
+        return SendResult(provider_id=message_id)
+
+    def _bot_and_chat(self, recipient: Recipient) -> tuple[Bot, int]:
         if not recipient.telegram_chat_id:
             raise PermanentDelivery("guardian has no linked Telegram chat")
         bot = self.bots.get(recipient.telegram_bot_id or self.default_bot_id)
         if bot is None:
             raise PermanentDelivery("the bot this chat was linked through is not configured")
+        return bot, int(recipient.telegram_chat_id)
+
+    @contextlib.asynccontextmanager
+    async def _slots(self, bot: Bot, chat_id: int) -> AsyncIterator[str]:
+        """The chat's and the bot's rate slots for one call; yields the bot's bucket."""
         bucket = f"tg:bot:{bot.id}"
         chat_interval = self.settings.telegram_chat_interval_seconds
         async with contextlib.AsyncExitStack() as slots:
             if chat_interval > 0:
-                chat = f"tg:chat:{bot.id}:{recipient.telegram_chat_id}"
+                chat = f"tg:chat:{bot.id}:{chat_id}"
                 await slots.enter_async_context(self.limiter.slot(chat, 1, chat_interval))
             limit, window = per_second(self.settings.telegram_rate_per_second)
             await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
-            message = await self._send(bot, bucket, int(recipient.telegram_chat_id), content)
-        return SendResult(provider_id=str(message.message_id))
+            yield bucket
 
-    async def _send(self, bot: Bot, bucket: str, chat_id: int, text: str) -> Message:
+    async def _call(self, bucket: str, call: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await bot.send_message(chat_id=chat_id, text=text)
+            return await call()
         except TelegramRetryAfter as exc:
             # Telegram slows the whole bot down, not one chat: every worker waits.
             await self.limiter.pause(bucket, exc.retry_after)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -47,6 +48,9 @@ class School(Timestamped, Base):
     # Which marks go now instead of in the day's report: {"values": [...], "work_types":
     # [...]}; None: delivery/policy.IMPORTANT (a 1 or a 2, a test or контрольная).
     important_marks: Mapped[dict[str, Any] | None]
+    # A mark that comes after the day's report went, before the evening, edits the report's
+    # Telegram or MAX message instead of waiting for the evening (delivery/day_card.py).
+    edit_day_card: Mapped[bool] = mapped_column(default=False, server_default=false())
     # A second bot for a large school or municipality; its own rate bucket. A secret: never
     # returned by the API.
     telegram_token: Mapped[str | None] = mapped_column(String(100))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from notifier.db.models import (
     Student,
 )
 from notifier.db.states import RowStatus
+from notifier.delivery import policy
+from notifier.delivery.day_card import Card, guardians_with_cards, load_cards
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES, TOLD_TYPES
 from notifier.reports import summary
 from notifier.reports.marks import Report, pupil_report
@@ -42,6 +45,10 @@ class Batch:
     told: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # event pk of a weekly summary → the pupil's marks and attendance for its period
     reports: dict[int, Report] = field(default_factory=dict)
+    # guardian → their day's report in a messenger, for rows that edit it (delivery/day_card),
+    # and what they had been told of its marks before it went
+    cards: dict[str, Card] = field(default_factory=dict)
+    told_before_cards: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def place_of(self, note: Notification) -> School | None:
         student = self.students.get(note.student_id or "")
@@ -56,7 +63,7 @@ class Batch:
         return self._prefs.of(guardian_id, student.school_id if student else None)
 
 
-async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
+async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) -> Batch:
     notes = list(
         await session.scalars(
             select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
@@ -74,25 +81,7 @@ async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
         g.id: g
         for g in await session.scalars(select(Guardian).where(Guardian.id.in_(guardian_ids)))
     }
-    batch.students = {
-        s.id: s
-        for s in await session.scalars(
-            select(Student).where(Student.id.in_({n.student_id for n in notes if n.student_id}))
-        )
-    }
-    school_ids = {s.school_id for s in batch.students.values()}
-    batch.schools = {
-        s.id: s for s in await session.scalars(select(School).where(School.id.in_(school_ids)))
-    }
-    class_ids = {s.class_id for s in batch.students.values() if s.class_id}
-    batch.classes = {
-        cid: name
-        for cid, name in (
-            await session.execute(
-                select(SchoolClass.id, SchoolClass.name).where(SchoolClass.id.in_(class_ids))
-            )
-        ).all()
-    }
+    await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
     batch.consented = set(
         await session.scalars(
             select(Consent.guardian_id).where(
@@ -120,23 +109,87 @@ async def load_batch(*, session: AsyncSession, ids: list[int]) -> Batch:
             start=date.fromisoformat(data["from"]),
             end=date.fromisoformat(data["to"]),
         )
+    editing = guardians_with_cards(notes)
+    if editing:
+        await _load_cards(session, batch, editing, now)
     mark_ids = {
         str(e.data["mark_id"])
         for e in batch.events.values()
         if e.type in MARK_TYPES and e.data.get("mark_id") is not None
     }
-    if mark_ids:
-        told = await session.execute(
-            select(Notification.guardian_id, JournalEvent.data)
-            .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
-            .where(
-                Notification.status == RowStatus.sent,
-                Notification.guardian_id.in_(guardian_ids),
-                JournalEvent.type.in_(TOLD_TYPES),
-                MARK_ID.in_(mark_ids),
-            )
-            .order_by(JournalEvent.pk)
-        )
-        for guardian_id, data in told.all():
-            batch.told[(guardian_id, str(data["mark_id"]))] = dict(data)
+    batch.told = await _told(session, guardian_ids, mark_ids)
+    if batch.cards:
+        shown = {note.id for card in batch.cards.values() for note in card.rows}
+        batch.told_before_cards = await _told(session, editing, mark_ids, leave_out=shown)
     return batch
+
+
+async def _load_cards(
+    session: AsyncSession, batch: Batch, guardian_ids: set[str], now: datetime
+) -> None:
+    """The cards these guardians' rows edit, and the events of the rows on them."""
+    since: dict[str, datetime] = {}
+    for note in batch.notifications:
+        school = batch.place_of(note)
+        if note.guardian_id in guardian_ids and school is not None:
+            since[note.guardian_id] = policy.early_since(now, school)
+    batch.cards = await load_cards(session, since)
+    shown = [n for card in batch.cards.values() for n in card.rows]
+    missing = {n.event_pk for n in shown} - batch.events.keys()
+    if missing:
+        for event in await session.scalars(
+            select(JournalEvent).where(JournalEvent.pk.in_(missing))
+        ):
+            batch.events[event.pk] = event
+    # A sibling's marks on the card: their pupil, class and school too.
+    await _load_places(
+        session, batch, {n.student_id for n in shown if n.student_id} - batch.students.keys()
+    )
+
+
+async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str]) -> None:
+    """These pupils, and their schools and class names, into the batch."""
+    if not student_ids:
+        return
+    students = list(await session.scalars(select(Student).where(Student.id.in_(student_ids))))
+    batch.students.update((s.id, s) for s in students)
+    school_ids = {s.school_id for s in students} - batch.schools.keys()
+    if school_ids:
+        found = await session.scalars(select(School).where(School.id.in_(school_ids)))
+        batch.schools.update((s.id, s) for s in found)
+    class_ids = {s.class_id for s in students if s.class_id} - batch.classes.keys()
+    if class_ids:
+        names = await session.execute(
+            select(SchoolClass.id, SchoolClass.name).where(SchoolClass.id.in_(class_ids))
+        )
+        batch.classes.update((cid, name) for cid, name in names.all())
+
+
+async def _told(
+    session: AsyncSession,
+    guardian_ids: Collection[str],
+    mark_ids: Collection[str],
+    *,
+    leave_out: Collection[int] = (),
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(guardian, mark_id) → the mark as the guardian was last told it, by the rows sent
+    (but those in `leave_out`)."""
+    if not mark_ids or not guardian_ids:
+        return {}
+    query = (
+        select(Notification.guardian_id, JournalEvent.data)
+        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+        .where(
+            Notification.status == RowStatus.sent,
+            Notification.guardian_id.in_(guardian_ids),
+            JournalEvent.type.in_(TOLD_TYPES),
+            MARK_ID.in_(mark_ids),
+        )
+        .order_by(JournalEvent.pk)
+    )
+    if leave_out:
+        query = query.where(Notification.id.not_in(leave_out))
+    return {
+        (guardian_id, str(data["mark_id"])): dict(data)
+        for guardian_id, data in (await session.execute(query)).all()
+    }

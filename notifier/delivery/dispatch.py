@@ -18,15 +18,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
-from notifier.channels.base import Channel, Recipient
+from notifier.channels.base import CardEditor, Channel, Recipient
 from notifier.channels.outbox import message_ref
 from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
 from notifier.db.engine import SessionFactory
-from notifier.db.models import Notification
+from notifier.db.models import Guardian, Notification
 from notifier.db.states import Outcome, Reason, RowStatus
+from notifier.delivery import policy
 from notifier.delivery.batch import Batch, load_batch
 from notifier.delivery.budget import SmsBudget
+from notifier.delivery.day_card import CARD_KEY, EVENING_KEY, card_items
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
 from notifier.delivery.outbox import claim, record, renew_lease
@@ -126,7 +128,7 @@ class Dispatcher:
             await self._school_bots(session)
             if self._links is None:
                 self._links = await load_links(session, self.settings)
-            batch = await load_batch(session=session, ids=ids)
+            batch = await load_batch(session=session, ids=ids, now=now)
             await self._budget.load(session, batch.schools.values(), now)
         groups: dict[str, list[Notification]] = defaultdict(list)
         for note in batch.notifications:
@@ -201,6 +203,8 @@ class Dispatcher:
             "sent_at": note.sent_at,
             "segments": note.segments,
             "cost": note.cost,
+            "group_key": note.group_key,
+            "mode": note.mode,
         }
         values.update(changes)
         return values
@@ -238,6 +242,9 @@ class Dispatcher:
                 outcome.values[note.id] = self._values(
                     note, status=RowStatus.skipped, reason=Reason.no_consent
                 )
+            return outcome
+        if (members[0].group_key or "").startswith(CARD_KEY):
+            await self._edit_card(now, batch, guardian, members, outcome)
             return outcome
         folded = fold(members, batch.events, batch.told)
         for note in folded.superseded:
@@ -302,6 +309,71 @@ class Dispatcher:
             self._budget.count(school.id if school else None, sent.get("segments"))
         return outcome
 
+    async def _edit_card(
+        self,
+        now: datetime,
+        batch: Batch,
+        guardian: Guardian,
+        members: list[Notification],
+        outcome: _Outcome,
+    ) -> None:
+        """News after the day's report, on the report's card (delivery/day_card): the card is
+        rendered again, the rows it showed and these, and its message edited. An edit makes no
+        sound, so quiet hours do not hold it. With no card to edit, the evening's message."""
+        card = batch.cards.get(guardian.id)
+        recipient = recipient_of(guardian)
+        editor = self.channels.get(card.channel) if card is not None else None
+        if (
+            card is None
+            or not isinstance(editor, CardEditor)
+            or not editor.reachable(recipient)
+            or card.channel in batch.blocked.get(guardian.id, ())
+        ):
+            self._to_evening(now, batch, members, outcome)
+            return
+        items, superseded = card_items(
+            card, members, batch.events, told_before=batch.told_before_cards, told=batch.told
+        )
+        for note in superseded:
+            outcome.values[note.id] = self._values(
+                note, status=RowStatus.skipped, reason=Reason.superseded
+            )
+        news = {note.id for note in members}
+        live = [note for item in items for note in item.members if note.id in news]
+        if not live:
+            return
+        message = compose(
+            self.renderer,
+            batch=batch,
+            guardian=guardian,
+            items=items,
+            mode=_mode_of([*card.rows, *live]),
+            now=now,
+        )
+        way = Route((card.channel,), None)
+        await self._send(now, live, message, recipient, way, outcome, edit=card.message_id)
+        if outcome.values[live[0].id]["status"] == RowStatus.failed:
+            # The message can no longer be edited (deleted, too old): the evening's, then.
+            self._to_evening(now, batch, live, outcome)
+
+    def _to_evening(
+        self, now: datetime, batch: Batch, notes: list[Notification], outcome: _Outcome
+    ) -> None:
+        for note in notes:
+            school = batch.place_of(note)
+            due = now
+            if school is not None:
+                quiet = batch.preferences_of(note.guardian_id, note.student_id).quiet_window(school)
+                due = policy.evening_at(now, school, quiet)
+            outcome.values[note.id] = self._values(
+                note,
+                status=RowStatus.pending,
+                reason=None,
+                due_at=due,
+                group_key=f"{EVENING_KEY}{note.guardian_id}",
+                mode=Mode.digest,
+            )
+
     @staticmethod
     def _urgent(members: list[Notification]) -> bool:
         return any(note.kind == URGENT for note in members)
@@ -314,7 +386,10 @@ class Dispatcher:
         recipient: Recipient,
         way: Route,
         outcome: _Outcome,
+        *,
+        edit: str | None = None,
     ) -> None:
+        """`edit`: the id of the message to edit instead of sending one (the day's card)."""
         first = live[0]
         if not way.channels:
             for note in live:
@@ -342,9 +417,13 @@ class Dispatcher:
                 continue
             try:
                 async with self._limit:
-                    result = await self.channels[name].send(
-                        recipient, content, ref=message_ref(first.id), now=now
-                    )
+                    channel = self.channels[name]
+                    if edit is not None and isinstance(channel, CardEditor):
+                        result = await channel.edit(recipient, edit, content, now=now)
+                    else:
+                        result = await channel.send(
+                            recipient, content, ref=message_ref(first.id), now=now
+                        )
             except TransientDelivery as exc:
                 self._attempts(outcome, live, name, now, Outcome.transient, exc.reason)
                 status, due, reason = self._retry(first, now, exc)

@@ -9,14 +9,16 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from notifier.db.bulk import insert_ignore
 from notifier.db.engine import SessionFactory
 from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
 from notifier.db.states import RowStatus
+from notifier.delivery.day_card import CARD_KEY
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,30 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _card_free(now: datetime) -> Any:
+    """A card's edits one at a time: each renders the card from the rows sent so far, so an
+    edit made while another is out could leave the other's news off the card."""
+    out = aliased(Notification)
+    return or_(
+        Notification.group_key.is_(None),
+        ~Notification.group_key.startswith(CARD_KEY, autoescape=True),
+        ~exists().where(
+            out.group_key == Notification.group_key,
+            out.status == RowStatus.pending,
+            out.lease_until >= now,
+        ),
+    )
+
+
 async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
     """Lease up to `limit` due rows, and the rest of their groups, to this worker; others
     skip them until the lease ends."""
-    pick = select(Notification.id).where(_due(now)).order_by(Notification.due_at).limit(limit)
+    pick = (
+        select(Notification.id)
+        .where(_due(now), _card_free(now))
+        .order_by(Notification.due_at)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         # One claim at a time per database. Two claims taking whole groups lock rows in no
         # set order and deadlock (seen in the region benchmark with two delivery runs in one

@@ -26,6 +26,7 @@ from notifier.db.models import (
 )
 from notifier.db.states import EventStatus, Reason, RowStatus
 from notifier.delivery import policy
+from notifier.delivery.day_card import CARD_KEY, EVENING_KEY, REPORT_KEY
 from notifier.delivery.grouping import CORRECTIONS, MARK_ID, TOLD_TYPES
 from notifier.delivery.timing import defer_past_quiet, next_at
 from notifier.events.schema import JournalEventIn
@@ -90,6 +91,7 @@ class Target:
     reason: Reason | None
     mode: Mode = Mode.instant
     with_report: bool = False  # goes now and takes the day's report with it (policy)
+    card: bool = False  # edits the day's report, which went (delivery/day_card)
     # By SMS, what goes now waits this long for more of the guardian's news (policy.gather)
     gather: timedelta | None = None
 
@@ -380,8 +382,9 @@ def plan_event(ev: JournalEventIn, roster: Roster, now: datetime) -> Plan:
 
 def settle(target: Target, roster: Roster, now: datetime) -> Target:
     """Where a row goes by the school's clock: a row for the day's report planned once the
-    report went joins the evening's message (the next one the guardian gets); a row going now
-    in the two hours before the report takes the report with it (delivery/policy)."""
+    report went joins the evening's message (the next one the guardian gets), or edits the
+    report's card where the school chose that (delivery/day_card); a row going now in the two
+    hours before the report takes the report with it (delivery/policy)."""
     if target.status is not RowStatus.pending or target.mode not in (Mode.report, Mode.instant):
         return target
     school = roster.school_of(target.student_id)
@@ -390,6 +393,8 @@ def settle(target: Target, roster: Roster, now: datetime) -> Target:
     sent = target.guardian_id in roster.reports_sent
     slot = policy.report_slot(now, school, sent_today=sent)
     if target.mode is Mode.report and slot is policy.ReportSlot.evening:
+        if school.edit_day_card and sent:
+            return replace(target, card=True)
         return replace(target, mode=Mode.digest)
     if target.mode is Mode.instant and slot is policy.ReportSlot.early:
         return replace(target, with_report=True)
@@ -421,14 +426,13 @@ async def load_reports_sent(
             roster.reports_sent.add(guardian_id)
 
 
-REPORT_KEY = "r:"  # a guardian's day's report: "r:<guardian>"
-
-
 def group_key(target: Target, category: str) -> str:
     """Rows that may share one message: the evening's and the day's report per guardian; now,
     per guardian and category, a section per child (siblings fold into one message)."""
     if target.mode is Mode.digest:
-        return f"d:{target.guardian_id}"
+        return f"{EVENING_KEY}{target.guardian_id}"
+    if target.card:
+        return f"{CARD_KEY}{target.guardian_id}"
     if target.mode is Mode.report or target.with_report:
         return f"{REPORT_KEY}{target.guardian_id}"
     if target.gather is not None:  # by SMS, the guardian's news that goes now in one SMS
@@ -445,7 +449,9 @@ def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta)
     prefs = roster.prefs(target.guardian_id, target.student_id)
     quiet = prefs.quiet_window(school)
     if target.mode is Mode.digest:
-        return next_at(now, zone=school.timezone, at=school.digest_time, quiet=quiet)
+        return policy.evening_at(now, school, quiet)
+    if target.card:  # an edit makes no sound: quiet hours do not hold it
+        return now + coalesce
     if target.mode is Mode.report:
         return next_at(now, zone=school.timezone, at=school.day_report_time, quiet=quiet)
     wait = max(coalesce, target.gather or timedelta(0))

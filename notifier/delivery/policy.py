@@ -9,7 +9,8 @@ SPEC §8 "Quiet defaults" that look at the event itself and at the clock.
   announcement go now; everything else, marks that matter included, is in one evening SMS.
 - A timetable change for a day after tomorrow does not need the parent now: the evening.
 - A report row planned after the day's report went joins the evening's message, else the next
-  day's report: "in the next message".
+  day's report: "in the next message". A school may choose that it edits the report's card in
+  Telegram or MAX instead (delivery/day_card).
 - In the two hours before the report, a message that goes now takes the report with it.
 
 The mode a category has (categories.DEFAULTS ← the school's ← the guardian's) is decided in
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 from notifier.categories import Category, Mode
 from notifier.db.models import School
 from notifier.delivery.grouping import CORRECTIONS, MARK_TYPES, TOLD_TYPES
-from notifier.delivery.timing import hhmm
+from notifier.delivery.timing import hhmm, next_at
 
 SCHEDULE_CHANGED = "journal.schedule.changed"
 # A change for today or tomorrow goes now; one for a later day can wait for the evening.
@@ -196,3 +197,8 @@ def early_since(now: datetime, school: School) -> datetime:
     local = now.astimezone(ZoneInfo(school.timezone))
     report = datetime.combine(local.date(), hhmm(school.day_report_time), tzinfo=local.tzinfo)
     return report - EARLY_REPORT
+
+
+def evening_at(now: datetime, school: School, quiet: tuple[str, str]) -> datetime:
+    """When the guardian's next evening message goes (`quiet`: their quiet hours)."""
+    return next_at(now, zone=school.timezone, at=school.digest_time, quiet=quiet)

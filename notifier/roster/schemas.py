@@ -92,6 +92,9 @@ class SchoolIn(_In):
     day_report_time: HHMM = "15:30"
     # None: the default rule (a 1 or a 2, a test or контрольная).
     important_marks: ImportantMarks | None = None
+    # A mark after the day's report went edits the report's Telegram or MAX message instead of
+    # waiting for the evening (SPEC §8 "Quiet defaults"; off: the evening's message).
+    edit_day_card: bool = False
     # A school's own bot (from @BotFather) raises a large region's ceiling: each bot has its
     # own rate limit. Write-only: the API never returns it.
     telegram_token: BotToken | None = None

@@ -85,6 +85,7 @@ async def put_school(
     school.important_marks = (
         body.important_marks.model_dump() if body.important_marks is not None else None
     )
+    school.edit_day_card = body.edit_day_card
     school.telegram_token = body.telegram_token
     school.sms_budget_month = body.sms_budget_month
     session.add(school)
@@ -125,6 +126,7 @@ def school_in(school: School, **changes: Any) -> SchoolIn:
         "digest_time": school.digest_time,
         "day_report_time": school.day_report_time,
         "important_marks": school.important_marks,
+        "edit_day_card": school.edit_day_card,
         "telegram_token": school.telegram_token,
         "sms_budget_month": school.sms_budget_month,
     }

@@ -67,6 +67,10 @@ class SchoolForm:
     modes: dict[str, str] = field(default_factory=dict)  # category -> mode
     order: list[str] = field(default_factory=list)  # channels, first tried first
     sms_budget: str = ""  # segments a month, as typed; empty: no cap
+    edit_day_card: bool = False
+    # The form had the day's card box: unticked means off (a page loaded before the box was
+    # added sends neither, and keeps the school's choice).
+    card_shown: bool = True
 
     @classmethod
     async def of(cls, session: SessionDep, school: School) -> SchoolForm:
@@ -83,6 +87,7 @@ class SchoolForm:
             modes=dict(subs["categories"]),
             order=channels + [c for c in CHANNELS if c not in channels],
             sms_budget="" if school.sms_budget_month is None else str(school.sms_budget_month),
+            edit_day_card=school.edit_day_card,
         )
 
     @classmethod
@@ -101,6 +106,8 @@ class SchoolForm:
             modes={c.value: text(f"mode_{c.value}") for c in ALL_CATEGORIES},
             order=_order([text(f"channel_{i}") for i in range(1, len(CHANNELS) + 1)]),
             sms_budget=text("sms_budget_month"),
+            edit_day_card=text("edit_day_card") == "true",
+            card_shown=text("edit_day_card_field") == "true",
         )
 
     @property
@@ -215,6 +222,7 @@ async def save(
             digest_time=form.digest_time,
             # A form without the field (a page loaded before it was added) keeps the school's.
             day_report_time=form.day_report_time or school.day_report_time,
+            edit_day_card=form.edit_day_card if form.card_shown else school.edit_day_card,
             sms_budget_month=_sms_budget(form.sms_budget, t),
         )
         # Only what differs from the defaults is the school's own choice: the rest follows

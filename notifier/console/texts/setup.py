@@ -110,6 +110,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "— сразу.",
         "The day's marks reach parents in one message at this time; 2s and tests at once.",
     ),
+    "setup.school.card": (
+        "Дополнять итоги дня в Telegram и MAX",
+        "Add to the day's report in Telegram and MAX",
+    ),
+    "setup.school.card_hint": (
+        "Оценка, поставленная после итогов дня, дописывается в то же сообщение (без звука), а не "
+        "ждёт вечерней сводки. Письма и SMS не меняются.",
+        "A mark given after the day's report is added to that message (silently) instead of "
+        "waiting for the evening. Emails and SMS do not change.",
+    ),
     "setup.school.digest": ("Время вечерней сводки", "Time of the evening digest"),
     "setup.school.digest_hint": (
         "Когда приходит сводка за день тем, кто выбрал «сводкой»; по субботам в это же время — "

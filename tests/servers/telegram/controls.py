@@ -223,6 +223,12 @@ class Controls(BotState):
         with self._lock:
             return [m for m in self.sent if m.accepted and m.chat_id == key]
 
+    def message_now(self, chat_id: int | str, message_id: int) -> dict[str, Any] | None:
+        """A message as the chat shows it now (after edits: `text` plain, `edit_date`)."""
+        with self._lock:
+            stored = self._messages.get((str(chat_id), message_id))
+            return json.loads(json.dumps(stored.message)) if stored is not None else None
+
     def calls_to(self, method: str) -> list[ApiCall]:
         """Calls of `method` (case-insensitive), failed ones included."""
         wanted = method.lower()
