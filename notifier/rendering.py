@@ -10,29 +10,30 @@ from importlib.resources.abc import Traversable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.dates import format_date
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, pass_context, select_autoescape
+from jinja2.runtime import Context
 
+from notifier.message_words import (
+    ATTENDANCE_STATUSES,
+    SCHEDULE_CHANGES,
+    Language,
+    category_title,
+    language_of,
+    plural,
+    say,
+)
 from notifier.reports import summary
 from notifier.template_set import ResourceLoader, check, templates_root
 
-ATTENDANCE = {
-    "absent": "отсутствовал(а)",
-    "late": "опоздал(а)",
-    "excused": "отсутствовал(а) по уважительной причине",
-    "present": "присутствовал(а)",
-}
-SCHEDULE = {
-    "cancelled": "отменён",
-    "replaced": "замена",
-    "moved": "перенесён",
-    "room_changed": "смена кабинета",
-}
+# The journal's attendance statuses and timetable changes in the Russian of the messages (the
+# school-day bench reads them; the words of both languages are in notifier/message_words.py).
+ATTENDANCE = {s: say(Language.ru, f"attendance.{s}") for s in ATTENDANCE_STATUSES}
+SCHEDULE = {c: say(Language.ru, f"schedule.{c}") for c in SCHEDULE_CHANGES}
 
 
 def ru_date(value: str | date | datetime | None, locale: str = "ru") -> str:
-    """'2026-03-12' → '12 марта'."""
+    """'2026-03-12' → '12 марта' ('12 March' in English)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
@@ -42,7 +43,7 @@ def ru_date(value: str | date | datetime | None, locale: str = "ru") -> str:
             return str(value)
     if isinstance(value, datetime):
         value = value.date()
-    return _day_month(value, locale)
+    return _day_month(value, str(locale))
 
 
 @lru_cache(maxsize=4096)
@@ -51,15 +52,47 @@ def _day_month(value: date, locale: str) -> str:
     return format_date(value, "d MMMM", locale=locale)
 
 
-@lru_cache(maxsize=16)
-def _locale(name: str) -> Locale:
-    return Locale.parse(name)
-
-
 def ru_plural(n: int, one: str, few: str, many: str) -> str:
     """The Russian form of a word for n, by CLDR plural rules (1 оценка, 3 оценки, 5 оценок)."""
-    form = _locale("ru").plural_form(abs(n))
-    return {"one": one, "few": few}.get(form, many)
+    return plural(Language.ru, n, (one, few, many))
+
+
+# -- What templates call with the message's language --------------------------------------------
+#
+# A message in a guardian's language has `locale` in its context (delivery/message.py puts it in
+# the digest's and its lines'); these take it from there, so no template passes it by hand, and
+# a message without it is Russian.
+
+
+def _language(context: Context) -> Language:
+    return language_of(context.get("locale"))
+
+
+@pass_context
+def _words(context: Context, key: str, n: int | None = None, **values: object) -> str:
+    """`t("digest.report")`, `t("digest.sms.marks", n=3)`: notifier/message_words.py's words."""
+    return say(_language(context), key, n, **values)
+
+
+@pass_context
+def _date_filter(context: Context, value: str | date | datetime | None) -> str:
+    return ru_date(value, _language(context))
+
+
+@pass_context
+def _category_title(context: Context, category: str) -> str:
+    return category_title(category, _language(context))
+
+
+@pass_context
+def _attendance_status(context: Context, status: str) -> str:
+    # A status the journal may send but we have no words for is shown as it came.
+    return say(_language(context), f"attendance.{status}") if status in ATTENDANCE else status
+
+
+@pass_context
+def _schedule_change(context: Context, change: str) -> str:
+    return say(_language(context), f"schedule.{change}") if change in SCHEDULE else change
 
 
 def _single_line(value: str) -> str:
@@ -77,11 +110,13 @@ def _environment(*, html: bool, loader: ResourceLoader) -> Environment:
         keep_trailing_newline=False,
         auto_reload=False,
     )
+    env.globals.update(t=_words)
     env.filters.update(
-        ru_date=ru_date,
-        ru_plural=ru_plural,
-        attendance_status=lambda s: ATTENDANCE.get(s, s),
-        schedule_change=lambda s: SCHEDULE.get(s, s),
+        ru_date=_date_filter,  # in the message's language, despite the name
+        ru_plural=ru_plural,  # Russian forms, given by the template
+        category_title=_category_title,
+        attendance_status=_attendance_status,
+        schedule_change=_schedule_change,
         single_line=_single_line,
         average=summary.number,
         period=summary.period,
@@ -134,7 +169,8 @@ class Renderer:
         text = self._text.get_template(f"{kind}/email.txt.j2").render(context).strip() + "\n"
         unsubscribe = context.get("unsubscribe_url")
         if unsubscribe:
-            text += f"Отписаться от таких писем: {unsubscribe}\n"
+            words = say(language_of(context.get("locale")), "mail.unsubscribe")
+            text += f"{words}: {unsubscribe}\n"
         return RenderedEmail(
             # A header is one line whatever the data held: no header can be smuggled in.
             subject=_single_line(subject)[:200],

@@ -1,7 +1,9 @@
 """The day's report and the evening's message by SMS: a section per child, short enough that
-each fits one segment where it can ("Маша: алг 5, физ 4 (кр); ДЗ алг, рус").
+each fits one segment where it can ("Маша: алг 5, физ 4 (кр); ДЗ алг, рус"; in English
+"Masha: алг 5, физ 4 (test); HW алг, рус": subjects as the journal names them).
 Subjects go by their short names (message.short_subject's table); the full text is in the
-journal and, for a parent with email or a messenger, in those."""
+journal and, for a parent with email or a messenger, in those. The words are
+notifier/message_words.py's `sms.*`."""
 
 from __future__ import annotations
 
@@ -10,14 +12,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from notifier.rendering import ATTENDANCE
+from notifier.message_words import ATTENDANCE_STATUSES, SCHEDULE_CHANGES, Language, say
 
-# A timetable change in a word or two; a comment's first words (the rest is in the journal).
-CHANGES = {"cancelled": "отмена", "replaced": "замена", "moved": "перенос", "room_changed": "каб."}
+# A comment's first words (the rest is in the journal).
 COMMENT = 24
 
-# A school's journal says these in full; an SMS has no room.
-WORK_TYPES = {"контрольн": "кр", "тест": "тест", "test": "тест", "самостоятельн": "ср"}
+# A school's journal says these in full; an SMS has no room (sms.work.*).
+WORK_TYPES = {
+    "контрольн": "control",
+    "тест": "test",
+    "test": "test",
+    "самостоятельн": "independent",
+}
 
 
 @dataclass(frozen=True)
@@ -36,54 +42,74 @@ def _day(value: object) -> str:
     return f"{day.day}.{day.month:02d}"
 
 
-def _work(data: dict[str, Any]) -> str:
+def _work(data: dict[str, Any], language: Language) -> str:
     work = str(data.get("work_type") or "").lower()
-    return next((short for word, short in WORK_TYPES.items() if word in work), "")
+    key = next((key for word, key in WORK_TYPES.items() if word in work), "")
+    return say(language, f"sms.work.{key}") if key else ""
 
 
-def part(kind: str, category: str, data: dict[str, Any], short: Callable[[str], str]) -> Part:
+def part(
+    kind: str,
+    category: str,
+    data: dict[str, Any],
+    short: Callable[[str], str],
+    language: Language = Language.ru,
+) -> Part:
     """`short`: a subject as an SMS names it (message.sms_subject)."""
+
+    def words(key: str, **values: object) -> str:
+        return say(language, key, None, **values)
+
     name = " ".join(str(data.get("subject") or "").split())
     subject = short(name) if name else ""
     value = str(data.get("value") or "")
     if kind == "mark_created":
-        work = _work(data)
+        work = _work(data, language)
         return Part(category, f"{subject} {value}" + (f" ({work})" if work else ""))
     if kind == "mark_updated":
         old = data.get("old_value")
-        return Part(category, f"{subject} {old}→{value}" if old else f"{subject} {value} (испр.)")
+        if old:
+            return Part(category, f"{subject} {old}{words('sms.arrow')}{value}")
+        return Part(category, f"{subject} {value} ({words('sms.corrected')})")
     if kind == "mark_deleted":
-        return Part(category, f"{subject or 'оценка'} удалена")
+        return Part(category, words("sms.deleted", what=subject or words("sms.mark")))
     if kind in ("homework_assigned", "homework_updated"):
         return Part(category, subject)  # the task and its date are in the journal
     if kind == "attendance":
-        status = ATTENDANCE.get(str(data.get("status")), str(data.get("status")))
+        status = str(data.get("status"))
+        if status in ATTENDANCE_STATUSES:
+            status = words(f"attendance.{status}")
         lesson = data.get("lesson_number")
-        lesson_text = f" {lesson}-й урок" if lesson else ""
-        return Part(category, status + lesson_text + (f" ({subject})" if subject else ""))
+        if lesson:
+            status = words("sms.absence.lesson", status=status, number=lesson)
+        return Part(category, status + (f" ({subject})" if subject else ""))
     if kind == "schedule_changed":
-        change = CHANGES.get(str(data.get("change")), "")
+        change = str(data.get("change"))
+        change = words(f"sms.change.{change}") if change in SCHEDULE_CHANGES else ""
         lesson = data.get("lesson_number")
-        lesson_text = f" {lesson}-й ур." if lesson else ""
+        lesson_text = f" {words('sms.lesson', number=lesson)}" if lesson else ""
         return Part(category, f"{_day(data.get('date'))}{lesson_text} {subject} {change}".strip())
     if kind == "period_mark":
-        return Part(category, f"итог {subject} {value}")
+        return Part(category, words("sms.final", subject=subject, value=value))
     if kind == "comment":
         text = " ".join(str(data.get("text") or "").split())
-        return Part(category, f"комм. «{text if len(text) <= COMMENT else text[:COMMENT] + '…'}»")
+        if len(text) > COMMENT:
+            text = text[:COMMENT] + words("sms.ellipsis")
+        return Part(category, words("sms.comment", text=text))
     return Part(category, subject or kind)
 
 
-LABELS = {"homework": "ДЗ", "attendance": "", "schedule": "расп.", "comments": ""}
+# A category's label before its items (the others need none).
+LABELS = {"homework": "sms.label.homework", "schedule": "sms.label.schedule"}
 
 
-def section(name: str, parts: Iterable[Part]) -> str:
+def section(name: str, parts: Iterable[Part], language: Language = Language.ru) -> str:
     """ "Маша: алг 5, физ 4; ДЗ алг до 5.12, рус" — categories in the order given."""
     by_category: dict[str, list[str]] = {}
     for p in parts:
         by_category.setdefault(p.category, []).append(p.text)
     chunks = []
     for category, texts in by_category.items():
-        label = LABELS.get(category, "")
+        label = say(language, LABELS[category]) if category in LABELS else ""
         chunks.append((f"{label} " if label else "") + ", ".join(texts))
     return f"{name}: " + "; ".join(chunks)

@@ -21,6 +21,7 @@ from notifier.db.models import Guardian
 from notifier.delivery import day_sms
 from notifier.delivery.batch import Batch
 from notifier.delivery.grouping import Item
+from notifier.message_words import category_title, language_of, say
 from notifier.rendering import (
     Attachment,
     PersonView,
@@ -371,12 +372,16 @@ def compose(
             },
             categories,
         )
+    # The digest speaks the guardian's language: its words, lines, dates and SMS. A message of
+    # one event or a list of one child's is still Russian (its templates are).
+    language = language_of(guardian.locale)
     school: SchoolView | None = first["school"]
     today = now.astimezone(ZoneInfo(school.timezone)).date() if school else now.date()
     sections: dict[str, DigestSection] = {}
     buckets: dict[tuple[str, str, str], DigestCategory] = {}
     parts: dict[str, list[day_sms.Part]] = {}
     for item, context in _by_due_date(items, contexts):
+        context = {**context, "locale": language}
         pupil: PupilView = context["student"]
         section = sections.get(pupil.id)
         if section is None:
@@ -391,18 +396,23 @@ def compose(
             context = {**context, "data": data, "event_time": None}
         bucket = buckets.get((pupil.id, item.category, due))
         if bucket is None:
-            title = CATEGORY_TITLES.get(item.category, item.category)
+            title = category_title(item.category, language)
             if due:
-                title = f"{title} на {ru_date(due)}"
+                title = say(language, "digest.due", title=title, day=ru_date(due, language))
             bucket = buckets[(pupil.id, item.category, due)] = DigestCategory(item.category, title)
             section.categories.append(bucket)
         bucket.lines.append(line(item, context))
-        parts[pupil.id].append(day_sms.part(item.kind, item.category, item.data, sms_subject))
+        parts[pupil.id].append(
+            day_sms.part(item.kind, item.category, item.data, sms_subject, language)
+        )
     chosen = list(sections.values())
 
     def sms() -> SmsParts:
+        child = say(language, "digest.child")
         text = " ".join(
-            day_sms.section(_short_name(s.student.first_name) or "Ребёнок", parts[s.student.id])
+            day_sms.section(
+                _short_name(s.student.first_name) or child, parts[s.student.id], language
+            )
             for s in chosen
         )
         return SmsParts(text, len(chosen))
@@ -417,6 +427,7 @@ def compose(
             "count": len(items),
             "sections": chosen,
             "purpose": mode.value,
+            "locale": language,
         },
         categories,
         sms=sms,

@@ -4,7 +4,9 @@ our HTML, tests/browser/telegram_view.py), and in email, the HTML part the SMTP 
 phone's and a desktop's width. The screenshots are kept for a person to look at
 (tests/browser/checks.py: screenshot_dir).
 
-A mother of Вера (7Б) and Лев (3А) reads Telegram; Вера's father has email only. The pipeline
+A mother of Вера (7Б) and Лев (3А) reads Telegram; Вера's father has email only. In the English
+variant both have the locale `en`: the same day, our words in English, the journal's as it wrote
+them (the screenshots end in `-en`). The pipeline
 runs in process on a FakeClock (as in tests/test_quiet_defaults.py) on its own thread and loop,
 and the browser runs after it on another thread: Playwright's sync API takes over its thread's
 event loop, and the package's `chromium` fixture, when another test started it, holds this
@@ -85,6 +87,18 @@ HOMEWORK = [
         "2026-11-25",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class Headings:
+    """How the day's report and the evening begin in a language."""
+
+    report: str
+    evening: str
+
+
+RUSSIAN = Headings("Итоги дня", "Вечерняя сводка")
+ENGLISH = Headings("Day report", "Evening summary")
 
 
 @dataclass(frozen=True)
@@ -172,7 +186,7 @@ async def _pipeline(
         await runtime.close()
 
 
-async def _family(api: httpx.AsyncClient) -> None:
+async def _family(api: httpx.AsyncClient, locale: str) -> None:
     await school_with_class(api, quiet_defaults=True)
     await put(api, "/v1/classes/3a", {"school_id": "s17", "name": "3А"})
     await pupil_with_guardian(
@@ -201,6 +215,19 @@ async def _family(api: httpx.AsyncClient) -> None:
         full_name="Орлова Вера Андреевна",
         guardian_name="Орлов Андрей Викторович",
     )
+    if locale != "ru":  # the same guardians, in another language
+        mum = {
+            "full_name": "Орлова Мария Сергеевна",
+            "email": "orlova.mariya@parents.example.org",
+            "student_ids": ["st-lev", "st-vera"],
+        }
+        dad = {
+            "full_name": "Орлов Андрей Викторович",
+            "email": DAD_EMAIL,
+            "student_ids": ["st-vera"],
+        }
+        for guardian, body in (("g-mum", mum), ("g-dad", dad)):
+            await put(api, f"/v1/guardians/{guardian}", {**body, "locale": locale})
 
 
 def _one(found: list[T], what: str) -> T:
@@ -208,13 +235,15 @@ def _one(found: list[T], what: str) -> T:
     return found[0]
 
 
-async def _live_the_day(settings: Settings, clock: FakeClock, bot_api: BotApiServer) -> None:
+async def _live_the_day(
+    settings: Settings, clock: FakeClock, bot_api: BotApiServer, locale: str = "ru"
+) -> None:
     async with _pipeline(settings, clock) as (runtime, api):
 
         async def pump() -> None:
             await run_until_idle(runtime)
 
-        await _family(api)
+        await _family(api, locale)
         await link(api, build_dispatcher(settings), runtime, bot_api, "g-mum", MUM_CHAT)
         _at(clock, 12, 5)
         assert (await post_batch(api, VERA_MARKS + LEV_MARKS)).status_code == 202
@@ -241,17 +270,18 @@ async def _live_the_day(settings: Settings, clock: FakeClock, bot_api: BotApiSer
         await pump()
 
 
-def _collect(bot_api: BotApiServer, smtp: SmtpServer) -> Day:
+def _collect(bot_api: BotApiServer, smtp: SmtpServer, headings: Headings = RUSSIAN) -> Day:
     told = bot_api.messages_to(MUM_CHAT)
     mails = [m for m in smtp.messages if DAD_EMAIL in m.rcpt_tos]
+    report, evening = headings.report, headings.evening
     return Day(
-        report=_one([m for m in told if "Итоги дня" in m.plain], "day's report in Telegram"),
-        evening=_one([m for m in told if "Вечерняя сводка" in m.plain], "evening in Telegram"),
+        report=_one([m for m in told if report in m.plain], "day's report in Telegram"),
+        evening=_one([m for m in told if evening in m.plain], "evening in Telegram"),
         report_mail=_one(
-            [m for m in mails if "Итоги дня" in str(m.message["Subject"])], "day's report mail"
+            [m for m in mails if report in str(m.message["Subject"])], "day's report mail"
         ),
         evening_mail=_one(
-            [m for m in mails if "Вечерняя сводка" in str(m.message["Subject"])], "evening mail"
+            [m for m in mails if evening in str(m.message["Subject"])], "evening mail"
         ),
     )
 
@@ -273,8 +303,8 @@ def _shoot(page: Page, content: str, size: ViewportSize, path: Path) -> int:
     return wider
 
 
-def _photograph(day: Day, folder: Path) -> dict[str, int]:
-    """Each screenshot's name → how far its page scrolls sideways."""
+def _photograph(day: Day, folder: Path, suffix: str = "") -> dict[str, int]:
+    """Each screenshot's name (+ `suffix`) → how far its page scrolls sideways."""
     executable = find_chromium()
     assert executable is not None, missing_reason()
     telegram = {
@@ -297,9 +327,9 @@ def _photograph(day: Day, folder: Path) -> dict[str, int]:
             page = context.new_page()
             for name, bubble in telegram.items():
                 page_html = chat_page([bubble], chat_name="Школа № 17")
-                sideways[name] = _shoot(page, page_html, PHONE, folder / f"{name}.png")
+                sideways[name] = _shoot(page, page_html, PHONE, folder / f"{name}{suffix}.png")
             for name, (content, size) in email.items():
-                sideways[name] = _shoot(page, content, size, folder / f"{name}.png")
+                sideways[name] = _shoot(page, content, size, folder / f"{name}{suffix}.png")
             context.close()
         finally:
             browser.close()
@@ -333,6 +363,31 @@ def test_the_days_report_and_the_evening_as_a_parent_sees_them(
 
     folder = screenshot_dir()
     sideways = _in_thread(lambda: _photograph(day, folder))
+    too_wide = {name: px for name, px in sideways.items() if px > 0}
+    assert not too_wide, f"pages wider than the screen (px): {too_wide}; see {folder}"
+
+
+def test_the_days_report_and_the_evening_in_english(
+    settings: Settings, clock: FakeClock, bot_api: BotApiServer, smtp: SmtpServer
+) -> None:
+    """The same day for parents whose locale is `en`: our words English, the journal's (the
+    subjects, the homework) as it wrote them."""
+    if find_chromium() is None:
+        pytest.skip(missing_reason())
+    _in_thread(lambda: asyncio.run(_live_the_day(settings, clock, bot_api, locale="en")))
+    day = _collect(bot_api, smtp, ENGLISH)
+
+    report, evening = day.report.plain, day.evening.plain
+    assert "Алгебра: 5" in report and "История: 3 (Ответ на уроке" in report, report
+    assert "Homework for 24 November" in evening and "Homework for 25 November" in evening
+    assert "5 → 4 (corrected)" in evening, evening
+    drawn = message_html(report, day.report.entities)
+    assert "<b>Day report, 23 November" in drawn and "<i>Marks</i>" in drawn, drawn
+    assert str(day.report_mail.message["Subject"]) == "Day report, 23 November (Вера)"
+    assert "Hello!" in _html_part(day.evening_mail)
+
+    folder = screenshot_dir()
+    sideways = _in_thread(lambda: _photograph(day, folder, "-en"))
     too_wide = {name: px for name, px in sideways.items() if px > 0}
     assert not too_wide, f"pages wider than the screen (px): {too_wide}; see {folder}"
 

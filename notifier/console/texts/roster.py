@@ -1,22 +1,14 @@
 """The roster pages: the list and search, a guardian's page (details, channels, consent,
 Telegram and MAX, recent messages), erasure, a pupil's page."""
 
-from notifier.categories import ALL_CATEGORIES, TITLES
-
-# The categories' English titles; the Russian ones are the parents' own (categories.TITLES).
-_CATEGORIES_EN = {
-    "marks": "Marks",
-    "homework": "Homework",
-    "attendance": "Attendance",
-    "schedule": "Timetable",
-    "period_marks": "Term marks",
-    "comments": "Teachers' comments",
-    "announcements": "Announcements",
-    "summary": "Weekly summary",
-}
+from notifier.categories import ALL_CATEGORIES
+from notifier.message_words import Language, category_title
 
 TEXTS: dict[str, tuple[str, str]] = {
-    **{f"roster.cat.{c}": (TITLES[c], _CATEGORIES_EN[c]) for c in ALL_CATEGORIES},
+    **{
+        f"roster.cat.{c}": (category_title(c, Language.ru), category_title(c, Language.en))
+        for c in ALL_CATEGORIES
+    },
     "roster.title": ("Ученики и родители", "Pupils and guardians"),
     "roster.intro": (
         "Поиск по части ФИО (родителя или ребёнка) и по классу. Телефоны и адреса почты скрыты; "
