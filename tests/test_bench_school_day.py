@@ -1,6 +1,8 @@
 """bench.school_day: a typical week through the real pipeline (embedded Redis, SQLite, the file
 outbox) on a simulated clock, ending with SPEC §8's summary line; its "represented" figure is
-read from the messages' files, so a message missing or saying something else shows."""
+read from the messages' files, so a message missing or saying something else shows. With
+--card, the guardians with an email read Telegram (a local Bot API server), and a message is
+read as its chat shows it at the end, after the day's card's edits."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ from collections import Counter
 from datetime import time
 from pathlib import Path
 
-from bench.school_day.measure import Figures, Verdict, measure, read_message
-from bench.school_day.simulate import DEFAULT, simulate
+import httpx
+
+from bench.school_day.measure import Figures, TelegramChats, Verdict, measure, read_message
+from bench.school_day.simulate import DEFAULT, Variant, simulate
 from bench.school_day.week import ZONE, make_school, school_days, week
 from tests.processes import ROOT
+from tests.servers.telegram import BotApiServer
 
 TINY = "--days 1 --pupils 6 --seed 2 --coalesce 0"
 SUMMARY = re.compile(
@@ -81,8 +86,8 @@ async def test_represented_is_read_from_the_messages_files(tmp_path: Path) -> No
     assert after.represented < 1.0
     assert after.verdicts[Verdict.not_in_text] >= 2
     missed = "\n".join(after.misses)
-    assert f"[{gone.name}]" in missed and f"[{homework.name}]" in missed, missed
-    assert f"[{mark.name}]" not in missed
+    assert f"[email {gone.name}]" in missed and f"[email {homework.name}]" in missed, missed
+    assert f"[email {mark.name}]" not in missed
 
 
 def test_the_week_is_a_typical_one() -> None:
@@ -114,3 +119,90 @@ def test_the_week_is_a_typical_one() -> None:
     assert any(g.email is None and g.phone for g in school.guardians)
     classes = [{school.class_of(p).id for p in g.pupils} for g in school.guardians]
     assert any(len(c) == 2 for c in classes)
+
+
+TINY_CARD = "--days 1 --pupils 6 --classes 1 --seed 1 --card"
+
+
+def _card_figures(section: str) -> dict[str, str]:
+    """The Telegram readers' figures a card variant printed."""
+    patterns = {
+        "sounds": r"new messages, each with a sound: (\d+) in all",
+        "edits": r"edits of the day's card, silent: (\d+) in all",
+        "accepted": r"the Bot API server accepted (\d+) editMessageText",
+        "represented": r"^    represented: \d+ of \d+ \(event, guardian\) pairs, ([\d.]+)%",
+        "late_p95": r"before the evening \(19:00\), to the message that told it, p50 / p95: "
+        r"[^/]+ / (\S+ \S+) \(n=[1-9]",
+    }
+    found = {key: re.search(pattern, section, re.M) for key, pattern in patterns.items()}
+    assert all(found.values()), (found, section)
+    return {key: m.group(1) for key, m in found.items() if m is not None}
+
+
+def test_the_day_s_card_edits_instead_of_sending_and_every_event_is_still_seen() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.school_day", *TINY_CARD.split()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    off = out.index("telegram, card off (coalescing window 60 s):")
+    on = out.index("telegram, card on (coalescing window 60 s):")
+    default = out.index("default (coalescing window 60 s):")
+    assert off < on < default  # the default and its summary line stay last
+    lines = out.strip().splitlines()
+    assert SUMMARY.match(lines[-1]), lines[-1]
+    assert "Telegram readers" not in out[default:]
+    without, with_card = _card_figures(out[off:on]), _card_figures(out[on:default])
+
+    assert without["edits"] == without["accepted"] == "0"
+    assert int(with_card["edits"]) > 0
+    assert with_card["accepted"] == with_card["edits"]  # each one the server took
+    assert without["represented"] == with_card["represented"] == "100"
+    assert int(with_card["sounds"]) <= int(without["sounds"])
+    # A mark after the report: on the card within the coalescing window, not in the evening.
+    assert with_card["late_p95"].endswith(" s"), with_card
+    assert without["late_p95"].endswith((" min", " h")), without
+
+
+async def test_a_telegram_message_is_judged_by_what_its_chat_shows_now(tmp_path: Path) -> None:
+    school = make_school(random.Random(1), pupils=6, classes=1)
+    entries = week(random.Random(1), school, 1)
+    variant = Variant("telegram, card on", telegram=True, edit_day_card=True)
+    guardians = [g.id for g in school.guardians]
+    with BotApiServer() as bot_api:
+        run = await simulate(school, entries, variant, tmp_path, bot_api=bot_api)
+
+        async def figures() -> Figures:
+            return await measure(
+                run.database_url,
+                run.outbox_dir,
+                guardians=guardians,
+                days=school_days(1),
+                chats=TelegramChats(bot_api, run.chats),
+            )
+
+        before = await figures()
+        assert before.represented == 1.0, before.misses
+        assert sum(n for counts in before.edits_per_day.values() for n in counts) > 0
+        # A card put back as the report first said it: what the edits added is no longer seen.
+        edit = next(c for c in bot_api.calls_to("editMessageText") if c.ok)
+        chat, card = str(edit.params["chat_id"]), int(edit.params["message_id"])
+        [report] = [m for m in bot_api.messages_to(chat) if m.message_id == card]
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                f"{bot_api.base}/bot{bot_api.token}/editMessageText",
+                json={"chat_id": chat, "message_id": card, "text": report.plain},
+            )
+        assert answer.json()["ok"] is True, answer.text
+        after = await figures()
+    guardian = next(g for g, c in run.chats.items() if c == chat)
+    assert after.represented < 1.0
+    assert after.verdicts[Verdict.not_in_text] > 0
+    assert after.misses and all(
+        f"guardian {guardian}," in m and f"[telegram {card}]" in m for m in after.misses
+    ), after.misses

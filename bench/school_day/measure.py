@@ -1,15 +1,20 @@
-"""What a finished run says, read back from its database and its outbox files: messages per
-guardian per school day, the delay from event to message, and whether each event planned for
-a guardian is represented in what that guardian got.
+"""What a finished run says, read back from its database and from what the guardians see:
+messages per guardian per school day (and the day's card's edits), the delay from event to
+message, and whether each event planned for a guardian is represented in what that guardian
+got.
+
+What a guardian sees is read from a `Seen` source per channel: email and SMS from the outbox
+files (`OutboxFiles`), Telegram from the local Bot API server, each message as its chat shows
+it at the end, after edits (`TelegramChats`). A message is named by its channel, guardian and
+the attempt's provider_id (an outbox file's name, shared by every row of the message; a
+Telegram message id, per chat, shared by the report's rows and the rows that edited it).
 
 Represented, per (event, guardian) pair, i.e. per outbox row planned (rows skipped at planning
 for no consent or an opt-out are not planned for anyone):
-- a row sent is represented when the outbox file of its message (the attempt's provider_id:
-  `notifier-<id>.eml` or `.json`, shared by every row of the message) exists and its text
-  holds the event's salient words (a mark's subject followed by its value, an absence's
-  status and lesson, a homework's subject and the start of its text, ...). No id is added
-  to what parents read: the rows link message and event, the file's text shows the event
-  really is in it.
+- a row sent is represented when its message can be read and its text holds the event's
+  salient words (a mark's subject followed by its value, an absence's status and lesson, a
+  homework's subject and the start of its text, ...). No id is added to what parents read:
+  the rows link message and event, the message's text shows the event really is in it.
 - a mark's row folded away unsent (superseded: created then deleted, or changed and changed
   back, before anything went) is represented only when the final state of the mark reached
   the parent: the last message about it shows its final value, or the mark ended deleted and
@@ -26,22 +31,31 @@ import math
 import re
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
 from bench.school_day.week import ZONE
+from notifier.categories import Category
+from notifier.channels.base import Messenger
 from notifier.channels.outbox import OutboxFolder
+from notifier.channels.telegram import NOT_MODIFIED
 from notifier.db.engine import create_engine, session_factory
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
 from notifier.db.states import Outcome, Reason, RowStatus
+from notifier.delivery.day_card import REPORT_KEY
 from notifier.delivery.grouping import MARK_TYPES
 from notifier.delivery.message import short_subject
 from notifier.rendering import ATTENDANCE
+from notifier.roster.schemas import SchoolIn
+
+if TYPE_CHECKING:
+    from tests.servers.telegram import BotApiServer
 
 NOT_PLANNED = (Reason.no_consent, Reason.opted_out)  # skipped at planning: nobody's message
 DELETED = "deleted"  # a mark's state once deleted
@@ -50,6 +64,9 @@ NEAR = 30  # at most this many characters from a mark's subject to its value
 # of the item it names (the run counts such SMS apart).
 HEAD = 20
 CUT = ("…", "...")  # how an SMS cut to its segments ends (channels/sms_text.fitted)
+# The bench's school keeps the default evening: news after the report waits for it, unless
+# the day's card takes it.
+EVENING = time.fromisoformat(SchoolIn.model_fields["digest_time"].default)
 
 
 class Verdict(StrEnum):
@@ -65,6 +82,77 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class Message:
+    """One message a guardian got, as its delivery attempts name it."""
+
+    channel: str
+    guardian_id: str
+    provider_id: str  # an outbox file's name; a Telegram message id (per chat)
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.provider_id}"
+
+
+class Seen(Protocol):
+    """What a guardian sees of a message at the end of the run."""
+
+    def text(self, message: Message) -> str | None:
+        """Its text as the guardian reads it now, whitespace folded; None when it is not there."""
+        ...
+
+
+class OutboxFiles:
+    """Email and SMS: the file outbox names a message's file after its provider_id."""
+
+    def __init__(self, outbox_dir: Path) -> None:
+        self.outbox_dir = outbox_dir
+
+    def text(self, message: Message) -> str | None:
+        return read_message(self.outbox_dir / OutboxFolder(message.channel) / message.provider_id)
+
+
+class TelegramChats:
+    """Telegram: the local Bot API server's messages as each guardian's chat shows them now,
+    after the day's card's edits; and the edits it accepted."""
+
+    def __init__(self, server: BotApiServer, chats: Mapping[str, str]) -> None:
+        self.server = server
+        self.chats = chats  # guardian → chat id
+
+    def text(self, message: Message) -> str | None:
+        chat = self.chats.get(message.guardian_id)
+        shown = self.server.message_now(chat, int(message.provider_id)) if chat else None
+        return _flat(str(shown.get("text", ""))) if shown is not None else None
+
+    def edits(self) -> tuple[int, int]:
+        """editMessageText calls accepted, and those refused as changing nothing (the channel
+        counts these as done: the card already said it)."""
+        calls = self.server.calls_to("editMessageText")
+        unchanged = sum(not c.ok and NOT_MODIFIED in (c.description or "") for c in calls)
+        return sum(c.ok for c in calls), unchanged
+
+
+class ByChannel:
+    """Each channel's messages from its own source; a channel without one shows nothing."""
+
+    def __init__(self, sources: Mapping[str, Seen]) -> None:
+        self.sources = sources
+
+    def text(self, message: Message) -> str | None:
+        source = self.sources.get(message.channel)
+        return source.text(message) if source is not None else None
+
+
+def seen_in(outbox_dir: Path, chats: TelegramChats | None = None) -> Seen:
+    """Where a run's messages are read: its outbox files, and its chats when it had Telegram."""
+    files = OutboxFiles(outbox_dir)
+    sources: dict[str, Seen] = {folder: files for folder in OutboxFolder}
+    if chats is not None:
+        sources[Messenger.telegram] = chats
+    return ByChannel(sources)
+
+
+@dataclass(frozen=True)
 class Pair:
     """One journal event planned for one guardian (an outbox row), and how it ended."""
 
@@ -75,7 +163,8 @@ class Pair:
     status: str
     reason: str | None
     sent_at: datetime | None
-    file: Path | None  # the outbox file of the message that carried it
+    message: Message | None  # the message that carried it
+    group_key: str | None
 
 
 @dataclass(frozen=True)
@@ -91,7 +180,9 @@ class Event:
 class Figures:
     days: list[date]
     guardians: list[str]
-    per_day: dict[date, list[int]]  # messages each guardian got that day (the roster's order)
+    # New messages (each made a sound) each guardian got that day, the roster's order; a
+    # message counts on the day it was sent, its later edits do not make it another one.
+    per_day: dict[date, list[int]]
     off_days: int  # messages sent on a day that is not one of the school days
     channels: Counter[str]
     sms_cut: int  # SMS cut to fit the segment limit (the end of their text is lost)
@@ -102,6 +193,16 @@ class Figures:
     events_represented: int = 0
     events_planned: int = 0
     sms_per_day: list[int] = field(default_factory=list)  # per SMS guardian and school day
+    # Edits of a message already sent (the day's card), per day as per_day; they make no sound.
+    edits_per_day: dict[date, list[int]] = field(default_factory=dict)
+    # guardian → seconds from a mark entered after their day's report went (and before the
+    # evening) to the message that told it: the evening's, or the card's edit
+    after_report: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    verdicts_of: dict[str, Counter[Verdict]] = field(default_factory=lambda: defaultdict(Counter))
+    # From the Bot API server, when the run had one: editMessageText accepted, and refused as
+    # changing nothing.
+    edits_accepted: int | None = None
+    edits_unchanged: int | None = None
 
     @property
     def week(self) -> list[int]:
@@ -116,10 +217,6 @@ class Figures:
         """The share of (event, guardian) pairs represented (1.0 when none were planned)."""
         good = sum(n for v, n in self.verdicts.items() if v.represented)
         return good / self.pairs if self.pairs else 1.0
-
-
-def _is_sms(path: Path) -> bool:
-    return path.parent.name == OutboxFolder.sms
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -200,7 +297,7 @@ def _state(event: Event) -> str:
     return DELETED if event.type == "journal.mark.deleted" else str(event.data.get("value"))
 
 
-async def _load(database_url: str, outbox_dir: Path) -> tuple[dict[int, Event], list[Pair]]:
+async def _load(database_url: str) -> tuple[dict[int, Event], list[Pair]]:
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as s:
@@ -213,10 +310,11 @@ async def _load(database_url: str, outbox_dir: Path) -> tuple[dict[int, Event], 
                     DeliveryAttempt.notification_id,
                     DeliveryAttempt.channel,
                     DeliveryAttempt.provider_id,
-                ).where(DeliveryAttempt.outcome == Outcome.sent)
+                )
+                .where(DeliveryAttempt.outcome == Outcome.sent)
+                .order_by(DeliveryAttempt.id)
             )
-            # The file outbox names a message's file after its reference: the provider_id.
-            files = {n: outbox_dir / OutboxFolder(channel) / str(ref) for n, channel, ref in sent}
+            carried = {n: (channel, str(ref)) for n, channel, ref in sent}
             pairs = [
                 Pair(
                     n.id,
@@ -226,7 +324,10 @@ async def _load(database_url: str, outbox_dir: Path) -> tuple[dict[int, Event], 
                     n.status,
                     n.reason,
                     n.sent_at,
-                    files.get(n.id) if n.status == RowStatus.sent else None,
+                    Message(carried[n.id][0], n.guardian_id, carried[n.id][1])
+                    if n.status == RowStatus.sent and n.id in carried
+                    else None,
+                    n.group_key,
                 )
                 for n in await s.scalars(select(Notification).order_by(Notification.id))
                 if not (n.status == RowStatus.skipped and n.reason in NOT_PLANNED)
@@ -237,9 +338,16 @@ async def _load(database_url: str, outbox_dir: Path) -> tuple[dict[int, Event], 
 
 
 async def measure(
-    database_url: str, outbox_dir: Path, *, guardians: list[str], days: list[date]
+    database_url: str,
+    outbox_dir: Path,
+    *,
+    guardians: list[str],
+    days: list[date],
+    chats: TelegramChats | None = None,
 ) -> Figures:
-    events, pairs = await _load(database_url, outbox_dir)
+    """The run's figures; `chats`: where its Telegram messages are read, when it had any."""
+    events, pairs = await _load(database_url)
+    seen = seen_in(outbox_dir, chats)
     figures = Figures(
         days=days,
         guardians=guardians,
@@ -251,38 +359,47 @@ async def measure(
         delays=defaultdict(list),
         verdicts=Counter(),
     )
-    # Messages: one file each, shared by the rows it carried.
-    got: dict[tuple[str, date], set[Path]] = defaultdict(set)
+    # A message's deliveries: the times its rows went. The first one made a sound; each later
+    # one edited it (the day's card: the same message id, a later time).
+    deliveries: dict[Message, set[datetime]] = defaultdict(set)
     for p in pairs:
-        if p.file is not None and p.sent_at is not None:
-            got[(p.guardian_id, p.sent_at.astimezone(ZONE).date())].add(p.file)
+        if p.message is not None and p.sent_at is not None:
+            deliveries[p.message].add(p.sent_at)
             figures.delays[p.category].append((p.sent_at - events[p.event_pk].time).total_seconds())
+    sends: Counter[tuple[str, date]] = Counter()
+    sms: Counter[tuple[str, date]] = Counter()
+    edits: Counter[tuple[str, date]] = Counter()
+    for message, times in deliveries.items():
+        first, *later = sorted(times)
+        sends[(message.guardian_id, _day(first))] += 1
+        sms[(message.guardian_id, _day(first))] += message.channel == OutboxFolder.sms
+        edits.update((message.guardian_id, _day(t)) for t in later)
     school_days = set(days)
-    for (_, day), files in got.items():
-        if day not in school_days:
-            figures.off_days += len(files)
-    figures.per_day = {day: [len(got.get((g, day), ())) for g in guardians] for day in days}
+    figures.off_days = sum(n for (_, day), n in sends.items() if day not in school_days)
+    figures.per_day = {day: [sends[(g, day)] for g in guardians] for day in days}
+    figures.edits_per_day = {day: [edits[(g, day)] for g in guardians] for day in days}
     # SMS a guardian got on each school day, for the guardians who got any SMS that week.
-    by_sms = {g for (g, _), files in got.items() if any(_is_sms(f) for f in files)}
-    figures.sms_per_day = [
-        sum(_is_sms(f) for f in got.get((g, day), ())) for g in sorted(by_sms) for day in days
-    ]
-    files = {p.file for p in pairs if p.file is not None}
-    figures.channels = Counter(f.parent.name for f in files)
-    for f in files:
-        text = read_message(f) if f.parent.name == OutboxFolder.sms else None
+    by_sms = {g for (g, _), n in sms.items() if n}
+    figures.sms_per_day = [sms[(g, day)] for g in sorted(by_sms) for day in days]
+    figures.channels = Counter(m.channel for m in deliveries)
+    for m in deliveries:
+        text = seen.text(m) if m.channel == OutboxFolder.sms else None
         figures.sms_cut += bool(text and text.endswith(CUT))
     for pk in {p.event_pk for p in pairs}:
         figures.events[events[pk].type.split(".")[1]] += 1
+    _after_report(figures, events, pairs)
+    if chats is not None:
+        figures.edits_accepted, figures.edits_unchanged = chats.edits()
 
-    verdicts = judge(events, pairs)
+    verdicts = judge(events, pairs, seen)
     by_event: dict[int, list[bool]] = defaultdict(list)
     for p in pairs:
         v = verdicts[p.notification_id]
         figures.verdicts[v] += 1
+        figures.verdicts_of[p.guardian_id][v] += 1
         by_event[p.event_pk].append(v.represented)
         if not v.represented and len(figures.misses) < 10:
-            where = p.file.name if p.file is not None else p.status
+            where = p.message if p.message is not None else p.status
             figures.misses.append(
                 f"event {events[p.event_pk].event_id} ({events[p.event_pk].type}) for guardian "
                 f"{p.guardian_id}, row {p.notification_id} [{where}]: {v}"
@@ -292,14 +409,35 @@ async def measure(
     return figures
 
 
-def judge(events: dict[int, Event], pairs: list[Pair]) -> dict[int, Verdict]:
-    """Each row's verdict (see the module's docstring)."""
-    texts: dict[Path, str | None] = {}
+def _day(moment: datetime) -> date:
+    return moment.astimezone(ZONE).date()
 
-    def text_of(path: Path) -> str | None:
-        if path not in texts:
-            texts[path] = read_message(path)
-        return texts[path]
+
+def _after_report(figures: Figures, events: dict[int, Event], pairs: list[Pair]) -> None:
+    """The delay of each mark's row entered after its guardian's day's report went (the
+    first row of their report sent that day) and before the evening."""
+    report_went: dict[tuple[str, date], datetime] = {}
+    for p in pairs:
+        if p.sent_at is not None and (p.group_key or "").startswith(REPORT_KEY):
+            key = (p.guardian_id, _day(p.sent_at))
+            report_went[key] = min(report_went.get(key, p.sent_at), p.sent_at)
+    for p in pairs:
+        if p.category != Category.marks or p.sent_at is None:
+            continue
+        entered = events[p.event_pk].time
+        went = report_went.get((p.guardian_id, _day(entered)))
+        if went is not None and went < entered and entered.astimezone(ZONE).time() < EVENING:
+            figures.after_report[p.guardian_id].append((p.sent_at - entered).total_seconds())
+
+
+def judge(events: dict[int, Event], pairs: list[Pair], seen: Seen) -> dict[int, Verdict]:
+    """Each row's verdict (see the module's docstring)."""
+    texts: dict[Message, str | None] = {}
+
+    def text_of(message: Message) -> str | None:
+        if message not in texts:
+            texts[message] = seen.text(message)
+        return texts[message]
 
     # A mark's rows for one guardian, in event order: its history as that guardian heard it.
     chains: dict[tuple[str, str], list[Pair]] = defaultdict(list)
@@ -317,18 +455,19 @@ def judge(events: dict[int, Event], pairs: list[Pair]) -> dict[int, Verdict]:
     for p in pairs:
         event = events[p.event_pk]
         chain = chain_of.get(p.notification_id, [])
-        if p.status == RowStatus.sent and p.file is not None:
+        if p.status == RowStatus.sent and p.message is not None:
             state, subject = event, event.data.get("subject")
             if chain:
-                # The message tells the mark's state as of its last event in that message.
-                state = events[max(q.event_pk for q in chain if q.file == p.file)]
+                # The message tells the mark's state as of its last event in that message (an
+                # edited card: as of its last edit).
+                state = events[max(q.event_pk for q in chain if q.message == p.message)]
                 subject = next(
                     (s for q in reversed(chain) if (s := events[q.event_pk].data.get("subject"))),
                     None,
                 )
-            text = text_of(p.file)
-            sms = p.file.parent.name == OutboxFolder.sms
-            ok = text is not None and found(text, salient(event, state, subject, sms=sms))
+            text = text_of(p.message)
+            is_sms = p.message.channel == OutboxFolder.sms
+            ok = text is not None and found(text, salient(event, state, subject, sms=is_sms))
             verdicts[p.notification_id] = Verdict.in_message if ok else Verdict.not_in_text
         elif p.reason == Reason.superseded and chain:
             verdicts[p.notification_id] = (
@@ -343,10 +482,10 @@ def _final_reached(chain: list[Pair], events: dict[int, Event]) -> bool:
     """Whether the parent's last word on a mark is its final state (a mark that ended deleted
     and was never told of counts: the parent's view of the journal is right)."""
     final = _state(events[chain[-1].event_pk])
-    sent = [q for q in chain if q.file is not None and q.sent_at is not None]
+    sent = [q for q in chain if q.message is not None and q.sent_at is not None]
     if not sent:
         return final == DELETED
     last_at = max(q.sent_at for q in sent if q.sent_at is not None)
-    last_file = max((q for q in sent if q.sent_at == last_at), key=lambda q: q.event_pk).file
-    told = max((q for q in sent if q.file == last_file), key=lambda q: q.event_pk)
+    last = max((q for q in sent if q.sent_at == last_at), key=lambda q: q.event_pk).message
+    told = max((q for q in sent if q.message == last), key=lambda q: q.event_pk)
     return _state(events[told.event_pk]) == final

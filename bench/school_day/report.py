@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Collection
 
-from bench.school_day.measure import Figures, Verdict, median, percentile
+from bench.school_day.measure import EVENING, Figures, Verdict, median, percentile
 from bench.school_day.week import School
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -89,17 +90,50 @@ def lines(label: str, coalesce: float, f: Figures) -> list[str]:
             f"{category} {duration(percentile(d, 50))} / {duration(percentile(d, 95))} (n={len(d)})"
         )
     out.append("  delay from event to message sent, p50 / p95: " + "; ".join(delays))
-    represented = sum(n for v, n in f.verdicts.items() if v.represented)
     out.append(
-        f"  represented: {represented} of {f.pairs} (event, guardian) pairs, "
-        f"{percent(f.represented)}%; {f.events_represented} of {f.events_planned} events "
-        f"reached every guardian planned"
+        f"  represented: {_represented(f.verdicts)}; {f.events_represented} of "
+        f"{f.events_planned} events reached every guardian planned"
     )
     for verdict in Verdict:
         if f.verdicts[verdict]:
             out.append(f"    {f.verdicts[verdict]:>6}  {verdict}")
     out.extend(f"    miss: {m}" for m in f.misses)
     return out
+
+
+def card_lines(f: Figures, readers: Collection[str]) -> list[str]:
+    """What the guardians who read Telegram got (the day's card's variants): new messages,
+    each of which made a sound, and the card's edits, which made none."""
+    index = [i for i, g in enumerate(f.guardians) if g in readers]
+    sounds = [counts[i] for counts in f.per_day.values() for i in index]
+    edits = [counts[i] for counts in f.edits_per_day.values() for i in index]
+    server = ""
+    if f.edits_accepted is not None:
+        server = f"; the Bot API server accepted {f.edits_accepted} editMessageText"
+        if f.edits_unchanged:
+            server += f" ({f.edits_unchanged} more changed nothing)"
+    late = [d for g in readers for d in f.after_report.get(g, [])]
+    verdicts: Counter[Verdict] = Counter()
+    for g in readers:
+        verdicts.update(f.verdicts_of.get(g, Counter()))
+    return [
+        f"  Telegram readers: {len(index)} guardians, every one with an email (the "
+        f"{len(f.guardians) - len(index)} SMS-only keep SMS), {len(sounds)} guardian-days:",
+        f"    new messages, each with a sound: {sum(sounds)} in all; per guardian per school day "
+        f"{spread(sounds)}",
+        f"    edits of the day's card, silent: {sum(edits)} in all; per guardian per school day "
+        f"{spread(edits)}{server}",
+        f"    represented: {_represented(verdicts)}, each read from its chat as it shows now",
+        f"    a mark entered after the guardian's day's report went, before the evening "
+        f"({EVENING:%H:%M}), to the message that told it, p50 / p95: "
+        f"{duration(percentile(late, 50))} / {duration(percentile(late, 95))} (n={len(late)})",
+    ]
+
+
+def _represented(verdicts: Counter[Verdict]) -> str:
+    pairs = sum(verdicts.values())
+    good = sum(n for v, n in verdicts.items() if v.represented)
+    return f"{good} of {pairs} (event, guardian) pairs, {percent(good / pairs if pairs else 1.0)}%"
 
 
 def summary(f: Figures) -> str:
