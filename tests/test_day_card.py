@@ -239,11 +239,11 @@ async def test_one_edit_of_a_card_at_a_time(runtime: Runtime, clock: FakeClock) 
             )
         await session.commit()
     async with runtime.sessions() as session:
-        assert await claim(session=session, now=now, limit=10, lease=timedelta(seconds=30)) == []
+        assert not await claim(session=session, now=now, limit=10, lease=timedelta(seconds=30))
     clock.now = now + timedelta(seconds=21)  # the first edit's lease ran out: both go together
     async with runtime.sessions() as session:
         taken = await claim(session=session, now=clock.now, limit=10, lease=timedelta(seconds=30))
-    assert len(taken) == 2
+    assert len(taken.ids) == 2
 
 
 async def _stored_event(session: AsyncSession) -> int:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     Index,
     Integer,
@@ -247,6 +248,9 @@ class Notification(Base):
     channel: Mapped[str | None] = mapped_column(String(20))
     due_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
+    # The token of the claim that leased the row last: only that claim may record it
+    # (delivery/outbox.py, migration 0015).
+    lease_token: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(default=0)
     # SMS parts billed for this message, and its cost in roubles when the provider says it.
     segments: Mapped[int | None]

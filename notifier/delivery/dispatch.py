@@ -31,7 +31,8 @@ from notifier.delivery.budget import SmsBudget
 from notifier.delivery.day_card import CARD_KEY, EVENING_KEY, card_items
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
-from notifier.delivery.outbox import claim, record, renew_lease
+from notifier.delivery.outbox import Lease, Write, claim, renew_lease
+from notifier.delivery.recorder import Recorder
 from notifier.delivery.routing import Route, held_until, recipient_of, route
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.metrics import DELIVERY_LATENCY, MESSAGES
@@ -98,62 +99,140 @@ class Dispatcher:
         self._links: Links | None = None
         self._bots_due = 0.0
         self._budget = SmsBudget()
+        self._recorder = Recorder(sessions)
+        # Rows this process holds claimed and not yet recorded: about delivery_batch_size at
+        # most (a claim takes whole groups). Claims start small and grow while they come
+        # back full (`_claim`).
+        self._in_flight = 0
+        self._min_claim = min(settings.delivery_concurrency, settings.delivery_batch_size)
+        self._claim_size = self._min_claim
+        self._running = False
+        self._kicked = False
+        self._wake = asyncio.Event()
 
     async def run(self, *, time_budget: float = 10.0) -> DeliveryStats:
-        """Deliver batches until nothing is due or the time slice is used up. Rows planned
-        while a batch was out are taken by the next one, not left for the next tick."""
+        """Deliver until nothing is due or the time slice is used up, claiming more as groups
+        are recorded and room frees. One run per process at a time (the kicked job and the
+        every-second tick): a call while one is out tells it to look again, and returns."""
+        if self._running:
+            self._kicked = True
+            self._wake.set()
+            return DeliveryStats()
+        self._running = True
+        try:
+            return await self._pipeline(time_budget)
+        finally:
+            self._running = False
+
+    async def _pipeline(self, time_budget: float) -> DeliveryStats:
         total = DeliveryStats()
+        claims: set[asyncio.Task[DeliveryStats]] = set()
+        failures: list[BaseException] = []
+        bound = self.settings.delivery_batch_size
         started = time.monotonic()
-        while time.monotonic() - started < time_budget:
-            stats = await self.deliver_batch()
-            total.add(stats)
-            if not stats.claimed:
-                break
+        idle = False  # the last claim found nothing due
+        try:
+            while True:
+                self._wake.clear()
+                for task in [t for t in claims if t.done()]:
+                    claims.discard(task)
+                    if task.exception() is not None:
+                        failures.append(task.exception())  # type: ignore[arg-type]
+                    else:
+                        total.add(task.result())
+                if self._kicked:  # new rows were planned: worth a look even after an empty claim
+                    self._kicked, idle = False, False
+                in_time = time.monotonic() - started < time_budget
+                want = min(self._claim_size, bound)
+                room = bound - self._in_flight
+                # A claim loads its batch with a dozen queries: claims wait for room for half
+                # their size rather than take a few rows at a time.
+                if in_time and not idle and not failures and (room >= want / 2 or not claims):
+                    idle = not await self._claim(min(room, want) or 1, claims)
+                    continue
+                if not claims:
+                    break
+                await self._wake.wait()  # a group recorded, a claim done, or a kick
+        finally:
+            if claims:  # cancelled (the worker stopping): the groups out are still recorded
+                await asyncio.wait(claims)
+        if failures:
+            raise failures[0]
         return total
 
-    async def deliver_batch(self) -> DeliveryStats:
+    async def _claim(self, limit: int, claims: set[asyncio.Task[DeliveryStats]]) -> bool:
+        """Claim up to `limit` due rows and start delivering them; False when none were due."""
         now = self.clock()
-        # When our lease of the batch ends (monotonic), as far as we know: the claim sets it,
-        # each renewal moves it on.
-        lease_ends = [time.monotonic() + self.settings.lease_seconds]
         async with self.sessions() as session:
-            ids = await claim(
+            lease = await claim(
                 session=session,
                 now=now,
-                limit=self.settings.delivery_batch_size,
+                limit=limit,
                 lease=timedelta(seconds=self.settings.lease_seconds),
             )
-            if not ids:
-                return DeliveryStats()
+            if not lease:
+                self._claim_size = self._min_claim
+                return False
             await self._school_bots(session)
             if self._links is None:
                 self._links = await load_links(session, self.settings)
-            batch = await load_batch(session=session, ids=ids, now=now)
+            batch = await load_batch(session=session, ids=lease.ids, now=now)
             await self._budget.load(session, batch.schools.values(), now)
+        self._in_flight += len(lease.ids)
+        # A claim that came back full says the queue is long: the next one takes twice as
+        # many (a large batch costs less per row); one that did not, the queue is short: small
+        # claims, so that a new row waits for a few sends, not for a large batch.
+        if len(lease.ids) >= limit:
+            self._claim_size = min(self._claim_size * 2, self.settings.delivery_batch_size)
+        else:
+            self._claim_size = max(self._min_claim, self._claim_size // 2)
+        task = asyncio.create_task(self._deliver_claim(now, lease, batch))
+        task.add_done_callback(lambda _: self._wake.set())
+        claims.add(task)
+        return True
+
+    async def _deliver_claim(self, now: datetime, lease: Lease, batch: Batch) -> DeliveryStats:
         groups: dict[str, list[Notification]] = defaultdict(list)
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
+        stats = DeliveryStats(claimed=len(lease.ids))
         # Fault tests (tests/faults/): several runs of one worker share its send slots,
         # so with a backlog a batch took longer than its lease; another run claimed the same
         # rows, sent them again, and its late record overwrote "sent" with "superseded".
         # The lease is held for as long as the batch is out, and lapses only if we die.
-        renewal = asyncio.create_task(self._keep_leased(ids, lease_ends))
+        renewal = asyncio.create_task(self._keep_leased(lease))
         try:
-            outcomes = await asyncio.gather(
-                *(self._deliver_group_safely(now, batch, members) for members in groups.values())
+            await asyncio.gather(
+                *(
+                    self._deliver_and_record(now, lease, batch, members, stats)
+                    for members in groups.values()
+                )
             )
         finally:
             renewal.cancel()
             await asyncio.wait([renewal])
-        stats = DeliveryStats(claimed=len(ids))
-        updates: list[dict[str, Any]] = []
-        attempts: list[dict[str, Any]] = []
-        blocks: list[dict[str, Any]] = []
-        for outcome in outcomes:
-            attempts.extend(outcome.attempts)
-            blocks.extend(outcome.blocks)
-            for values in outcome.values.values():
-                updates.append(values)
+            # Rows claimed and gone before the batch was loaded (erased meanwhile).
+            self._in_flight -= len(lease.ids) - len(batch.notifications)
+        log.info("delivery.batch", extra=vars(stats))
+        return stats
+
+    async def _deliver_and_record(
+        self,
+        now: datetime,
+        lease: Lease,
+        batch: Batch,
+        members: list[Notification],
+        stats: DeliveryStats,
+    ) -> None:
+        """One group sent and recorded at once: a worker killed later does not send it again."""
+        try:
+            outcome = await self._deliver_group_safely(now, lease, batch, members)
+            if not outcome.values:
+                return  # the lease ran out before it went: the rows go to the next claim
+            updates = list(outcome.values.values())
+            write = Write(lease.token, updates, outcome.attempts, outcome.blocks)
+            await self._recorder.write(write, lease_ends=lease.ends)
+            for values in updates:
                 status = values["status"]
                 if status == RowStatus.pending:
                     key = "retried" if values["attempts"] else "deferred"
@@ -161,13 +240,13 @@ class Dispatcher:
                     key = {"sent": "sent", "failed": "failed"}.get(status, "skipped")
                 setattr(stats, key, getattr(stats, key) + 1)
                 MESSAGES.labels(values["channel"] or "none", key).inc()
-        sent_ids = {values["id"] for values in updates if values["status"] == RowStatus.sent}
-        for note in batch.notifications:
-            if note.id in sent_ids:
-                DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
-        await record(self.sessions, updates, attempts, blocks, lease_ends=lease_ends[0])
-        log.info("delivery.batch", extra=vars(stats))
-        return stats
+            sent = {values["id"] for values in updates if values["status"] == RowStatus.sent}
+            for note in members:
+                if note.id in sent:
+                    DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
+        finally:
+            self._in_flight -= len(members)
+            self._wake.set()
 
     async def _school_bots(self, session: AsyncSession) -> None:
         """Pick up the bots schools registered since we last looked (at most every 30 s)."""
@@ -177,16 +256,16 @@ class Dispatcher:
         self._bots_due = time.monotonic() + 30
         telegram.use_bots(await school_bot_tokens(session=session))
 
-    async def _keep_leased(self, ids: list[int], lease_ends: list[float]) -> None:
+    async def _keep_leased(self, lease: Lease) -> None:
         """Extend the lease of a batch's rows every third of the lease, until cancelled."""
-        lease = timedelta(seconds=self.settings.lease_seconds)
+        length = timedelta(seconds=self.settings.lease_seconds)
         while True:
-            await asyncio.sleep(lease.total_seconds() / 3)
+            await asyncio.sleep(length.total_seconds() / 3)
             started = time.monotonic()
             try:
                 async with self.sessions() as session:
-                    await renew_lease(session=session, ids=ids, until=self.clock() + lease)
-                lease_ends[0] = started + lease.total_seconds()
+                    await renew_lease(session=session, lease=lease, until=self.clock() + length)
+                lease.ends = started + length.total_seconds()
             except Exception as exc:  # the database is away: then nobody can claim them either
                 log.warning("delivery.lease_renewal_failed", extra={"error": type(exc).__name__})
 
@@ -210,13 +289,13 @@ class Dispatcher:
         return values
 
     async def _deliver_group_safely(
-        self, now: datetime, batch: Batch, members: list[Notification]
+        self, now: datetime, lease: Lease, batch: Batch, members: list[Notification]
     ) -> _Outcome:
         """A fault of ours in one group fails that group, recorded with its reason; the rest
         of the batch is delivered and recorded (else the batch would come back at every lease
         and stall the outbox)."""
         try:
-            return await self._deliver_group(now, batch, members)
+            return await self._deliver_group(now, lease, batch, members)
         except Exception as exc:
             log.error(
                 "delivery.group_failed",
@@ -233,7 +312,7 @@ class Dispatcher:
             return outcome
 
     async def _deliver_group(
-        self, now: datetime, batch: Batch, members: list[Notification]
+        self, now: datetime, lease: Lease, batch: Batch, members: list[Notification]
     ) -> _Outcome:
         outcome = _Outcome()
         guardian = batch.guardians.get(members[0].guardian_id)
@@ -244,7 +323,7 @@ class Dispatcher:
                 )
             return outcome
         if (members[0].group_key or "").startswith(CARD_KEY):
-            await self._edit_card(now, batch, guardian, members, outcome)
+            await self._edit_card(now, lease, batch, guardian, members, outcome)
             return outcome
         folded = fold(members, batch.events, batch.told)
         for note in folded.superseded:
@@ -303,7 +382,7 @@ class Dispatcher:
                 message.context["unsubscribe_url"] = self._links.url(
                     guardian.id, message.categories
                 )
-        await self._send(now, live, message, recipient, way, outcome)
+        await self._send(now, lease, live, message, recipient, way, outcome)
         sent = outcome.values.get(live[0].id, {})
         if sent.get("channel") == "sms" and sent.get("status") == RowStatus.sent:
             self._budget.count(school.id if school else None, sent.get("segments"))
@@ -312,6 +391,7 @@ class Dispatcher:
     async def _edit_card(
         self,
         now: datetime,
+        lease: Lease,
         batch: Batch,
         guardian: Guardian,
         members: list[Notification],
@@ -351,8 +431,8 @@ class Dispatcher:
             now=now,
         )
         way = Route((card.channel,), None)
-        await self._send(now, live, message, recipient, way, outcome, edit=card.message_id)
-        if outcome.values[live[0].id]["status"] == RowStatus.failed:
+        await self._send(now, lease, live, message, recipient, way, outcome, edit=card.message_id)
+        if outcome.values.get(live[0].id, {}).get("status") == RowStatus.failed:
             # The message can no longer be edited (deleted, too old): the evening's, then.
             self._to_evening(now, batch, live, outcome)
 
@@ -374,6 +454,11 @@ class Dispatcher:
                 mode=Mode.digest,
             )
 
+    def _leased(self, lease: Lease) -> bool:
+        """Whether the lease still has time for a send: a third of it, at most 10 s."""
+        margin = min(10.0, self.settings.lease_seconds / 3)
+        return time.monotonic() < lease.ends - margin
+
     @staticmethod
     def _urgent(members: list[Notification]) -> bool:
         return any(note.kind == URGENT for note in members)
@@ -381,6 +466,7 @@ class Dispatcher:
     async def _send(
         self,
         now: datetime,
+        lease: Lease,
         live: list[Notification],
         message: Message,
         recipient: Recipient,
@@ -400,6 +486,12 @@ class Dispatcher:
         reasons = []
         # The first reachable channel only; the next one only when this one failed for good.
         for name in way.channels:
+            if not self._leased(lease):
+                # Past our lease the rows may be another worker's: nothing more is sent or
+                # recorded for them here, and the next claim takes them whole.
+                outcome.values.clear()
+                outcome.attempts.clear()
+                return
             try:
                 content = message.render(name)
             except Exception as exc:  # a template or data fault fails this message, not the batch

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,9 +53,38 @@ def _card_free(now: datetime) -> Any:
     )
 
 
-async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
+@dataclass
+class Lease:
+    """The rows one claim took, and its token: the rows carry it until another claim takes
+    them, and only a record that names it is written (`record`), so a worker paused past its
+    lease cannot overwrite what the next one did."""
+
+    token: int
+    ids: list[int]
+    # time.monotonic() when the lease runs out, as far as this process knows: the claim sets
+    # it, each renewal moves it on. Past it, the rows may be another's: nothing more is sent.
+    ends: float
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+
+@dataclass
+class Write:
+    """What happened to one group of a lease: new values for its rows, their attempts, the
+    channels found dead."""
+
+    token: int
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> Lease:
     """Lease up to `limit` due rows, and the rest of their groups, to this worker; others
     skip them until the lease ends."""
+    ends = time.monotonic() + lease.total_seconds()
+    token = secrets.randbits(62) + 1
     pick = (
         select(Notification.id)
         .where(_due(now), _card_free(now))
@@ -68,7 +99,7 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
         pick = pick.with_for_update(skip_locked=True)
     lease_them = (
         update(Notification)
-        .values(lease_until=now + lease)
+        .values(lease_until=now + lease, lease_token=token)
         .returning(Notification.id, Notification.group_key)
         .execution_options(synchronize_session=False)
     )
@@ -78,7 +109,7 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
     picked = list(await session.scalars(pick))
     if not picked:
         await session.commit()
-        return []
+        return Lease(token, [], ends)
     # The lease checks `due` again: on SQLite another process may have leased a row since.
     rows = list(
         (await session.execute(lease_them.where(Notification.id.in_(picked), _due(now)))).all()
@@ -89,15 +120,17 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
             await session.execute(lease_them.where(Notification.group_key.in_(keys), _due(now)))
         ).all()
     await session.commit()
-    return sorted({row_id for row_id, _ in rows})
+    return Lease(token, sorted({row_id for row_id, _ in rows}), ends)
 
 
-async def renew_lease(*, session: AsyncSession, ids: list[int], until: datetime) -> None:
-    """Keep a batch leased while it is out (rows already recorded are left alone)."""
+async def renew_lease(*, session: AsyncSession, lease: Lease, until: datetime) -> None:
+    """Keep a lease's rows leased while they are out (rows already recorded, or taken by
+    another claim, are left alone)."""
     await session.execute(
         update(Notification)
         .where(
-            Notification.id.in_(ids),
+            Notification.id.in_(lease.ids),
+            Notification.lease_token == lease.token,
             Notification.status == RowStatus.pending,
             Notification.lease_until.is_not(None),
         )
@@ -107,34 +140,24 @@ async def renew_lease(*, session: AsyncSession, ids: list[int], until: datetime)
     await session.commit()
 
 
-async def record(
-    sessions: SessionFactory,
-    updates: list[dict[str, Any]],
-    attempts: list[dict[str, Any]],
-    blocks: list[dict[str, Any]],
-    *,
-    lease_ends: float,
-) -> None:
-    """Write what happened. The messages are out: a lost record would send them again when
-    the lease ends, so a deadlock or a dropped connection is retried, not given up on.
+async def record(sessions: SessionFactory, writes: list[Write], *, lease_ends: float) -> int:
+    """Write what happened, for rows whose lease is still ours; returns how many rows were
+    refused because another claim had taken them. The messages are out: a lost record would
+    send them again when the lease ends, so a deadlock or a dropped connection is retried,
+    not given up on.
 
     Found by tests/faults/: six tries (about 6 s) were shorter than a PostgreSQL
     restart, after which every message of the batch went a second time. It now keeps
-    trying (at least RECORD_TRIES times) until shortly before the batch's lease ends
-    (`lease_ends`, monotonic), so nobody can have claimed the rows meanwhile."""
+    trying (at least RECORD_TRIES times) until shortly before the lease ends (`lease_ends`,
+    monotonic, the earliest of the writes'), so nobody can have claimed the rows meanwhile."""
     give_up = lease_ends - RECORD_MAX_DELAY
     attempt = 0
     while True:
         try:
             async with sessions() as session:
-                await session.execute(update(Notification), updates)
-                if attempts:
-                    await session.execute(insert(DeliveryAttempt), attempts)
-                if blocks:
-                    ignore = insert_ignore(session, ChannelBlock.__table__)  # type: ignore[arg-type]
-                    await session.execute(ignore, blocks)
+                refused = await _write(session, writes)
                 await session.commit()
-            return
+            return refused
         except IntegrityError:
             raise
         except (DBAPIError, OSError) as exc:
@@ -144,6 +167,38 @@ async def record(
                 raise
             log.warning(
                 "delivery.record_retry",
-                extra={"error": type(exc).__name__, "rows": len(updates), "try": attempt},
+                extra={
+                    "error": type(exc).__name__,
+                    "rows": sum(len(w.updates) for w in writes),
+                    "try": attempt,
+                },
             )
             await asyncio.sleep(delay)
+
+
+async def _write(session: AsyncSession, writes: list[Write]) -> int:
+    # The fence first: one statement per lease marks the rows that still carry its token (it
+    # also takes their locks, SQLite's write lock), and only those are written.
+    owned: set[int] = set()
+    for token in {w.token for w in writes}:
+        ids = [u["id"] for w in writes if w.token == token for u in w.updates]
+        if ids:
+            mine = await session.execute(
+                update(Notification)
+                .where(Notification.id.in_(ids), Notification.lease_token == token)
+                .values(lease_until=None)
+                .returning(Notification.id)
+                .execution_options(synchronize_session=False)
+            )
+            owned.update(mine.scalars())
+    updates = [u for w in writes for u in w.updates if u["id"] in owned]
+    attempts = [a for w in writes for a in w.attempts if a["notification_id"] in owned]
+    blocks = [b for w in writes for b in w.blocks]
+    if updates:
+        await session.execute(update(Notification), updates)
+    if attempts:
+        await session.execute(insert(DeliveryAttempt), attempts)
+    if blocks:
+        ignore = insert_ignore(session, ChannelBlock.__table__)  # type: ignore[arg-type]
+        await session.execute(ignore, blocks)
+    return sum(len(w.updates) for w in writes) - len(updates)
