@@ -179,7 +179,7 @@ async def record(sessions: SessionFactory, writes: list[Write], *, lease_ends: f
 async def _write(session: AsyncSession, writes: list[Write]) -> int:
     # The fence first: one statement per lease marks the rows that still carry its token (it
     # also takes their locks, SQLite's write lock), and only those are written.
-    owned: set[int] = set()
+    owned: set[tuple[int, int]] = set()  # (token, row id)
     for token in {w.token for w in writes}:
         ids = [u["id"] for w in writes if w.token == token for u in w.updates]
         if ids:
@@ -190,9 +190,9 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
                 .returning(Notification.id)
                 .execution_options(synchronize_session=False)
             )
-            owned.update(mine.scalars())
-    updates = [u for w in writes for u in w.updates if u["id"] in owned]
-    attempts = [a for w in writes for a in w.attempts if a["notification_id"] in owned]
+            owned.update((token, row_id) for row_id in mine.scalars())
+    updates = [u for w in writes for u in w.updates if (w.token, u["id"]) in owned]
+    attempts = [a for w in writes for a in w.attempts if (w.token, a["notification_id"]) in owned]
     blocks = [b for w in writes for b in w.blocks]
     if updates:
         await session.execute(update(Notification), updates)
