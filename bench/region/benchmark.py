@@ -21,7 +21,7 @@ from bench.region.database import load_region, messages_per_guardian, top_statem
 from bench.region.generate import as_cloudevents, make_region, school_day
 from bench.region.phases import one_run
 from bench.region.processes import CpuMeter, Service, Sink
-from bench.region.report import percentile, report
+from bench.region.report import percentile, report, summary
 from notifier.auth import Role, create_token
 from notifier.db.engine import create_engine, session_factory
 from notifier.db.migrate import upgrade
@@ -153,6 +153,7 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
         report(args, results, ceilings, memory)
         if args.database == "postgres":
             await top_statements(sessions)
+        print(summary(results, ceilings, memory), flush=True)
     finally:
         if service is not None:
             service.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from collections.abc import Sequence
 
@@ -107,6 +108,38 @@ def report(
             for channel, _, _ in CHANNELS
         )
     )
+
+
+def summary(
+    results: list[dict[str, float]], ceilings: dict[str, float], memory: dict[str, float]
+) -> str:
+    """SPEC §8's last line: the medians of the runs, the ratios to the same run's ceilings."""
+
+    def med(key: str) -> float:
+        values = [r[key] for r in results if key in r]
+        return statistics.median(values) if values else float("nan")
+
+    cores = med("cores_workers")
+    figures = {
+        "runs": len(results),
+        "messages_per_s": round(med("messages_per_s")),
+        "worker_cpu_ms_per_message": round(
+            cores * med("throughput_wall_s") / med("messages") * 1e3, 3
+        ),
+        "events_planned_per_s": round(med("ingest_events_per_s")),
+        "p99_ms": round(med("latency_p99_ms")),
+        "worker_rss_mb": round(memory["worker_peak_mb"]),
+        "api_rss_mb": round(memory["api_peak_mb"]),
+        "lost": round(_total(results, "lost")),
+        "duplicated": round(_total(results, "duplicated")),
+        **{
+            f"{channel}_ratio_to_bare_client": round(
+                med(f"{sink}_per_s") / ceilings[f"{sink}_per_s"], 3
+            )
+            for channel, sink, _ in CHANNELS
+        },
+    }
+    return json.dumps({"summary": figures})
 
 
 def _total(results: list[dict[str, float]], key: str) -> float:

@@ -71,9 +71,9 @@ class _Outcome:
 def _mode_of(members: list[Notification]) -> Mode:
     """How a group goes: the day's report or the evening when any row waited for one (a
     group's rows share their key, so their way of waiting)."""
-    modes = {Mode(note.mode) for note in members if note.mode in Mode.__members__}
+    modes = {note.mode for note in members}
     for mode in (Mode.digest, Mode.report):
-        if mode in modes:
+        if mode in modes:  # a StrEnum member equals its stored string
             return mode
     return Mode.instant
 
@@ -271,9 +271,10 @@ class Dispatcher:
 
     @staticmethod
     def _values(note: Notification, **changes: Any) -> dict[str, Any]:
+        # The lease is cleared by the record's fence (outbox._write); the group and the mode
+        # only when they change (every column written costs its indexes' upkeep).
         values = {
             "id": note.id,
-            "lease_until": None,
             "status": note.status,
             "reason": note.reason,
             "attempts": note.attempts,
@@ -282,8 +283,6 @@ class Dispatcher:
             "sent_at": note.sent_at,
             "segments": note.segments,
             "cost": note.cost,
-            "group_key": note.group_key,
-            "mode": note.mode,
         }
         values.update(changes)
         return values
