@@ -4,6 +4,7 @@ end."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -53,3 +54,17 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     assert by_max.group(1) != "0" and by_max.groups()[1:] == ("0", "0"), by_max.group(0)
     sent = re.search(r"outbox rows sent ([\d,]+), by the workers' /metrics ([\d,]+)", out)
     assert sent is not None and sent.group(1) == sent.group(2) and sent.group(1) != "0"
+    # SPEC §8: the last line is the summary, as JSON.
+    summary = json.loads(out.strip().splitlines()[-1])["summary"]
+    for key in (
+        "messages_per_s",
+        "worker_cpu_ms_per_message",
+        "events_planned_per_s",
+        "p99_ms",
+        "worker_rss_mb",
+        "lost",
+        "duplicated",
+    ):
+        assert key in summary, key  # null where a run too small could not measure it
+    assert (summary["lost"], summary["duplicated"]) == (0, 0)
+    assert summary["messages_per_s"] > 0 and summary["worker_cpu_ms_per_message"] > 0

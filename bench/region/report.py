@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from collections.abc import Sequence
 
@@ -119,21 +120,25 @@ def summary(
         values = [r[key] for r in results if key in r]
         return statistics.median(values) if values else float("nan")
 
+    def num(value: float, digits: int = 0) -> float | None:
+        """JSON has no NaN: a figure a run could not measure is null."""
+        return None if math.isnan(value) else round(value, digits or None)
+
     cores = med("cores_workers")
     figures = {
         "runs": len(results),
-        "messages_per_s": round(med("messages_per_s")),
-        "worker_cpu_ms_per_message": round(
+        "messages_per_s": num(med("messages_per_s")),
+        "worker_cpu_ms_per_message": num(
             cores * med("throughput_wall_s") / med("messages") * 1e3, 3
         ),
-        "events_planned_per_s": round(med("ingest_events_per_s")),
-        "p99_ms": round(med("latency_p99_ms")),
-        "worker_rss_mb": round(memory["worker_peak_mb"]),
-        "api_rss_mb": round(memory["api_peak_mb"]),
-        "lost": round(_total(results, "lost")),
-        "duplicated": round(_total(results, "duplicated")),
+        "events_planned_per_s": num(med("ingest_events_per_s")),
+        "p99_ms": num(med("latency_p99_ms")),
+        "worker_rss_mb": num(memory["worker_peak_mb"]),
+        "api_rss_mb": num(memory["api_peak_mb"]),
+        "lost": num(_total(results, "lost")),
+        "duplicated": num(_total(results, "duplicated")),
         **{
-            f"{channel}_ratio_to_bare_client": round(
+            f"{channel}_ratio_to_bare_client": num(
                 med(f"{sink}_per_s") / ceilings[f"{sink}_per_s"], 3
             )
             for channel, sink, _ in CHANNELS
