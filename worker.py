@@ -1,8 +1,8 @@
 """`arq worker.WorkerSettings` (SPEC §1): the delivery jobs, the stream consumer and the crons,
 run by arq's command line with arq's own Worker. Everything it names lives in notifier/worker/.
-`notifier worker` runs the same with a Worker that also rides out a Redis connection lost inside
-arq's own transactions, which arq's command line cannot be told to use (see
-notifier/worker/resilience.py): run that one where Redis may restart under the worker."""
+`notifier worker` runs the same with a Worker that also waits out a Redis outage of any length
+in its loop (see notifier/worker/resilience.py), which arq's command line cannot be told to use:
+run that one where Redis may restart or go away under the worker."""
 
 from notifier.config import load_settings
 from notifier.worker import arq_settings

@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     stream_batch_size: int = Field(default=500, ge=1, le=10_000)
     stream_claim_idle_seconds: Seconds = 60.0
     max_event_bytes: int = Field(default=64 * 1024, ge=1024)
+    # How long one Redis command of the worker retries (backoff 0.2 s doubling to 2 s) before
+    # it gives up: enough for a Redis restart, and short because a job waits on it. A longer
+    # outage is waited out by the worker's loop (logged once as worker.redis_unavailable, then
+    # worker.redis_back), however long it lasts; 0 makes every command try once.
+    redis_retry_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @field_validator("database_url")
     @classmethod

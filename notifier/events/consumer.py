@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +14,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from notifier.errors import InvalidInput
@@ -24,7 +27,19 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 # Database trouble is the database's, not the entry's: such a batch is retried, never parked.
-TRANSIENT = (OperationalError, RedisConnectionError, OSError, asyncio.TimeoutError)
+TRANSIENT = (
+    OperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    asyncio.TimeoutError,
+)
+# Redis away (a restart, a failover, an outage): what redis-py raises when it cannot connect
+# or its connection was lost; a refused connect comes wrapped in its ConnectionError (a bare
+# OSError may be the database's).
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+# While Redis is away the consumer asks again at most this far apart (seconds).
+REDIS_WAIT = 5.0
 # SQLSTATE classes of the server's state, not of the statement: connection (08), transaction
 # rollback (40: deadlock, serialization), resources (53), operator intervention (57: shutting
 # down, starting up), system error (58).
@@ -109,22 +124,46 @@ class StreamConsumer:
         return len(entries)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; transient failures back off and retry."""
+        """Consume until `stop` is set; failures back off and retry. Redis away (however long)
+        is logged once when it goes and once when it is back, and asked again at most
+        `REDIS_WAIT` apart: nothing was acknowledged that was not stored, so the group hands
+        this consumer what it had not finished (after `claim_idle_ms`) and what came since."""
         delay = 0.5
+        redis_down_since: float | None = None
         while not stop.is_set():
             try:
                 await self.run_once(block_ms=1000)
-                delay = 0.5
             except asyncio.CancelledError:
                 raise
+            except REDIS_DOWN as exc:
+                # Redis may come back without its data (no append-only file): make the group
+                # again then, or every read would fail on NOGROUP.
+                self._group_ready = False
+                if redis_down_since is None:
+                    redis_down_since = time.monotonic()
+                    log.warning("consumer.redis_unavailable", extra={"error": type(exc).__name__})
+                await self._pause(stop, delay)
+                delay = min(delay * 2, REDIS_WAIT)
             except Exception as exc:
                 log.warning(
                     "consumer.retry",
                     extra={"error": type(exc).__name__, "delay": delay},
                     exc_info=not transient(exc),
                 )
-                await asyncio.sleep(delay)
+                await self._pause(stop, delay)
                 delay = min(delay * 2, 30)
+            else:
+                if redis_down_since is not None:
+                    seconds = round(time.monotonic() - redis_down_since, 1)
+                    log.info("consumer.redis_back", extra={"seconds": seconds})
+                    redis_down_since = None
+                delay = 0.5
+
+    @staticmethod
+    async def _pause(stop: asyncio.Event, seconds: float) -> None:
+        """Sleep before the next try, woken by `stop`: a shutdown does not wait out a backoff."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
 
     async def _reclaim(self) -> list[Any]:
         # Entries a crashed consumer read but never acknowledged come back after claim_idle_ms.

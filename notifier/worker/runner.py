@@ -4,6 +4,7 @@ arq's command line (`arq worker.WorkerSettings`, plain arq), a process of its ow
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from notifier.config import Settings
@@ -12,7 +13,10 @@ from notifier.runtime import Runtime
 from notifier.template_set import TemplatesError
 from notifier.worker.jobs import CRON_JOBS, FUNCTIONS
 from notifier.worker.lifecycle import shutdown, startup
-from notifier.worker.resilience import ResilientWorker, redis_settings
+from notifier.worker.resilience import ResilientWorker, RetryFor, redis_settings
+
+# Seconds a command of plain arq's Worker (`arq worker.WorkerSettings`) retries Redis.
+PLAIN_ARQ_RETRY_SECONDS = 75.0
 
 
 def worker_options(settings: Settings) -> dict[str, Any]:
@@ -26,7 +30,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "cron_jobs": CRON_JOBS,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "redis_settings": redis_settings(settings.redis_url),
+        "redis_settings": redis_settings(settings.redis_url, settings.redis_retry_seconds),
         "max_jobs": 10,
         # How often arq looks for a queued job. The delivery kick after planning waits for it:
         # at 20 events/s the median latency was 276 ms with arq's 0.5 s and 118 ms with this.
@@ -38,12 +42,19 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
 def arq_settings(settings: Settings) -> dict[str, Any]:
     """What arq's command line reads as `WorkerSettings` (it takes a dict as well as a class).
-    A broken template stops it here with one line, as `notifier worker` does."""
+    A broken template stops it here with one line, as `notifier worker` does.
+
+    arq's own Worker has no loop that waits an outage out (resilience.py): the retries of its
+    commands are all it has, so they keep at least the minute or so they always had; a longer
+    outage ends it, for its supervisor to start again."""
     try:
         installed_templates()
     except TemplatesError as exc:
         raise SystemExit(f"template error: {exc}") from None
-    return {**worker_options(settings), "ctx": {"settings": settings}}
+    options = worker_options(settings)
+    retry = RetryFor(max(settings.redis_retry_seconds, PLAIN_ARQ_RETRY_SECONDS))
+    options["redis_settings"] = dataclasses.replace(options["redis_settings"], retry=retry)
+    return {**options, "ctx": {"settings": settings}}
 
 
 def process_worker(settings: Settings) -> ResilientWorker:
