@@ -9,10 +9,11 @@ Runs each part in its own process and prints its figures:
   pipeline      journal events through the stream into the outbox, then SMTP (medians of 3)
   school_day    messages per guardian per school day in a typical week (default settings)
   roster_import a 5,000-row roster CSV (medians of 3)
-Run on their own (not part of this command):
+  pdf           the summary PDF: the fonts' parse, one guardian's page, a class of 30 pages
+                (medians of 15)
+Run on its own (not part of this command):
   outage        `python -m bench.outage [--down 300]`: Redis away 5 minutes under a working
                 worker; the worker lives, nothing lost or sent twice (about 6 minutes)
-  pdf           `python -m bench.pdf`: the weekly summary's PDF, one guardian's and a class's
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ PARTS = [
     ["bench.pipeline", "--events", "2000", "--runs", "3"],
     ["bench.school_day"],
     ["bench.roster_import", "--rows", "5000", "--runs", "3"],
+    ["bench.pdf"],
 ]
 
 
