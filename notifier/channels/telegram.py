@@ -1,33 +1,24 @@
-"""Telegram: aiogram's Bot as a client of the Bot API (HTML parse mode), rate-limited in Redis."""
+"""Telegram: delivery through the Bot API (HTML parse mode, channels/bot_api.py), rate-limited in
+Redis; the bots' aiogram Bot objects, made when a bot is asked for (a process that only
+delivers never imports aiogram)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
-from aiogram.exceptions import (
-    ClientDecodeError,
-    TelegramAPIError,
-    TelegramBadRequest,
-    TelegramForbiddenError,
-    TelegramNetworkError,
-    TelegramRetryAfter,
-    TelegramServerError,
-)
-from aiogram.methods.base import Response
-from aiogram.types import Message
+import aiohttp
 
 from notifier.channels.base import Messenger, Recipient, SendResult
+from notifier.channels.bot_api import BotApiError, BotApiSession
 from notifier.channels.ratelimit import RateLimiter, per_second
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 # Telegram's answers that mean the chat is gone for us, whatever we send.
 DEAD_CHAT = (
@@ -42,12 +33,9 @@ DEAD_CHAT = (
 # Telegram's answer to an edit that changes nothing.
 NOT_MODIFIED = "message is not modified"
 T = TypeVar("T")
-
-
-# aiogram parses every answer with `Response[<the method's result type>]`, and pydantic keeps
-# such parametrised classes only weakly: without a reference of ours, sendMessage rebuilt the
-# class on every call (a third of its client-side cost in the region benchmark's profile).
-_RESPONSE_TYPES = (Response[Message], Response[bool])
+# What every message of ours asks of Telegram: our HTML, and no preview of its links.
+SEND_OPTIONS = {"parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+_RESPONSE_TYPES: tuple[Any, ...] = ()
 
 
 def bot_id(token: str) -> str:
@@ -64,14 +52,25 @@ def deep_link(username: str | None, code: str) -> str:
 
 
 def make_bot(token: str, api_base: str) -> Bot:
+    """aiogram's Bot for a bot's conversations (bots/telegram/) and the console's bot setup."""
+    global _RESPONSE_TYPES
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.enums import ParseMode
+    from aiogram.methods.base import Response
+    from aiogram.types import Message
+
+    # aiogram parses every answer with `Response[<the method's result type>]`, and pydantic
+    # keeps such parametrised classes only weakly: without a reference of ours, each call
+    # rebuilt the class (a third of sendMessage's client-side cost, once measured).
+    _RESPONSE_TYPES = (Response[Message], Response[bool])
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
     return Bot(
         token=token,
         session=session,
-        default=DefaultBotProperties(
-            parse_mode=ParseMode.HTML,
-            link_preview_is_disabled=True,
-        ),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
 
 
@@ -83,9 +82,21 @@ class TelegramChannel:
         assert settings.telegram_token is not None
         self.settings = settings
         self.limiter = limiter
-        default = make_bot(settings.telegram_token.get_secret_value(), settings.telegram_api_base)
-        self.default_bot_id = str(default.id)
-        self.bots: dict[str, Bot] = {self.default_bot_id: default}
+        token = settings.telegram_token.get_secret_value()
+        self.default_bot_id = bot_id(token)
+        # bot id → token: the service's bot and the schools' own
+        self.tokens: dict[str, str] = {self.default_bot_id: token}
+        self.api = BotApiSession(settings.telegram_api_base)
+        self._bots: dict[str, Bot] = {}
+        self._usernames: dict[str, str] = {}
+
+    @property
+    def bots(self) -> dict[str, Bot]:
+        """aiogram's Bot of each bot, for its conversations (made on first use)."""
+        for key, token in self.tokens.items():
+            if key not in self._bots:
+                self._bots[key] = make_bot(token, self.settings.telegram_api_base)
+        return self._bots
 
     @property
     def default_bot(self) -> Bot:
@@ -93,73 +104,81 @@ class TelegramChannel:
 
     def add_bot(self, token: str) -> Bot:
         """A school's own bot (a larger region is served by several, each with its own rate)."""
-        key = bot_id(token)
-        if key not in self.bots:
-            self.bots[key] = make_bot(token, self.settings.telegram_api_base)
-        return self.bots[key]
+        self.use_bots([token])
+        return self.bots[bot_id(token)]
 
     def use_bots(self, tokens: Iterable[str]) -> None:
         """Add the bots schools configured (the dispatcher reads them from the roster)."""
         for token in tokens:
-            self.add_bot(token)
+            self.tokens.setdefault(bot_id(token), token)
 
     async def start_link(self, code: str, *, bot_token: str | None = None) -> str:
         """The t.me link that opens the bot (a school's own, by its token) with this code."""
-        bot = self.add_bot(bot_token) if bot_token else self.default_bot
-        me = await bot.me()
-        return deep_link(me.username, code)
+        token = bot_token or self.tokens[self.default_bot_id]
+        self.use_bots([token])
+        key = bot_id(token)
+        if key not in self._usernames:
+            try:
+                me = await self.api.call(token, "getMe", {})
+            except (BotApiError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise TransientDelivery(f"telegram getMe failed ({type(exc).__name__})") from None
+            self._usernames[key] = str(me.get("username") or "")
+        return deep_link(self._usernames[key], code)
 
     def reachable(self, recipient: Recipient) -> bool:
         return bool(recipient.telegram_chat_id) and (
-            (recipient.telegram_bot_id or self.default_bot_id) in self.bots
+            (recipient.telegram_bot_id or self.default_bot_id) in self.tokens
         )
 
     async def send(
         self, recipient: Recipient, content: str, *, ref: str, now: datetime
     ) -> SendResult:
-        bot, chat_id = self._bot_and_chat(recipient)
-        async with self._slots(bot, chat_id) as bucket:
-            message = await self._call(
-                bucket, lambda: bot.send_message(chat_id=chat_id, text=content)
-            )
-        assert isinstance(message, Message)
-        return SendResult(provider_id=str(message.message_id))
+        key, token, chat_id = self._bot_and_chat(recipient)
+        params = {"chat_id": chat_id, "text": content, **SEND_OPTIONS}
+        async with self._slots(key, chat_id) as bucket:
+            message = await self._call(bucket, lambda: self.api.call(token, "sendMessage", params))
+        if not isinstance(message, dict) or "message_id" not in message:
+            raise TransientDelivery("telegram answered without the message sent")
+        return SendResult(provider_id=str(message["message_id"]))
 
     async def edit(
         self, recipient: Recipient, message_id: str, content: str, *, now: datetime
     ) -> SendResult:
         """Replace the text of a message the bot sent this chat (the day's card)."""
-        bot, chat_id = self._bot_and_chat(recipient)
+        key, token, chat_id = self._bot_and_chat(recipient)
+        params = {
+            "chat_id": chat_id,
+            "message_id": int(message_id),
+            "text": content,
+            **SEND_OPTIONS,
+        }
         try:
-            async with self._slots(bot, chat_id) as bucket:
-                await self._call(
-                    bucket,
-                    lambda: bot.edit_message_text(
-                        chat_id=chat_id, message_id=int(message_id), text=content
-                    ),
-                )
+            async with self._slots(key, chat_id) as bucket:
+                await self._call(bucket, lambda: self.api.call(token, "editMessageText", params))
         except PermanentDelivery as exc:
             # The card already says this (a mark changed and changed back): nothing to do.
             if NOT_MODIFIED not in exc.reason:
                 raise
         return SendResult(provider_id=message_id)
 
-    def _bot_and_chat(self, recipient: Recipient) -> tuple[Bot, int]:
+    def _bot_and_chat(self, recipient: Recipient) -> tuple[str, str, int]:
+        """The bot's id and token, and the chat id, of a guardian's linked chat."""
         if not recipient.telegram_chat_id:
             raise PermanentDelivery("guardian has no linked Telegram chat")
-        bot = self.bots.get(recipient.telegram_bot_id or self.default_bot_id)
-        if bot is None:
+        key = recipient.telegram_bot_id or self.default_bot_id
+        token = self.tokens.get(key)
+        if token is None:
             raise PermanentDelivery("the bot this chat was linked through is not configured")
-        return bot, int(recipient.telegram_chat_id)
+        return key, token, int(recipient.telegram_chat_id)
 
     @contextlib.asynccontextmanager
-    async def _slots(self, bot: Bot, chat_id: int) -> AsyncIterator[str]:
+    async def _slots(self, key: str, chat_id: int) -> AsyncIterator[str]:
         """The chat's and the bot's rate slots for one call; yields the bot's bucket."""
-        bucket = f"tg:bot:{bot.id}"
+        bucket = f"tg:bot:{key}"
         chat_interval = self.settings.telegram_chat_interval_seconds
         async with contextlib.AsyncExitStack() as slots:
             if chat_interval > 0:
-                chat = f"tg:chat:{bot.id}:{chat_id}"
+                chat = f"tg:chat:{key}:{chat_id}"
                 await slots.enter_async_context(self.limiter.slot(chat, 1, chat_interval))
             limit, window = per_second(self.settings.telegram_rate_per_second)
             await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
@@ -168,30 +187,35 @@ class TelegramChannel:
     async def _call(self, bucket: str, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
-        except TelegramRetryAfter as exc:
+        except BotApiError as exc:
+            raise await self._refused(bucket, exc) from None
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            # A dropped connection, a timeout, a proxy's HTML error page: later.
+            raise TransientDelivery(f"telegram {type(exc).__name__}") from None
+
+    async def _refused(
+        self, bucket: str, exc: BotApiError
+    ) -> TransientDelivery | PermanentDelivery:
+        text = _short(exc.description)
+        if exc.code == 429:
             # Telegram slows the whole bot down, not one chat: every worker waits.
-            await self.limiter.pause(bucket, exc.retry_after)
-            raise TransientDelivery(
-                "telegram 429 flood control", retry_after=exc.retry_after
-            ) from None
-        except TelegramForbiddenError as exc:
-            raise PermanentDelivery(f"telegram 403 {_short(exc)}", unusable=True) from None
-        except TelegramBadRequest as exc:
-            text_ = _short(exc)
-            dead = any(marker in text_.lower() for marker in DEAD_CHAT)
-            raise PermanentDelivery(f"telegram 400 {text_}", unusable=dead) from None
-        except (ClientDecodeError, TimeoutError, TelegramServerError, TelegramNetworkError) as exc:
-            # A proxy's HTML error page, a dropped connection, Telegram's own 5xx: later.
-            raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
-        except TelegramAPIError as exc:
-            raise TransientDelivery(f"telegram {type(exc).__name__}: {_short(exc)}") from None
+            wait = float(exc.retry_after or 1)
+            await self.limiter.pause(bucket, wait)
+            return TransientDelivery("telegram 429 flood control", retry_after=wait)
+        if exc.code == 403:
+            return PermanentDelivery(f"telegram 403 {text}", unusable=True)
+        if exc.code == 400:
+            dead = any(marker in text.lower() for marker in DEAD_CHAT)
+            return PermanentDelivery(f"telegram 400 {text}", unusable=dead)
+        # Telegram's own 5xx, a refused token (401), anything else: later.
+        return TransientDelivery(f"telegram {exc.code} {text}")
 
     async def close(self) -> None:
-        for bot in self.bots.values():
+        await self.api.close()
+        for bot in self._bots.values():
             with contextlib.suppress(Exception):
                 await bot.session.close()
 
 
-def _short(exc: Exception) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    return " ".join(str(message).split())[:200]
+def _short(text: str) -> str:
+    return " ".join(text.split())[:200]
