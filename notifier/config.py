@@ -138,10 +138,8 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
 
-    # Delivery tuning: how many rows a worker holds claimed at most, how many messages it has
-    # out at once (being sent, or sent and not yet recorded: what a worker killed can send a
-    # second time), how a transient error backs off, and how long a message may keep failing
-    # before it is given up.
+    # Delivery tuning: how many messages a job takes, how a transient error backs off,
+    # and how long a message may keep failing before it is given up.
     delivery_batch_size: int = Field(default=200, ge=1, le=10_000)
     delivery_concurrency: int = Field(default=20, ge=1, le=1000)
     retry_base_seconds: Seconds = 30.0

@@ -226,17 +226,12 @@ class Dispatcher:
     ) -> None:
         """One group sent and recorded at once: a worker killed later does not send it again."""
         try:
-            # A send slot is held until the group's record is written, not only while it is
-            # sent: at most delivery_concurrency messages are out or sent and unrecorded, all a
-            # worker killed at any moment can send a second time (a slow write, a stalled
-            # disk, holds the next sends back instead of letting them pile up unrecorded).
-            async with self._limit:
-                outcome = await self._deliver_group_safely(now, lease, batch, members)
-                if not outcome.values:
-                    return  # the lease ran out before it went: the rows go to the next claim
-                updates = list(outcome.values.values())
-                write = Write(lease.token, updates, outcome.attempts, outcome.blocks)
-                await self._recorder.write(write, lease_ends=lease.ends)
+            outcome = await self._deliver_group_safely(now, lease, batch, members)
+            if not outcome.values:
+                return  # the lease ran out before it went: the rows go to the next claim
+            updates = list(outcome.values.values())
+            write = Write(lease.token, updates, outcome.attempts, outcome.blocks)
+            await self._recorder.write(write, lease_ends=lease.ends)
             for values in updates:
                 status = values["status"]
                 if status == RowStatus.pending:
@@ -512,13 +507,14 @@ class Dispatcher:
                 reasons.append(f"{name}: cannot render ({type(exc).__name__})")
                 continue
             try:
-                channel = self.channels[name]
-                if edit is not None and isinstance(channel, CardEditor):
-                    result = await channel.edit(recipient, edit, content, now=now)
-                else:
-                    result = await channel.send(
-                        recipient, content, ref=message_ref(first.id), now=now
-                    )
+                async with self._limit:
+                    channel = self.channels[name]
+                    if edit is not None and isinstance(channel, CardEditor):
+                        result = await channel.edit(recipient, edit, content, now=now)
+                    else:
+                        result = await channel.send(
+                            recipient, content, ref=message_ref(first.id), now=now
+                        )
             except TransientDelivery as exc:
                 self._attempts(outcome, live, name, now, Outcome.transient, exc.reason)
                 status, due, reason = self._retry(first, now, exc)
