@@ -101,11 +101,8 @@ class Dispatcher:
         self._budget = SmsBudget()
         self._recorder = Recorder(sessions)
         # Rows this process holds claimed and not yet recorded: about delivery_batch_size at
-        # most (a claim takes whole groups). Claims start small and grow while they come
-        # back full (`_claim`).
+        # most (a claim takes whole groups).
         self._in_flight = 0
-        self._min_claim = min(settings.delivery_concurrency, settings.delivery_batch_size)
-        self._claim_size = self._min_claim
         self._running = False
         self._kicked = False
         self._wake = asyncio.Event()
@@ -143,12 +140,13 @@ class Dispatcher:
                 if self._kicked:  # new rows were planned: worth a look even after an empty claim
                     self._kicked, idle = False, False
                 in_time = time.monotonic() - started < time_budget
-                want = min(self._claim_size, bound)
                 room = bound - self._in_flight
-                # A claim loads its batch with a dozen queries: claims wait for room for half
-                # their size rather than take a few rows at a time.
-                if in_time and not idle and not failures and (room >= want / 2 or not claims):
-                    idle = not await self._claim(min(room, want) or 1, claims)
+                # A claim loads its batch with a dozen queries: with claims out, the next waits
+                # for room for half the bound rather than take a few rows at a time. It takes
+                # what is due up to the room: a few rows when the queue is short, hundreds when
+                # it is long.
+                if in_time and not idle and not failures and (room >= bound / 2 or not claims):
+                    idle = not await self._claim(max(room, 1), claims)
                     continue
                 if not claims:
                     break
@@ -171,7 +169,6 @@ class Dispatcher:
                 lease=timedelta(seconds=self.settings.lease_seconds),
             )
             if not lease:
-                self._claim_size = self._min_claim
                 return False
             await self._school_bots(session)
             if self._links is None:
@@ -179,13 +176,6 @@ class Dispatcher:
             batch = await load_batch(session=session, ids=lease.ids, now=now)
             await self._budget.load(session, batch.schools.values(), now)
         self._in_flight += len(lease.ids)
-        # A claim that came back full says the queue is long: the next one takes twice as
-        # many (a large batch costs less per row); one that did not, the queue is short: small
-        # claims, so that a new row waits for a few sends, not for a large batch.
-        if len(lease.ids) >= limit:
-            self._claim_size = min(self._claim_size * 2, self.settings.delivery_batch_size)
-        else:
-            self._claim_size = max(self._min_claim, self._claim_size // 2)
         task = asyncio.create_task(self._deliver_claim(now, lease, batch))
         task.add_done_callback(lambda _: self._wake.set())
         claims.add(task)
