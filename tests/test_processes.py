@@ -219,7 +219,12 @@ def test_notifier_bot_links_a_parent_by_long_polling(tmp_path: Path) -> None:
             aio.run(bot_api.wait_for_messages(1, timeout=15))
         finally:
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"no exit on SIGINT:\n{log.read_text()[-3000:]}") from None
         assert "/stop" in bot_api.messages_to("4242")[0].plain
         # The command menu, in Russian for everyone and in English for English users.
         menus = {c.params.get("language_code"): c.params for c in bot_api.calls_to("setMyCommands")}
