@@ -244,3 +244,8 @@ def category_title(category: str, language: Language) -> str:
     """A category's title as parents read it; an unknown category by its own name."""
     key = f"category.{category}"
     return say(language, key) if key in WORDS else category
+
+
+def attendance_status(status: str, language: Language) -> str:
+    """An attendance status as parents read it; one we have no words for as the journal sent it."""
+    return say(language, f"attendance.{status}") if status in ATTENDANCE_STATUSES else status

@@ -18,6 +18,7 @@ from notifier.message_words import (
     ATTENDANCE_STATUSES,
     SCHEDULE_CHANGES,
     Language,
+    attendance_status,
     category_title,
     language_of,
     plural,
@@ -86,8 +87,7 @@ def _category_title(context: Context, category: str) -> str:
 
 @pass_context
 def _attendance_status(context: Context, status: str) -> str:
-    # A status the journal may send but we have no words for is shown as it came.
-    return say(_language(context), f"attendance.{status}") if status in ATTENDANCE else status
+    return attendance_status(status, _language(context))
 
 
 @pass_context

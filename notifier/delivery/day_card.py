@@ -30,6 +30,16 @@ CARD_KEY = "c:"  # news that edits the day's report once it went: "c:<guardian>"
 EVENING_KEY = "d:"  # the evening's message: "d:<guardian>"
 
 
+def evening_key(guardian_id: str) -> str:
+    """The group of a guardian's evening message."""
+    return f"{EVENING_KEY}{guardian_id}"
+
+
+def edits_card(note: Notification) -> bool:
+    """Whether an outbox row edits its guardian's day's card."""
+    return (note.group_key or "").startswith(CARD_KEY)
+
+
 @dataclass
 class Card:
     """A guardian's day's report as a messenger shows it: the message and the rows in it."""
@@ -108,4 +118,4 @@ def card_items(
 
 
 def guardians_with_cards(notes: Iterable[Notification]) -> set[str]:
-    return {n.guardian_id for n in notes if (n.group_key or "").startswith(CARD_KEY)}
+    return {n.guardian_id for n in notes if edits_card(n)}

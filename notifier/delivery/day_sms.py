@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from notifier.message_words import ATTENDANCE_STATUSES, SCHEDULE_CHANGES, Language, say
+from notifier.message_words import SCHEDULE_CHANGES, Language, attendance_status, say
 
 # A comment's first words (the rest is in the journal).
 COMMENT = 24
@@ -76,9 +76,7 @@ def part(
     if kind in ("homework_assigned", "homework_updated"):
         return Part(category, subject)  # the task and its date are in the journal
     if kind == "attendance":
-        status = str(data.get("status"))
-        if status in ATTENDANCE_STATUSES:
-            status = words(f"attendance.{status}")
+        status = attendance_status(str(data.get("status")), language)
         lesson = data.get("lesson_number")
         if lesson:
             status = words("sms.absence.lesson", status=status, number=lesson)

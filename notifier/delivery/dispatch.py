@@ -28,7 +28,7 @@ from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery import policy
 from notifier.delivery.batch import Batch, load_batch
 from notifier.delivery.budget import SmsBudget
-from notifier.delivery.day_card import CARD_KEY, EVENING_KEY, card_items
+from notifier.delivery.day_card import card_items, edits_card, evening_key
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
 from notifier.delivery.outbox import Lease, Write, claim, renew_lease
@@ -311,7 +311,7 @@ class Dispatcher:
                     note, status=RowStatus.skipped, reason=Reason.no_consent
                 )
             return outcome
-        if (members[0].group_key or "").startswith(CARD_KEY):
+        if edits_card(members[0]):
             await self._edit_card(now, lease, batch, guardian, members, outcome)
             return outcome
         folded = fold(members, batch.events, batch.told)
@@ -439,7 +439,7 @@ class Dispatcher:
                 status=RowStatus.pending,
                 reason=None,
                 due_at=due,
-                group_key=f"{EVENING_KEY}{note.guardian_id}",
+                group_key=evening_key(note.guardian_id),
                 mode=Mode.digest,
             )
 

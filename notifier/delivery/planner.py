@@ -26,7 +26,7 @@ from notifier.db.models import (
 )
 from notifier.db.states import EventStatus, Reason, RowStatus
 from notifier.delivery import policy
-from notifier.delivery.day_card import CARD_KEY, EVENING_KEY, REPORT_KEY
+from notifier.delivery.day_card import CARD_KEY, REPORT_KEY, evening_key
 from notifier.delivery.grouping import CORRECTIONS, MARK_ID, TOLD_TYPES
 from notifier.delivery.timing import defer_past_quiet, next_at
 from notifier.events.schema import JournalEventIn
@@ -430,7 +430,7 @@ def group_key(target: Target, category: str) -> str:
     """Rows that may share one message: the evening's and the day's report per guardian; now,
     per guardian and category, a section per child (siblings fold into one message)."""
     if target.mode is Mode.digest:
-        return f"{EVENING_KEY}{target.guardian_id}"
+        return evening_key(target.guardian_id)
     if target.card:
         return f"{CARD_KEY}{target.guardian_id}"
     if target.mode is Mode.report or target.with_report:

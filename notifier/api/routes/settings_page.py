@@ -22,9 +22,8 @@ from starlette.datastructures import FormData
 from notifier.api.deps import RuntimeDep, SessionDep
 from notifier.api.routes.summary_page import PUBLIC_HEADERS
 from notifier.categories import ALL_CATEGORIES, Category, Mode, modes_of
-from notifier.categories import TITLES as CATEGORY_TITLES
-from notifier.console.texts.roster import TEXTS as ROSTER_TEXTS
 from notifier.db.models import Guardian, School, Student
+from notifier.message_words import category_title, language_of
 from notifier.roster.choices import guardian_preferences, set_mode, set_quiet_hours
 from notifier.roster.preferences import EffectivePreferences
 from notifier.roster.schemas import QuietHours
@@ -144,11 +143,6 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def _category_title(category: Category, lang: str) -> str:
-    # The parents' Russian titles (categories.TITLES) and the console's English ones.
-    return ROSTER_TEXTS[f"roster.cat.{category}"][1] if lang == "en" else CATEGORY_TITLES[category]
-
-
 @dataclass(frozen=True)
 class Choice:
     mode: Mode
@@ -220,7 +214,7 @@ def _form_page(
     rows = tuple(
         Row(
             category,
-            _category_title(category, lang),
+            category_title(category, language_of(lang)),
             tuple(
                 Choice(
                     mode,
@@ -310,7 +304,7 @@ def _read(form: FormData, lang: str) -> Wanted:
             raise FormProblem(t["problem_field"].format(name=name[:40]))
     modes: dict[Category, Mode] = {}
     for category in ALL_CATEGORIES:
-        title = _category_title(category, lang)
+        title = category_title(category, language_of(lang))
         value = _one(form, category, t["problem_twice"].format(category=title))
         if value is None:
             continue  # not posted: left as it is
