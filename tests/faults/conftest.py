@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import Proc
-from tests.processes import ROOT
+from tests.processes import ROOT, steady_port
+from tests.servers.redis_server import RestartableRedis
 
 
 @pytest.fixture
@@ -25,3 +26,15 @@ def procs(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
     yield make
     for proc in reversed(made):
         proc.stop()
+
+
+@pytest.fixture
+def aof_redis(tmp_path: Path) -> Iterator[RestartableRedis]:
+    """A Redis of the test's own with `appendonly yes` and `appendfsync always`, to crash,
+    stop and start again."""
+    server = RestartableRedis(tmp_path / "redis", port=steady_port(), persistent=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

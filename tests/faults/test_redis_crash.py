@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -26,7 +26,7 @@ from tests.faults.harness import (
 )
 from tests.faults.journal import Journal, accepted_delivered, load_roster, readyz
 from tests.faults.outbox import Outbox, tally
-from tests.processes import steady_port, wait_http
+from tests.processes import wait_http
 from tests.servers.redis_server import RestartableRedis
 from tests.servers.smtp_server import SmtpServer
 
@@ -37,17 +37,6 @@ REDIS_PUPILS = 100
 REDIS_BATCHES = 10  # batches of 20 before the crash, then a batch of REDIS_LAST_BATCH
 REDIS_LAST_BATCH = 400
 REDIS_DOWN_SECONDS = 2.0
-
-
-@pytest.fixture
-def aof_redis(tmp_path: Path) -> Iterator[RestartableRedis]:
-    """A Redis of this test's own with `appendonly yes` and `appendfsync always`."""
-    server = RestartableRedis(tmp_path / "redis", port=steady_port(), persistent=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,7 +28,7 @@ from tests.faults.harness import (
     worker_env,
 )
 from tests.faults.outbox import Outbox
-from tests.processes import steady_port, wait_http
+from tests.processes import wait_http
 from tests.servers.redis_server import RestartableRedis
 from tests.servers.smtp_server import SmtpServer
 
@@ -44,17 +44,6 @@ DOWN_SECONDS = 12.0
 # machine whether Redis was there or not; waiting on Redis took far longer (arq's close retried
 # its health-check key, the consumer slept out a backoff of up to 30 s).
 STOP_SECONDS = 10.0
-
-
-@pytest.fixture
-def aof_redis(tmp_path: Path) -> Iterator[RestartableRedis]:
-    """A Redis of this test's own with `appendonly yes` and `appendfsync always`."""
-    server = RestartableRedis(tmp_path / "redis", port=steady_port(), persistent=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
