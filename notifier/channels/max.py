@@ -158,13 +158,12 @@ class MaxChannel:
     async def _slots(self, user: int) -> AsyncIterator[str]:
         """The user's and the bot's rate slots for one call; yields the bot's bucket."""
         bucket = "max:bot"
-        async with contextlib.AsyncExitStack() as slots:
-            interval = self.settings.max_chat_interval_seconds
-            if interval > 0:
-                chat = f"max:chat:{user}"
-                await slots.enter_async_context(self.limiter.slot(chat, 1, interval))
-            limit, window = per_second(self.settings.max_rate_per_second)
-            await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
+        # A slot of interval or rate 0 is no limit (RateLimiter.slot).
+        interval = self.settings.max_chat_interval_seconds
+        async with (
+            self.limiter.slot(f"max:chat:{user}", 1, interval),
+            self.limiter.slot(bucket, *per_second(self.settings.max_rate_per_second)),
+        ):
             yield bucket
 
     async def _call(self, bucket: str, call: Callable[[], Awaitable[T]]) -> T:

@@ -175,13 +175,12 @@ class TelegramChannel:
     async def _slots(self, key: str, chat_id: int) -> AsyncIterator[str]:
         """The chat's and the bot's rate slots for one call; yields the bot's bucket."""
         bucket = f"tg:bot:{key}"
-        chat_interval = self.settings.telegram_chat_interval_seconds
-        async with contextlib.AsyncExitStack() as slots:
-            if chat_interval > 0:
-                chat = f"tg:chat:{key}:{chat_id}"
-                await slots.enter_async_context(self.limiter.slot(chat, 1, chat_interval))
-            limit, window = per_second(self.settings.telegram_rate_per_second)
-            await slots.enter_async_context(self.limiter.slot(bucket, limit, window))
+        # A slot of interval or rate 0 is no limit (RateLimiter.slot).
+        interval = self.settings.telegram_chat_interval_seconds
+        async with (
+            self.limiter.slot(f"tg:chat:{key}:{chat_id}", 1, interval),
+            self.limiter.slot(bucket, *per_second(self.settings.telegram_rate_per_second)),
+        ):
             yield bucket
 
     async def _call(self, bucket: str, call: Callable[[], Awaitable[T]]) -> T:
