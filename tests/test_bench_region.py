@@ -13,8 +13,11 @@ from tests.processes import ROOT
 
 
 def test_a_small_region_is_delivered_exactly_once() -> None:
-    args = "--schools 1 --classes 3 --pupils 60 --guardians 90 --events 150 --post-events 60"
-    args += " --latency-seconds 1 --rate 50 --runs 1 --ceiling-size 200"
+    # A day of ~520 events: every phase gets its part of it (the Telegram phase's marks are
+    # partly the day's, partly made up beyond it).
+    args = "--schools 1 --classes 10 --pupils 200 --guardians 300 --events 150 --post-events 60"
+    args += " --latency-seconds 1 --rate 50 --marks-events 100 --telegram-events 80"
+    args += " --runs 1 --ceiling-size 200"
     result = subprocess.run(
         [sys.executable, "-m", "bench.region", *args.split()],
         cwd=ROOT,
@@ -52,6 +55,27 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     by_max = re.search(r"max received ([\d,]+) \(lost (\d+), duplicated (\d+)\)", out)
     assert by_max is not None, out[-2000:]
     assert by_max.group(1) != "0" and by_max.groups()[1:] == ("0", "0"), by_max.group(0)
+    # Issue 20's targets: marks alone, and Telegram when every message goes by Telegram.
+    assert re.search(
+        r"^  events stored and planned /s \(marks alone\) +[\d,]+  = [\d.]+ × XADD "
+        r"\([\d,]+/s\); 100 marks, [\d,]+ messages/s$",
+        out,
+        re.M,
+    ), out[-3000:]
+    telegram = re.search(
+        r"^  telegram /s \(every message by Telegram\) +[\d,]+  = [\d.]+ × bare Bot API "
+        r"client \([\d,]+/s\); ([\d,]+) messages of 80 marks \((\d+) made up beyond the day\)$",
+        out,
+        re.M,
+    )
+    assert telegram is not None, out[-3000:]
+    assert telegram.group(1) != "0" and telegram.group(2) != "0", telegram.group(0)
+    # Every message of the Telegram phase went by Telegram, and the reconciliation (lost and
+    # duplicated, 0 above) counted the new phases' messages among the channel's.
+    assert re.search(r"\btelegram_only_other_messages=0\.0\b", out), out[-3000:]
+    by_telegram = re.search(r"telegram received ([\d,]+) \(lost", out)
+    assert by_telegram is not None
+    assert int(by_telegram.group(1).replace(",", "")) > int(telegram.group(1).replace(",", ""))
     sent = re.search(r"outbox rows sent ([\d,]+), by the workers' /metrics ([\d,]+)", out)
     assert sent is not None and sent.group(1) == sent.group(2) and sent.group(1) != "0"
     # SPEC §8: the last line is the summary, as JSON.
@@ -68,3 +92,5 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
         assert key in summary, key  # null where a run too small could not measure it
     assert (summary["lost"], summary["duplicated"]) == (0, 0)
     assert summary["messages_per_s"] > 0 and summary["worker_cpu_ms_per_message"] > 0
+    for key in ("marks_planned_per_s", "telegram_only_ratio_to_bare_client"):
+        assert isinstance(summary[key], int | float) and summary[key] > 0, (key, summary[key])

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.region [--database sqlite|postgres] [--workers 1] [--runs 3]
         [--schools 20 --classes 600 --pupils 15000 --guardians 22000] [--events 6000]
-        [--post-events 2000] [--rate 200 --latency-seconds 10] [--rate-limits]
+        [--post-events 2000] [--rate 200 --latency-seconds 10] [--marks-events 4000]
+        [--telegram-events 3000] [--rate-limits] [--no-day-figures]
 
 What runs: `notifier serve` (the API) and `--workers` × `arq worker.WorkerSettings` (stream
 consumer + delivery), each a process of its own as in production; a local Telegram Bot API
@@ -22,7 +23,14 @@ Each run, on an emptied outbox:
   2. the API: `--post-events` more through `POST /v1/events` (batches of 100, 4 clients);
   3. latency: events XADDed at `--rate` per second for `--latency-seconds`; end-to-end
      latency from XADD to the channel server (p50/p95/p99), coalescing off;
-then reconciles, per channel and recipient (a MAX message must reach the guardian's MAX user,
+  4. marks alone: the next `--marks-events` marks of the day XADDed as fast as possible;
+     events/s stored and planned, messages/s (issue 20's target for marks);
+  5. Telegram alone: `--telegram-events` marks about pupils whose guardians with consent all
+     read Telegram (the day's next, then made up beyond the day if it has too few), XADDed
+     as fast as possible; Telegram's messages/s (in the mix, where Telegram has about half
+     the messages, the whole service's rate bounds it);
+(each phase replays a part of the day no earlier phase did; 0 skips phase 4 or 5), then
+reconciles, per channel and recipient (a MAX message must reach the guardian's MAX user,
 once): lost (planned for a reachable guardian and not received) and duplicated (received more
 often than planned) messages, which must both be 0. Before the runs it measures the raw
 ceilings on the same machine: XADD and XREADGROUP from Python, and a bare client against each
@@ -34,6 +42,6 @@ Quiet hours are off (00:00-00:00) so that it measures the same at any hour.
 The package, along the run: generate.py (the region and its school day), database.py (the
 region loaded, the whole day planned, PostgreSQL's statistics), processes.py (the service,
 the channel servers, CPU and memory), ceilings.py (bare clients), phases.py (one run and its
-three phases), reconcile.py (the outbox against the servers), report.py (the medians),
+five phases), reconcile.py (the outbox against the servers), report.py (the medians),
 benchmark.py (the whole benchmark), __main__.py (the command line).
 """

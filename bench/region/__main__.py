@@ -24,11 +24,30 @@ def main() -> None:
     parser.add_argument("--post-events", type=int, default=2_000, help="sent by POST /v1/events")
     parser.add_argument("--rate", type=float, default=200.0, help="events/s of the latency phase")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--marks-events",
+        type=int,
+        default=4_000,
+        help="marks alone, replayed as fast as possible (0: skip the phase)",
+    )
+    parser.add_argument(
+        "--telegram-events",
+        type=int,
+        default=3_000,
+        help="marks whose every message goes by Telegram, replayed as fast as possible "
+        "(0: skip the phase)",
+    )
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate-limits", action="store_true", help="the default rate limits on")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-day-figures",
+        action="store_true",
+        help="skip the day's messages per guardian and the default-settings simulation "
+        "(about a minute): for quick runs of the service's own figures",
+    )
     parser.add_argument(
         "--ceiling-size", type=int, default=5000, help="messages per bare-client ceiling"
     )

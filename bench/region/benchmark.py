@@ -11,6 +11,7 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -18,7 +19,7 @@ from sqlalchemy import text
 from bench.region import quiet
 from bench.region.ceilings import raw_ceilings
 from bench.region.database import load_region, messages_per_guardian, top_statements
-from bench.region.generate import as_cloudevents, make_region, school_day
+from bench.region.generate import DayEvent, Region, as_cloudevents, make_region, school_day
 from bench.region.phases import one_run
 from bench.region.processes import CpuMeter, Service, Sink
 from bench.region.report import percentile, report, summary
@@ -60,21 +61,8 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
     async with sessions() as s:
         token, _ = await create_token(session=s, role=Role.integration, label="bench")
 
-    t = time.perf_counter()
-    per_guardian = await messages_per_guardian(sessions, day)
-    print(
-        "messages per reachable guardian for the whole day (every category at once, "
-        f"coalescing off, planned in "
-        f"{time.perf_counter() - t:.0f} s): median {statistics.median(per_guardian):.0f}, "
-        f"90th percentile {percentile(per_guardian, 0.9):.0f}, max {max(per_guardian)}; "
-        f"{sum(per_guardian):,} in all",
-        flush=True,
-    )
-    t = time.perf_counter()
-    sample = region.schools[0]
-    for line in quiet.lines(sample, await quiet.at_defaults(region, day, sample)):
-        print(line)
-    print(f"  (simulated in {time.perf_counter() - t:.0f} s)", flush=True)
+    if not args.no_day_figures:
+        await day_figures(sessions, region, day)
     sinks = {kind: Sink(kind) for kind in ("telegram", "max", "smtp", "sms")}
     redis = Redis.from_url(redis_url)
     service = None
@@ -141,6 +129,7 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
                 token,
                 folder,
                 cpu,
+                region,
             )
             service.check()
             results.append(figures)
@@ -161,3 +150,23 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
             sink.stop()
         await redis.aclose()
         await engine.dispose()
+
+
+async def day_figures(sessions: Any, region: Region, day: list[DayEvent]) -> None:
+    """What the day asks of the service: messages per guardian with every category at once,
+    and one school's day at the default settings (quiet.py)."""
+    t = time.perf_counter()
+    per_guardian = await messages_per_guardian(sessions, day)
+    print(
+        "messages per reachable guardian for the whole day (every category at once, "
+        f"coalescing off, planned in "
+        f"{time.perf_counter() - t:.0f} s): median {statistics.median(per_guardian):.0f}, "
+        f"90th percentile {percentile(per_guardian, 0.9):.0f}, max {max(per_guardian)}; "
+        f"{sum(per_guardian):,} in all",
+        flush=True,
+    )
+    t = time.perf_counter()
+    sample = region.schools[0]
+    for line in quiet.lines(sample, await quiet.at_defaults(region, day, sample)):
+        print(line)
+    print(f"  (simulated in {time.perf_counter() - t:.0f} s)", flush=True)

@@ -150,14 +150,7 @@ def school_day(region: Region, rng: random.Random) -> list[DayEvent]:
             bell = offset + lesson * 55 * 60 + 45 * 60
             for k, pupil in enumerate(rng.sample(pupils, min(len(pupils), rng.randint(4, 10)))):
                 name, n = subject(lesson_subject)
-                data = {
-                    "mark_id": f"m{n}",
-                    "student_id": pupil,
-                    "subject": name,
-                    "value": rng.choice("2345555444"),
-                    "work_type": "Ответ на уроке",
-                    "lesson_date": DAY,
-                }
+                data = mark(n, pupil, name, rng)
                 at = bell + 5 + 6 * k
                 events.append(DayEvent(at, "journal.mark.created", data, n))
                 marks.append((at, data, n))
@@ -182,6 +175,46 @@ def school_day(region: Region, rng: random.Random) -> list[DayEvent]:
         }
         events.append(DayEvent(at + rng.uniform(600, 7200), "journal.mark.updated", update, n))
     events.sort(key=lambda e: e.at)
+    return events
+
+
+def mark(marker: int, pupil: str, subject: str, rng: random.Random) -> dict[str, Any]:
+    """A `journal.mark.created`'s data: its mark id is its marker, unique in the day."""
+    return {
+        "mark_id": f"m{marker}",
+        "student_id": pupil,
+        "subject": subject,
+        "value": rng.choice("2345555444"),
+        "work_type": "Ответ на уроке",
+        "lesson_date": DAY,
+    }
+
+
+def telegram_pupils(region: Region) -> list[str]:
+    """The pupils every message about whom goes by Telegram: each of their guardians with
+    consent has a Telegram chat (a guardian without consent gets nothing), and there is at
+    least one such guardian."""
+    consented = set(region.consented)
+    chat = {g["id"]: g["telegram_chat_id"] is not None for g in region.guardians}
+    reads: dict[str, list[bool]] = defaultdict(list)
+    for guardian, pupil in region.links:
+        if guardian in consented:
+            reads[pupil].append(chat[guardian])
+    return [pupil for pupil, _, _ in region.pupils if reads[pupil] and all(reads[pupil])]
+
+
+def more_marks(
+    day: list[DayEvent], pupils: list[str], count: int, rng: random.Random
+) -> list[DayEvent]:
+    """`count` marks about `pupils` beyond the day, in the shape of its marks; their markers
+    continue after the day's highest, so that a message still names one event."""
+    first = max((e.marker for e in day), default=0) + 1
+    end = max((e.at for e in day), default=0.0)
+    events = []
+    for k in range(count):
+        n = first + k
+        data = mark(n, rng.choice(pupils), f"{rng.choice(SUBJECTS)} №{n}", rng)
+        events.append(DayEvent(end + 6 * (k + 1), "journal.mark.created", data, n))
     return events
 
 

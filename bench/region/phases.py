@@ -1,12 +1,16 @@
 """One run on an emptied outbox: the throughput phase (XADD as fast as possible), the API
-phase (POST /v1/events), the latency phase (XADD at a rate), and their figures."""
+phase (POST /v1/events), the latency phase (XADD at a rate), the marks phase (marks alone, as
+fast as possible), the Telegram phase (marks whose every message goes by Telegram, as fast as
+possible), and their figures."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,14 +20,22 @@ import aiohttp
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, select
 
-from bench.region.generate import DayEvent, as_cloudevents
+from bench.region.generate import (
+    DayEvent,
+    Region,
+    as_cloudevents,
+    more_marks,
+    telegram_pupils,
+)
 from bench.region.processes import CpuMeter, Sink
-from bench.region.reconcile import expected_deliveries, received, reconcile
+from bench.region.reconcile import MARKER, expected_deliveries, received, reconcile
 from bench.region.report import percentile
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
 from notifier.events.stream import publish
 
 CLASS_WIDE = ("journal.homework.assigned", "journal.schedule.changed")
+MARK = "journal.mark.created"
+Records = dict[str, list[tuple[str, str, float]]]  # channel server → (recipient, text, at)
 
 
 @dataclass
@@ -32,9 +44,38 @@ class Phase:
     source: str
     events: list[DayEvent]
     published: dict[int, float] = field(default_factory=dict)  # marker → last XADD (monotonic)
+    published_wall: dict[int, float] = field(default_factory=dict)  # the same, time.time()
     started: float = 0.0  # monotonic
     started_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
     accepted_at: float = 0.0  # monotonic, when the last event was accepted (POST) or XADDed
+
+
+def take(
+    day: list[DayEvent], start: int, wanted: Callable[[DayEvent], bool], count: int
+) -> tuple[list[DayEvent], int]:
+    """Up to `count` events of `day[start:]` that `wanted` accepts, in order, and the index just
+    after the last one taken (`start` if none): where the next phase's part of the day begins,
+    so that no two phases replay one event."""
+    taken: list[DayEvent] = []
+    end = start
+    for i in range(start, len(day)):
+        if len(taken) >= count:
+            break
+        if wanted(day[i]):
+            taken.append(day[i])
+            end = i + 1
+    return taken, end
+
+
+def stored_per_s(phase: Phase, last_stored: datetime) -> float:
+    """Events stored and planned per second: from the phase's start to its last event stored."""
+    seconds = (last_stored.replace(tzinfo=UTC) - phase.started_wall).total_seconds()
+    return len(phase.events) / seconds
+
+
+def received_per_s(phase: Phase, ats: list[float]) -> float:
+    """Messages per second: from the phase's start to the last message a server received."""
+    return len(ats) / (max(ats) - phase.started) if ats else 0.0
 
 
 async def wait_done(
@@ -92,6 +133,7 @@ async def xadd_at_rate(redis: Redis, phase: Phase, rate: float) -> None:
             await asyncio.sleep(delay)
         await publish(redis, [event])
         phase.published[day_event.marker] = time.monotonic()
+        phase.published_wall[day_event.marker] = time.time()
     phase.accepted_at = time.monotonic()
 
 
@@ -125,6 +167,60 @@ async def post_all(api: str, token: str, phase: Phase) -> None:
     phase.accepted_at = time.monotonic()
 
 
+async def latency_split(
+    sessions: Any, phase: Phase, got: dict[tuple[str, str, int], list[float]]
+) -> dict[str, float]:
+    """Where an event's time went, by the timestamps the service wrote: XADD → stored (the
+    consumer's pickup; `received_at` is taken as its store begins), stored → claimed (planning,
+    the kick, the claim's wait; `sent_at` is the claim's time), claimed → the channel server
+    (the batch's load, rendering, sending). Per event, to its last message."""
+    offset = time.time() - time.monotonic()  # sinks time with monotonic, the service with UTC
+    last_at: dict[int, float] = {}
+    for (_, _, marker), ats in got.items():
+        last_at[marker] = max(max(ats) + offset, last_at.get(marker, 0.0))
+    async with sessions() as s:
+        rows = (
+            await s.execute(
+                select(JournalEvent.data, JournalEvent.received_at, func.max(Notification.sent_at))
+                .join(Notification, Notification.event_pk == JournalEvent.pk)
+                .where(JournalEvent.source == phase.source, Notification.status == "sent")
+                .group_by(JournalEvent.pk)
+            )
+        ).all()
+    stages: dict[str, list[float]] = {"stored": [], "claimed": [], "server": []}
+    for data, received_at, sent_at in rows:
+        markers = {int(m) for m in MARKER.findall(json.dumps(data, ensure_ascii=False))}
+        for marker in markers & phase.published_wall.keys() & last_at.keys():
+            stored = received_at.replace(tzinfo=UTC).timestamp()
+            claimed = sent_at.replace(tzinfo=UTC).timestamp()
+            stages["stored"].append(stored - phase.published_wall[marker])
+            stages["claimed"].append(claimed - stored)
+            stages["server"].append(last_at[marker] - claimed)
+    figures = {}
+    for stage, values in stages.items():
+        if values:
+            for q in (50, 99):
+                figures[f"latency_to_{stage}_p{q}_ms"] = 1000 * percentile(values, q / 100)
+    return figures
+
+
+async def replay(
+    redis: Redis,
+    sessions: Any,
+    sinks: dict[str, Sink],
+    folder: Path,
+    phase: Phase,
+    timeout: float,  # noqa: ASYNC109
+) -> tuple[datetime, Records]:
+    """A phase XADDed as fast as possible to emptied channel servers, until it is done: the
+    time its last event was stored and what the servers received."""
+    for sink in sinks.values():
+        sink.ask("clear")
+    await xadd_all(redis, phase)
+    last_stored = await wait_done(sessions, phase, timeout=timeout)
+    return last_stored, {kind: sink.records(folder) for kind, sink in sinks.items()}
+
+
 async def one_run(
     args: argparse.Namespace,
     run: int,
@@ -136,6 +232,7 @@ async def one_run(
     token: str,
     folder: Path,
     cpu: CpuMeter,
+    region: Region,
 ) -> dict[str, float]:
     async with sessions() as s:  # an empty outbox, so each run meets the same database
         for model in (DeliveryAttempt, Notification, JournalEvent):
@@ -150,11 +247,33 @@ async def one_run(
     # absences): a class's homework goes to ~37 guardians, and at 200 of those a second the
     # offered load would be ~7,000 messages/s, beyond any sender here; the figure would only
     # say how long the queue grew.
-    per_pupil = [e for e in day[n + post_n :] if e.type not in CLASS_WIDE]
-    lat_n = min(int(args.rate * args.latency_seconds), len(per_pupil))
+    per_pupil, rest = take(
+        day, n + post_n, lambda e: e.type not in CLASS_WIDE, int(args.rate * args.latency_seconds)
+    )
+    marks_only, rest = take(day, rest, lambda e: e.type == MARK, args.marks_events)
+    # Marks about pupils whose every message goes by Telegram, so that Telegram's rate is not
+    # bounded by the other channels' share of the service; made up beyond the day if the
+    # day's unused part has too few (the same every run: the seed's).
+    by_telegram = telegram_pupils(region)
+    of_telegram = set(by_telegram)
+    telegram_marks, _ = take(
+        day,
+        rest,
+        lambda e: e.type == MARK and e.data["student_id"] in of_telegram,
+        args.telegram_events,
+    )
+    made_up = (
+        more_marks(
+            day, by_telegram, args.telegram_events - len(telegram_marks), random.Random(args.seed)
+        )
+        if by_telegram
+        else []
+    )
     throughput = Phase("throughput", f"/bench/run{run}/stream", day[:n])
     posted = Phase("api", f"/bench/run{run}/api", day[n : n + post_n])
-    latency = Phase("latency", f"/bench/run{run}/rate", per_pupil[:lat_n])
+    latency = Phase("latency", f"/bench/run{run}/rate", per_pupil)
+    marks = Phase("marks", f"/bench/run{run}/marks", marks_only)
+    telegram = Phase("telegram", f"/bench/run{run}/telegram", telegram_marks + made_up)
 
     cpu.start()
     await xadd_all(redis, throughput)
@@ -163,13 +282,11 @@ async def one_run(
     for part, cores in cpu.shares().items():
         figures[f"cores_{part}"] = cores
     records = {kind: sink.records(folder) for kind, sink in sinks.items()}
-    ingest_s = (last_stored.replace(tzinfo=UTC) - throughput.started_wall).total_seconds()
     figures["events"] = n
-    figures["ingest_events_per_s"] = n / ingest_s
+    figures["ingest_events_per_s"] = stored_per_s(throughput, last_stored)
     all_at = [at for rows in records.values() for _, _, at in rows]
-    messages = len(all_at)
-    figures["messages"] = messages
-    figures["messages_per_s"] = messages / (max(all_at) - throughput.started) if all_at else 0.0
+    figures["messages"] = len(all_at)
+    figures["messages_per_s"] = received_per_s(throughput, all_at)
     for kind, rows in records.items():
         ats = [at for _, _, at in rows]
         span = max(ats) - min(ats) if len(ats) > 1 else float("nan")
@@ -186,10 +303,7 @@ async def one_run(
             posted.accepted_at - posted.started
         )
         last_stored = await wait_done(sessions, posted, timeout=args.timeout)
-        figures["api_ingest_events_per_s"] = (
-            len(posted.events)
-            / (last_stored.replace(tzinfo=UTC) - posted.started_wall).total_seconds()
-        )
+        figures["api_ingest_events_per_s"] = stored_per_s(posted, last_stored)
         records = {kind: sink.records(folder) for kind, sink in sinks.items()}
         tally += reconcile(await expected_deliveries(sessions, posted), records)
 
@@ -216,7 +330,30 @@ async def one_run(
         figures["latency_rate_events_per_s"] = len(latency.events) / (
             latency.accepted_at - latency.started
         )
+        figures.update(await latency_split(sessions, latency, got))
         tally += reconcile(await expected_deliveries(sessions, latency), records)
+
+    if marks.events:
+        last_stored, records = await replay(redis, sessions, sinks, folder, marks, args.timeout)
+        figures["marks_events"] = len(marks.events)
+        figures["marks_events_per_s"] = stored_per_s(marks, last_stored)
+        all_at = [at for rows in records.values() for _, _, at in rows]
+        figures["marks_messages"] = len(all_at)
+        figures["marks_messages_per_s"] = received_per_s(marks, all_at)
+        tally += reconcile(await expected_deliveries(sessions, marks), records)
+
+    if telegram.events:
+        _, records = await replay(redis, sessions, sinks, folder, telegram, args.timeout)
+        ats = [at for _, _, at in records["telegram"]]
+        figures["telegram_only_events"] = len(telegram.events)
+        figures["telegram_only_made_up"] = len(made_up)
+        figures["telegram_only_messages"] = len(ats)
+        figures["telegram_only_per_s"] = received_per_s(telegram, ats)
+        # 0 unless the choice of pupils is wrong (then the figure above is not Telegram's alone).
+        figures["telegram_only_other_messages"] = sum(
+            len(rows) for kind, rows in records.items() if kind != "telegram"
+        )
+        tally += reconcile(await expected_deliveries(sessions, telegram), records)
     # Added Counters drop zeros: the totals are figures even when 0, and the per-channel
     # counts (received_max, lost_max, …) when they are not.
     totals = ("lost", "duplicated", "unattributed", "rows_sent")

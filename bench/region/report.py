@@ -17,6 +17,11 @@ CHANNELS = (
 )
 
 
+MARKS_LABEL = "events stored and planned /s (marks alone)"
+TELEGRAM_LABEL = "telegram /s (every message by Telegram)"
+WIDTH = max(40, len(MARKS_LABEL), len(TELEGRAM_LABEL))  # the labels' column
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -66,7 +71,48 @@ def report(
     ]
     for label, value, ceiling, what in rows:
         ratio = f"  = {value / ceiling:.3f} × {what} ({ceiling:,.0f}/s)" if ceiling else ""
-        print(f"  {label:40s} {value:>9,.0f}{ratio}")
+        print(f"  {label:{WIDTH}s} {value:>9,.0f}{ratio}")
+    marks_n = med("marks_events")
+    if math.isnan(marks_n):
+        why = (
+            "--marks-events 0"
+            if args.marks_events <= 0
+            else "the earlier phases left no marks of the day"
+        )
+        print(f"  {MARKS_LABEL:{WIDTH}s}   not run ({why})")
+    else:
+        value, ceiling = med("marks_events_per_s"), ceilings["xadd_per_s"]
+        print(
+            f"  {MARKS_LABEL:{WIDTH}s} {value:>9,.0f}  = {value / ceiling:.3f} × XADD "
+            f"({ceiling:,.0f}/s); {marks_n:,.0f} marks, "
+            f"{med('marks_messages_per_s'):,.0f} messages/s"
+            + (
+                f"; only {marks_n:,.0f} of the {args.marks_events:,} asked: the earlier "
+                "phases left no more marks of the day"
+                if marks_n < args.marks_events
+                else ""
+            )
+        )
+    if math.isnan(med("telegram_only_events")):
+        why = (
+            "--telegram-events 0"
+            if args.telegram_events <= 0
+            else "no pupil's guardians with consent all read Telegram"
+        )
+        print(f"  {TELEGRAM_LABEL:{WIDTH}s}   not run ({why})")
+    else:
+        value, ceiling = med("telegram_only_per_s"), ceilings["telegram_per_s"]
+        others = med("telegram_only_other_messages")
+        print(
+            f"  {TELEGRAM_LABEL:{WIDTH}s} {value:>9,.0f}  = {value / ceiling:.3f} × "
+            f"bare Bot API client ({ceiling:,.0f}/s); "
+            f"{med('telegram_only_messages'):,.0f} messages of "
+            f"{med('telegram_only_events'):,.0f} marks "
+            f"({med('telegram_only_made_up'):,.0f} made up beyond the day)"
+            # The pupils were chosen so that there are none; if there are, the rate is not
+            # Telegram's alone.
+            + (f"; {others:,.0f} messages by other channels" if others else "")
+        )
     print(
         f"  messages delivered in the first phase: {med('messages'):,.0f} ("
         + ", ".join(f"{channel} {med(f'{sink}_messages'):,.0f}" for channel, sink, _ in CHANNELS)
@@ -79,6 +125,19 @@ def report(
         f"({med('latency_messages'):,.0f} messages, "
         f"{med('latency_offered_messages_per_s'):,.0f}/s offered; events about one pupil)"
     )
+    if "latency_to_stored_p50_ms" in results[0]:
+        print(
+            "    per event, to its last message: "
+            + ", ".join(
+                f"{label} p50 {med(f'latency_to_{stage}_p50_ms'):,.0f} / "
+                f"p99 {med(f'latency_to_{stage}_p99_ms'):,.0f} ms"
+                for stage, label in (
+                    ("stored", "XADD → stored"),
+                    ("claimed", "stored → claimed"),
+                    ("server", "claimed → channel server"),
+                )
+            )
+        )
     cores = {k[6:]: med(k) for k in results[0] if k.startswith("cores_")}
     print(
         "  CPU while the events above were ingested and delivered, in cores (2 in all): "
@@ -143,6 +202,10 @@ def summary(
             )
             for channel, sink, _ in CHANNELS
         },
+        "marks_planned_per_s": num(med("marks_events_per_s")),
+        "telegram_only_ratio_to_bare_client": num(
+            med("telegram_only_per_s") / ceilings["telegram_per_s"], 3
+        ),
     }
     return json.dumps({"summary": figures})
 
