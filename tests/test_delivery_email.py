@@ -189,7 +189,7 @@ async def test_a_crashed_delivery_is_picked_up_after_its_lease(
 async def test_the_arq_worker_delivers(
     api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, settings
 ) -> None:
-    """The real arq worker in burst mode runs the job the consumer kicks."""
+    """The real arq worker in burst mode runs the `deliver_due` job (enqueued here as anyone may)."""
     await _one_parent(api)
     await post_structured(api, mark("st-1"))
     worker = in_process_worker(

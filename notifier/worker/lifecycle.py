@@ -20,7 +20,7 @@ from notifier.errors import TransientDelivery
 from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
-from notifier.worker.jobs import kick_delivery
+from notifier.worker.jobs import deliver_now
 
 log = logging.getLogger("notifier.worker")
 
@@ -60,6 +60,12 @@ async def _bind_smpp(runtime: Runtime) -> None:
 async def shutdown(ctx: dict[str, Any]) -> None:
     if consumer := ctx.get("consumer"):
         await asyncio.to_thread(consumer.stop, 10)
+    # The consumer's runs: cancelled, each still records the groups it has out.
+    kicks: set[asyncio.Task[None]] = ctx.get("kicks", set())
+    for task in kicks:
+        task.cancel()
+    if kicks:
+        await asyncio.wait(kicks)
     if ctx.get("owns_runtime", True) and (runtime := ctx.get("runtime")):
         await runtime.close()
 
@@ -71,11 +77,11 @@ async def _start_consumer(
     planned messages (so they go out now, not at the next tick)."""
     loop = asyncio.get_running_loop()
     # Held until done: the loop keeps only weak references to its tasks.
-    kicks: set[asyncio.Task[None]] = set()
+    kicks: set[asyncio.Task[None]] = ctx.setdefault("kicks", set())
 
     def kick() -> None:  # called on the consumer's thread
         def on_loop() -> None:
-            task = loop.create_task(kick_delivery(ctx))
+            task = loop.create_task(deliver_now(ctx))
             kicks.add(task)
             task.add_done_callback(kicks.discard)
 
