@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
-from notifier.db.bulk import insert_ignore
+from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.models import JournalEvent, Notification
 from notifier.db.states import EventStatus, RowStatus
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES
@@ -175,7 +175,7 @@ async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: 
         if (row := latest.get((guardian_id, str(mark_id)))) is not None and key != row.group_key
     ]
     if moves:
-        await session.execute(update(Notification), moves)
+        await update_by_id(session, Notification.__table__, moves)  # type: ignore[arg-type]
 
 
 def _guardians(plans: Iterable[Plan]) -> set[str]:

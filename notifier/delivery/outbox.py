@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from notifier.db.bulk import insert_ignore
+from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.engine import SessionFactory
 from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
 from notifier.db.states import RowStatus
@@ -195,9 +195,9 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
     attempts = [a for w in writes for a in w.attempts if (w.token, a["notification_id"]) in owned]
     blocks = [b for w in writes for b in w.blocks]
     if updates:
-        await session.execute(update(Notification), updates)
+        await update_by_id(session, Notification.__table__, updates)  # type: ignore[arg-type]
     if attempts:
-        await session.execute(insert(DeliveryAttempt), attempts)
+        await session.execute(insert(DeliveryAttempt.__table__), attempts)  # type: ignore[arg-type]
     if blocks:
         ignore = insert_ignore(session, ChannelBlock.__table__)  # type: ignore[arg-type]
         await session.execute(ignore, blocks)
