@@ -75,12 +75,14 @@ async def store_and_plan(
         }
         for ev in unique
     ]
+    # Read before the first write: on SQLite the INSERT takes the database's one write lock,
+    # held until the commit, and every read after it holds off the worker's claims and records.
+    await load_reports_sent(session, roster, _guardians(plans.values()), now)
     table = JournalEvent.__table__
     stmt = insert_ignore(session, table).returning(  # type: ignore[arg-type]
         table.c.pk, table.c.tenant, table.c.source, table.c.event_id
     )
     inserted = (await session.execute(stmt, rows)).all() if rows else []
-    await load_reports_sent(session, roster, _guardians(plans.values()), now)
     outbox: list[OutboxRow] = []
     for pk, tenant, source, event_id in inserted:
         plan = plans[(tenant, source, event_id)]
