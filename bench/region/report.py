@@ -29,6 +29,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _figure_line(label: str, value: float, ceiling: float | None, what: str) -> str:
+    """One figure of the report, and its ratio to the ceiling measured in the same run."""
+    ratio = f"  = {value / ceiling:.3f} × {what} ({ceiling:,.0f}/s)" if ceiling else ""
+    return f"  {label:{WIDTH}s} {value:>9,.0f}{ratio}"
+
+
 def report(
     args: argparse.Namespace,
     results: list[dict[str, float]],
@@ -70,8 +76,7 @@ def report(
         ),
     ]
     for label, value, ceiling, what in rows:
-        ratio = f"  = {value / ceiling:.3f} × {what} ({ceiling:,.0f}/s)" if ceiling else ""
-        print(f"  {label:{WIDTH}s} {value:>9,.0f}{ratio}")
+        print(_figure_line(label, value, ceiling, what))
     marks_n = med("marks_events")
     if math.isnan(marks_n):
         why = (
@@ -81,11 +86,9 @@ def report(
         )
         print(f"  {MARKS_LABEL:{WIDTH}s}   not run ({why})")
     else:
-        value, ceiling = med("marks_events_per_s"), ceilings["xadd_per_s"]
         print(
-            f"  {MARKS_LABEL:{WIDTH}s} {value:>9,.0f}  = {value / ceiling:.3f} × XADD "
-            f"({ceiling:,.0f}/s); {marks_n:,.0f} marks, "
-            f"{med('marks_messages_per_s'):,.0f} messages/s"
+            _figure_line(MARKS_LABEL, med("marks_events_per_s"), ceilings["xadd_per_s"], "XADD")
+            + f"; {marks_n:,.0f} marks, {med('marks_messages_per_s'):,.0f} messages/s"
             + (
                 f"; only {marks_n:,.0f} of the {args.marks_events:,} asked: the earlier "
                 "phases left no more marks of the day"
@@ -101,17 +104,20 @@ def report(
         )
         print(f"  {TELEGRAM_LABEL:{WIDTH}s}   not run ({why})")
     else:
-        value, ceiling = med("telegram_only_per_s"), ceilings["telegram_per_s"]
         others = med("telegram_only_other_messages")
         print(
-            f"  {TELEGRAM_LABEL:{WIDTH}s} {value:>9,.0f}  = {value / ceiling:.3f} × "
-            f"bare Bot API client ({ceiling:,.0f}/s); "
-            f"{med('telegram_only_messages'):,.0f} messages of "
+            _figure_line(
+                TELEGRAM_LABEL,
+                med("telegram_only_per_s"),
+                ceilings["telegram_per_s"],
+                "bare Bot API client",
+            )
+            + f"; {med('telegram_only_messages'):,.0f} messages of "
             f"{med('telegram_only_events'):,.0f} marks "
             f"({med('telegram_only_made_up'):,.0f} made up beyond the day)"
             # The pupils were chosen so that there are none; if there are, the rate is not
             # Telegram's alone.
-            + (f"; {others:,.0f} messages by other channels" if others else "")
+             + (f"; {others:,.0f} messages by other channels" if others else "")
         )
     print(
         f"  messages delivered in the first phase: {med('messages'):,.0f} ("
