@@ -23,7 +23,8 @@ def insert_ignore(session: AsyncSession, table: Table) -> Insert:
 async def update_by_id(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """UPDATE each row by its "id" with the other values it carries, as one executemany per set
     of keys. Core rather than the ORM's bulk update by primary key: that builds and checks an
-    ORM state per row, a tenth of a delivery worker's time for the outbox's records."""
+    ORM state per row (3.8% of a delivery worker's busy time in bench.region, for the outbox's
+    records)."""
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         params = {"row_id": row["id"]}

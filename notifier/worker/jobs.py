@@ -83,9 +83,9 @@ async def retention(ctx: dict[str, Any]) -> None:
 
 async def deliver_now(ctx: dict[str, Any]) -> None:
     """A delivery run on this process's loop, after its consumer planned messages. Not an arq
-    job: the job's enqueue and the worker's poll were a third of an event's way to the parent
-    at 200 events/s, and the every-second tick is there for what this misses. A run already
-    out is told to look again (Dispatcher.run)."""
+    job: that cost every kick a Redis round trip and up to the worker's poll delay, and the
+    every-second tick is there for what this misses. A run already out is told to look again
+    (Dispatcher.run)."""
     try:
         await ctx["dispatcher"].run()
     except asyncio.CancelledError:
