@@ -30,6 +30,9 @@ async def _linked_families(runtime: Runtime, bot_id: str) -> None:
                 quiet_start="00:00",
                 quiet_end="00:00",
                 subscriptions=EVERYTHING_NOW,  # the workers run on the real clock
+                # Nor a day's report: in the two hours before it, a guardian's news goes in one
+                # message with it (delivery/policy), and p0's four would be one.
+                day_report_time="00:00",
             )
         )
         s.add(SchoolClass(id="c1", school_id="s1", name="5А"))
