@@ -22,7 +22,7 @@ from maxapi.types.users import User
 from maxapi.utils.deep_linking import create_start_link
 
 from notifier.channels.base import Messenger, Recipient, SendResult
-from notifier.channels.ratelimit import RateLimiter, per_second
+from notifier.channels.ratelimit import Limit, RateLimiter, per_second
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
 
@@ -158,11 +158,11 @@ class MaxChannel:
     async def _slots(self, user: int) -> AsyncIterator[str]:
         """The user's and the bot's rate slots for one call; yields the bot's bucket."""
         bucket = "max:bot"
-        # A slot of interval or rate 0 is no limit (RateLimiter.slot).
+        # A slot of interval or rate 0 is no limit (RateLimiter.slots).
         interval = self.settings.max_chat_interval_seconds
-        async with (
-            self.limiter.slot(f"max:chat:{user}", 1, interval),
-            self.limiter.slot(bucket, *per_second(self.settings.max_rate_per_second)),
+        async with self.limiter.slots(
+            Limit(f"max:chat:{user}", 1, interval),
+            Limit(bucket, *per_second(self.settings.max_rate_per_second)),
         ):
             yield bucket
 

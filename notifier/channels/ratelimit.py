@@ -13,7 +13,8 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -27,38 +28,47 @@ log = logging.getLogger(__name__)
 # (ConnectionError)"), or marked one that had gone as failed when only the release was lost.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
-# KEYS[1] log (zset: member -> start+hold while in flight, completion time after);
-# KEYS[2] pause key. ARGV: limit, window µs, hold µs, member.
-# Returns 0 when the slot is taken, else how long to wait (µs).
+# Several buckets taken at once, all or none, in one round trip (a Telegram send takes its
+# chat's and its bot's). KEYS: each bucket's log (zset: member -> start+hold while in flight,
+# completion time after) and pause key, in pairs. ARGV: hold µs, member, then each bucket's
+# limit and window µs. Returns 0 when every slot is taken, else how long to wait (µs).
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local paused = tonumber(redis.call('GET', KEYS[2]) or 0)
-if paused > now then
-  return paused - now
+local hold = tonumber(ARGV[1])
+for i = 1, #KEYS, 2 do
+  local paused = tonumber(redis.call('GET', KEYS[i + 1]) or 0)
+  if paused > now then
+    return paused - now
+  end
+  local limit = tonumber(ARGV[i + 2])
+  local window = tonumber(ARGV[i + 3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[i]) >= limit then
+    local oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
+    if oldest > now then
+      -- every slot is in flight: its end is unknown, look again shortly
+      return 20000
+    end
+    local wait = oldest + window - now
+    if wait < 1000 then wait = 1000 end
+    return wait
+  end
 end
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[3]) + window) / 1000))
-  return 0
+for i = 1, #KEYS, 2 do
+  redis.call('ZADD', KEYS[i], now + hold, ARGV[2])
+  redis.call('PEXPIRE', KEYS[i], math.ceil((hold + tonumber(ARGV[i + 3])) / 1000))
 end
-local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
-if oldest > now then
-  -- every slot is in flight: its end is unknown, look again shortly
-  return 20000
-end
-local wait = oldest + window - now
-if wait < 1000 then wait = 1000 end
-return wait
+return 0
 """
 
-# KEYS[1] log; ARGV[1] member: the send completed now.
+# KEYS: the buckets' logs; ARGV[1] member: the send completed now.
 _RELEASE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1])
+end
 return 0
 """
 
@@ -77,6 +87,14 @@ return 0
 HOLD_SECONDS = 60.0
 
 
+class Limit(NamedTuple):
+    """A bucket's rate: `limit` sends per `window` seconds; 0 for either is no limit."""
+
+    bucket: str
+    limit: int
+    window: float = 1.0
+
+
 class RateLimiter:
     """`async with limiter.slot(bucket, limit, window):` runs the body as one counted send."""
 
@@ -87,22 +105,28 @@ class RateLimiter:
         self._release = redis.register_script(_RELEASE)
         self._pause = redis.register_script(_PAUSE)
 
+    def slot(
+        self, bucket: str, limit: int, window: float = 1.0
+    ) -> AbstractAsyncContextManager[None]:
+        """One bucket's slot: `limit` sends per `window` seconds (0 for either: no limit)."""
+        return self.slots(Limit(bucket, limit, window))
+
     @asynccontextmanager
-    async def slot(self, bucket: str, limit: int, window: float = 1.0) -> AsyncIterator[None]:
-        if limit <= 0 or window <= 0:
+    async def slots(self, *limits: Limit) -> AsyncIterator[None]:
+        """A slot in each bucket for one send, taken together (waiting for all of them)."""
+        limits = tuple(lim for lim in limits if lim.limit > 0 and lim.window > 0)
+        if not limits:
             yield
             return
-        key = self.prefix + bucket
+        keys: list[str] = []
         member = uuid.uuid4().hex
-        args: list[int | str] = [
-            limit,
-            int(window * 1_000_000),
-            int(HOLD_SECONDS * 1_000_000),
-            member,
-        ]
+        args: list[int | str] = [int(HOLD_SECONDS * 1_000_000), member]
+        for lim in limits:
+            keys += [self.prefix + lim.bucket, self.prefix + lim.bucket + ":pause"]
+            args += [lim.limit, int(lim.window * 1_000_000)]
         try:
             while True:
-                wait_us = int(await self._acquire(keys=[key, key + ":pause"], args=args))
+                wait_us = int(await self._acquire(keys=keys, args=args))
                 if wait_us <= 0:
                     break
                 await asyncio.sleep(wait_us / 1_000_000)
@@ -113,7 +137,7 @@ class RateLimiter:
             yield
         finally:
             try:
-                await self._release(keys=[key], args=[member])
+                await self._release(keys=keys[::2], args=[member])
             except REDIS_DOWN as exc:
                 # The send is over, whatever its outcome; the slot frees itself after
                 # HOLD_SECONDS. Raising here would record a message that went as failed.

@@ -13,7 +13,7 @@ import aiohttp
 
 from notifier.channels.base import Messenger, Recipient, SendResult
 from notifier.channels.bot_api import BotApiError, BotApiSession
-from notifier.channels.ratelimit import RateLimiter, per_second
+from notifier.channels.ratelimit import Limit, RateLimiter, per_second
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
 
@@ -175,11 +175,11 @@ class TelegramChannel:
     async def _slots(self, key: str, chat_id: int) -> AsyncIterator[str]:
         """The chat's and the bot's rate slots for one call; yields the bot's bucket."""
         bucket = f"tg:bot:{key}"
-        # A slot of interval or rate 0 is no limit (RateLimiter.slot).
+        # A slot of interval or rate 0 is no limit (RateLimiter.slots).
         interval = self.settings.telegram_chat_interval_seconds
-        async with (
-            self.limiter.slot(f"tg:chat:{key}:{chat_id}", 1, interval),
-            self.limiter.slot(bucket, *per_second(self.settings.telegram_rate_per_second)),
+        async with self.limiter.slots(
+            Limit(f"tg:chat:{key}:{chat_id}", 1, interval),
+            Limit(bucket, *per_second(self.settings.telegram_rate_per_second)),
         ):
             yield bucket
 
