@@ -40,7 +40,6 @@ from notifier.errors import InvalidInput, NotFound
 from notifier.rendering import Renderer
 from notifier.reports import summary
 from notifier.reports.marks import pupil_report, week_of
-from notifier.reports.pdf import summary_pdf
 from notifier.roster.preferences import SUMMARY, PreferenceCache
 from notifier.text import ascii_filename
 
@@ -316,6 +315,8 @@ def printout_html(renderer: Renderer, printout: Printout) -> str:
 
 def printout_pdf(printout: Printout, generated: date) -> bytes:
     """The printout as PDF, one A4 page per pupil (CPU-bound: call it in a thread)."""
+    from notifier.reports.pdf import summary_pdf  # here, not at the top: see its docstring
+
     return summary_pdf(printout.pages, generated=generated)
 
 

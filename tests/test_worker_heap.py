@@ -1,14 +1,18 @@
-"""A worker's startup leaves what it built out of the garbage collector's full collections
-(lifecycle._settle_heap): in bench.region those walked the whole heap, up to 222 ms each."""
+"""A worker's memory: its startup leaves what it built out of the garbage collector's full
+collections (lifecycle._settle_heap): in bench.region those walked the whole heap, up to 222 ms
+each; and it imports no library it only needs for a PDF or a bot's conversation."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from typing import Any
 
 from notifier.config import Settings
 from notifier.runtime import Runtime
 from notifier.worker.lifecycle import shutdown, startup
+from tests.processes import ROOT, env_with
 
 
 async def test_startup_moves_the_heap_it_built_out_of_full_collections(
@@ -31,3 +35,19 @@ async def test_startup_moves_the_heap_it_built_out_of_full_collections(
     finally:
         gc.unfreeze()
         await shutdown(ctx)
+
+
+def test_a_worker_imports_neither_the_pdf_library_nor_aiogram() -> None:
+    # fpdf2 with fontTools and Pillow is 21 MB, aiogram 131 MB: imported where a PDF is made
+    # (notifier/reports/pdf.py) or a bot is asked for (channels/telegram.py).
+    probe = "import sys, worker; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env_with(redis_url="redis://127.0.0.1:1"),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for heavy in ("fpdf", "fontTools", "PIL", "aiogram"):
+        assert f"'{heavy}'" not in out, heavy

@@ -33,7 +33,6 @@ from notifier.rendering import (
 )
 from notifier.reports import summary
 from notifier.reports.marks import Report, Subject
-from notifier.reports.pdf import summary_pdf
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,8 @@ def _summary(renderer: Renderer, batch: Batch, item: Item, context: dict[str, An
     report = context["report"]
 
     def pdf() -> tuple[Attachment, ...]:
+        from notifier.reports.pdf import summary_pdf  # here, not at the top: see its docstring
+
         page = summary.SummaryPage(
             school=(school.name or "") if school else "",
             class_name=context["class_name"],

@@ -3,7 +3,11 @@ PDF of ours shares. fpdf2 and Roboto because both are pure-Python wheels on PyPI
 libraries or fonts, and Roboto has Cyrillic.
 
 Roboto is parsed once per process, not once per document (issue 20: parsing was about 27 ms of
-every PDF): see `_Face`."""
+every PDF): see `_Face`.
+
+Imported where a PDF is made, not at the top of the modules that may make one: fpdf2, fontTools
+and Pillow are 21 MB of a worker's memory (its RSS before and after `import fpdf`), and most
+workers never make one."""
 
 from __future__ import annotations
 
