@@ -8,6 +8,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from notifier.delivery import intake
 from notifier.events.stream import DEAD_STREAM, STREAM
 from notifier.runtime import Runtime
 from tests.factories import (
@@ -217,3 +218,26 @@ async def test_unknown_pupil_is_recorded_and_listed_as_unmatched(
     assert [(i["id"], i["student_id"]) for i in items] == [(stray["id"], "st-404")]
     assert "unknown pupil" in items[0]["reason"]
     assert smtp.messages == []
+
+
+async def test_a_batch_planning_more_rows_than_one_insert_takes_stores_them_all(
+    api: httpx.AsyncClient, smtp: SmtpServer, pump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake, "INSERT_CHUNK", 2)  # 5 rows: inserts of 2, 2 and 1
+    await school_with_class(api)
+    for n in range(1, 5):
+        await pupil_with_guardian(api, f"st-{n}", f"g-{n}")
+    await pupil_with_guardian(api, "st-5", "g-5", consent=False)  # a row too: skipped
+    homework = cloud_event(
+        "journal.homework.assigned",
+        {"homework_id": "hw-9", "class_id": "7b", "subject": "Физика", "text": "§ 12"},
+    )
+    assert (await post_structured(api, homework)).status_code == 202
+    await pump()
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == [
+        f"g-{n}@parents.example.org" for n in range(1, 5)
+    ]
+    report = (await api.get("/v1/guardians/g-5/notifications")).json()
+    assert [(row["status"], row["reason"]) for row in report["items"]] == [
+        ("skipped", "no_consent")
+    ]
