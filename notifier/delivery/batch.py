@@ -21,6 +21,7 @@ from notifier.db.models import (
     SchoolClass,
     Student,
 )
+from notifier.db.plans import unindexed
 from notifier.db.states import RowStatus
 from notifier.delivery import policy
 from notifier.delivery.day_card import Card, guardians_with_cards, load_cards
@@ -180,7 +181,7 @@ async def _told(
         select(Notification.guardian_id, JournalEvent.data)
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
-            Notification.status == RowStatus.sent,
+            unindexed(Notification.status) == RowStatus.sent,
             Notification.guardian_id.in_(guardian_ids),
             JournalEvent.type.in_(TOLD_TYPES),
             MARK_ID.in_(mark_ids),

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Messenger
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
+from notifier.db.plans import unindexed
 from notifier.db.states import Outcome, RowStatus
 from notifier.delivery.grouping import MARK_TYPES, Item, fold
 
@@ -66,9 +67,9 @@ async def load_cards(session: AsyncSession, since: dict[str, datetime]) -> dict[
         .join(DeliveryAttempt, DeliveryAttempt.notification_id == Notification.id)
         .where(
             Notification.group_key.in_(keys),
-            Notification.status == RowStatus.sent,
+            unindexed(Notification.status) == RowStatus.sent,
             Notification.sent_at >= min(since.values()),
-            DeliveryAttempt.outcome == Outcome.sent,
+            unindexed(DeliveryAttempt.outcome) == Outcome.sent,
             DeliveryAttempt.channel.in_(list(Messenger)),
             DeliveryAttempt.provider_id.is_not(None),
         )

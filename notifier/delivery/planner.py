@@ -24,6 +24,7 @@ from notifier.db.models import (
     SchoolClass,
     Student,
 )
+from notifier.db.plans import unindexed
 from notifier.db.states import EventStatus, Reason, RowStatus
 from notifier.delivery import policy
 from notifier.delivery.day_card import CARD_KEY, REPORT_KEY, evening_key
@@ -447,7 +448,7 @@ async def load_reports_sent(
         select(Notification.guardian_id, Notification.student_id, func.max(Notification.sent_at))
         .where(
             Notification.group_key.in_(keys),
-            Notification.status == RowStatus.sent,
+            unindexed(Notification.status) == RowStatus.sent,
             Notification.sent_at >= min(opens.values()),
         )
         .group_by(Notification.guardian_id, Notification.student_id)
