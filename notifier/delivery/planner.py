@@ -38,8 +38,9 @@ from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 @dataclass(frozen=True, slots=True)
 class Pupil:
     """What planning reads of a pupil. Plain rows, not the ORM's: a batch of homework loads
-    whole classes, and the ORM's objects cost about three times the CPU and ten times the
-    memory of these (in bench.region, 22,905 of them were held at the worker's peak)."""
+    whole classes, and in bench.region the ORM's pupils and guardians were 22,905 objects and
+    about 24 MB (tracemalloc) at the worker's peak; as rows, load_roster for 500 marks' pupils
+    took 19.2 ms of CPU instead of 29.2."""
 
     id: str
     school_id: str
