@@ -68,3 +68,18 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+def run_bench(module: str, *args: str, timeout: float) -> str:
+    """`python -m <module> <args>` from the checkout, as its README line says; its standard
+    output, once it exited 0 (else the ends of both outputs, to see why)."""
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout

@@ -4,24 +4,13 @@ every page and download and its summary line: the real API process, sessions and
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.processes import ROOT
+from tests.processes import run_bench
 
 
 def test_a_small_school_console_is_measured() -> None:
     args = "--pupils 60 --classes 3 --weeks 1 --requests 3 --warmup 1"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.console", *args.split()],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.console", *args.split(), timeout=300)
     assert "school: 3 classes, 60 pupils, 90 guardians" in out, out[:2000]
     for page in (
         "teacher: home",

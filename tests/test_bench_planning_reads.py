@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.processes import ROOT
+from tests.processes import run_bench
 
 
 def test_the_reads_of_a_batch_are_measured_on_a_history() -> None:
     args = "--pupils 600 --guardians 900 --sent-rows 3000 --runs 1"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.planning_reads", *args.split()],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.planning_reads", *args.split(), timeout=300)
     assert "region: 600 pupils, 900 guardians; 3000 sent rows in the outbox" in out, out
     for name in ("500 marks' pupils", "30 classes", "reports sent today", "told of 500 marks"):
         line = next((x for x in out.splitlines() if name in x), "")

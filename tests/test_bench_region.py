@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
-from tests.processes import ROOT
+from tests.processes import run_bench
 
 
 def test_a_small_region_is_delivered_exactly_once() -> None:
@@ -18,16 +16,7 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     args = "--schools 1 --classes 10 --pupils 200 --guardians 300 --events 150 --post-events 60"
     args += " --latency-seconds 1 --rate 50 --marks-events 100 --telegram-events 80"
     args += " --runs 1 --ceiling-size 200"
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.region", *args.split()],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.region", *args.split(), timeout=300)
     for figure in (
         "events stored and planned /s (stream)",
         "events accepted /s (POST /v1/events)",

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import random
 import re
-import subprocess
-import sys
 from collections import Counter
 from datetime import time
 from pathlib import Path
@@ -19,7 +17,7 @@ import httpx
 from bench.school_day.measure import Figures, TelegramChats, Verdict, measure, read_message
 from bench.school_day.simulate import DEFAULT, Variant, simulate
 from bench.school_day.week import ZONE, make_school, school_days, week
-from tests.processes import ROOT
+from tests.processes import run_bench
 from tests.servers.telegram import BotApiServer
 
 TINY = "--days 1 --pupils 6 --seed 2 --coalesce 0"
@@ -29,16 +27,7 @@ SUMMARY = re.compile(
 
 
 def test_a_tiny_run_ends_with_the_summary_line_all_represented() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.school_day", *TINY.split()],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.school_day", *TINY.split(), timeout=120)
     lines = out.strip().splitlines()
     assert SUMMARY.match(lines[-1]), lines[-1]
     assert lines[-1].endswith(" represented=100%"), out
@@ -140,16 +129,7 @@ def _card_figures(section: str) -> dict[str, str]:
 
 
 def test_the_day_s_card_edits_instead_of_sending_and_every_event_is_still_seen() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.school_day", *TINY_CARD.split()],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.school_day", *TINY_CARD.split(), timeout=180)
     off = out.index("telegram, card off (coalescing window 60 s):")
     on = out.index("telegram, card on (coalescing window 60 s):")
     default = out.index("default (coalescing window 60 s):")

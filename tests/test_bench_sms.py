@@ -5,26 +5,15 @@ SmsChannel and the gateways over a real Redis, every message received by its ser
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.processes import ROOT
+from tests.processes import run_bench
 
 PROVIDERS = ("http", "smsru", "smsc", "smpp")
 FIGURES = r"ours=(\d+)/s ceiling=(\d+)/s ratio=(\d+\.\d\d) cpu=(\d+\.\d+) ms/sms"
 
 
 def test_every_provider_is_measured_beside_its_ceiling() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.sms", "--messages", "60", "--warmup", "10", "--runs", "2"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.sms", "--messages", "60", "--warmup", "10", "--runs", "2", timeout=120)
     assert out.startswith("sms: 60 SMS a run (2-segment ucs2, 1-segment gsm7"), out[:500]
     for provider in PROVIDERS:
         for run in (1, 2):

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.processes import ROOT
+from tests.processes import run_bench
 
 
 def test_a_small_class_is_measured() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.pdf", "--runs", "2", "--pupils", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    out = result.stdout
-    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    out = run_bench("bench.pdf", "--runs", "2", "--pupils", "3", timeout=120)
     lines = out.splitlines()
     assert lines[0].startswith("fonts: first document() "), out
     assert lines[1].startswith("one page: median "), out
