@@ -23,9 +23,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from notifier.errors import TransientDelivery
 
 log = logging.getLogger(__name__)
-# Redis away (a restart, a failover). Found by tests/faults/: these went up through the
-# channel's send() and the dispatcher failed every message in flight for good ("internal error
-# (ConnectionError)"), or marked one that had gone as failed when only the release was lost.
+# Redis away (a restart, a failover). Caught here, not let up through the channel's send(): the
+# dispatcher would fail every message in flight for good ("internal error (ConnectionError)"),
+# or mark one that went as failed when only the slot's release was lost.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 # Several buckets taken at once, all or none, in one round trip (a Telegram send takes its

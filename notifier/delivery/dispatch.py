@@ -186,10 +186,9 @@ class Dispatcher:
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
         stats = DeliveryStats(claimed=len(lease.ids))
-        # Fault tests (tests/faults/): several runs of one worker share its send slots,
-        # so with a backlog a batch took longer than its lease; another run claimed the same
-        # rows, sent them again, and its late record overwrote "sent" with "superseded".
-        # The lease is held for as long as the batch is out, and lapses only if we die.
+        # A batch can outlast its lease (with a backlog, the runs of one worker share its send
+        # slots); another claim would then take the same rows and send them again. So the
+        # lease is renewed for as long as the batch is out, and lapses only if we die.
         renewal = asyncio.create_task(self._keep_leased(lease))
         try:
             await asyncio.gather(

@@ -93,8 +93,8 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
     )
     if session.get_bind().dialect.name == "postgresql":
         # One claim at a time per database. Two claims taking whole groups lock rows in no
-        # set order and deadlock (seen in the region benchmark with two delivery runs in one
-        # worker); a claim is two short statements, so taking turns costs nothing.
+        # set order and can deadlock; a claim is two short statements, so taking turns costs
+        # nothing.
         await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
         pick = pick.with_for_update(skip_locked=True)
     lease_them = (
@@ -146,10 +146,9 @@ async def record(sessions: SessionFactory, writes: list[Write], *, lease_ends: f
     send them again when the lease ends, so a deadlock or a dropped connection is retried,
     not given up on.
 
-    Found by tests/faults/: six tries (about 6 s) were shorter than a PostgreSQL
-    restart, after which every message of the batch went a second time. It now keeps
-    trying (at least RECORD_TRIES times) until shortly before the lease ends (`lease_ends`,
-    monotonic, the earliest of the writes'), so nobody can have claimed the rows meanwhile."""
+    It keeps trying (at least RECORD_TRIES times, about 6 s, which a PostgreSQL restart can
+    outlast) until shortly before the lease ends (`lease_ends`, monotonic, the earliest of the
+    writes'): until then nobody else can have claimed the rows."""
     give_up = lease_ends - RECORD_MAX_DELAY
     attempt = 0
     while True:

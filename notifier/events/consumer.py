@@ -49,10 +49,10 @@ SERVER_STATES = {"08", "40", "53", "57", "58"}
 def transient(exc: BaseException) -> bool:
     """Whether storing failed for a reason of the database's (or Redis's), not the events'.
 
-    Found by a PostgreSQL restart under load (tests/faults/): while the server starts
-    or stops, connecting fails with 57P03 "cannot connect now", which asyncpg's dialect gives as
-    a plain DBAPIError with connection_invalidated False; the batch was then stored one event
-    at a time and every event, failing the same way, was parked in the dead-letter stream."""
+    While PostgreSQL starts or stops, connecting fails with 57P03 "cannot connect now", which
+    asyncpg's dialect gives as a plain DBAPIError with connection_invalidated False: the
+    server's state, by its SQLSTATE class, so the batch is tried again whole. Stored one event
+    at a time instead, every event would fail the same way and be parked as a dead letter."""
     if isinstance(exc, TRANSIENT):
         return True
     if isinstance(exc, DBAPIError):

@@ -1,5 +1,5 @@
-"""Riding out Redis restarts, failovers and outages of any length (found by the fault suite,
-tests/faults/).
+"""Riding out Redis restarts, failovers and outages of any length (tests/faults/ restarts and
+stops Redis under a working worker).
 
 Two levels. Each command of arq's connection retries with backoff for a short time
 (`redis_settings`, NOTIFIER_REDIS_RETRY_SECONDS): enough for a restart, and short because a job
@@ -217,10 +217,10 @@ class ResilientWorker(Worker):
         cancelled ended, and whether or not Redis is there.
 
         arq's own close gathers the jobs without return_exceptions, so a job cancelled outside
-        its guarded part (starting, or recording its result) let its CancelledError out of
-        close(): on_shutdown was skipped and the process ended with status 1 (seen in the fault
-        suite). And it deletes its health-check key, which in an outage failed after the
-        command retries, again before on_shutdown. A stopped job loses nothing: its rows' lease
+        its guarded part (starting, or recording its result) lets its CancelledError out of
+        close(): on_shutdown is skipped and the process ends with status 1. And it deletes its
+        health-check key, which in an outage fails after the command retries, again before
+        on_shutdown. A stopped job loses nothing: its rows' lease
         runs out and another run takes them."""
         if not self._handle_signals:
             # arq's close does this first when no signal handler has cancelled the jobs.
