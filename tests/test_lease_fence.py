@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from notifier.db.models import DeliveryAttempt, Notification
 from notifier.db.states import Outcome, RowStatus
@@ -69,3 +69,64 @@ async def test_a_record_from_a_lease_taken_over_is_refused(
         assert note is not None and note.status == RowStatus.sent and note.lease_until is None
         [logged] = list(await session.scalars(select(DeliveryAttempt)))
         assert logged.notification_id == row_id
+
+
+async def test_a_record_writes_the_columns_it_names_and_keeps_the_others(
+    api: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    """On PostgreSQL a record is one statement for all its rows, whatever each changes (a sent
+    row, one moved to the evening, one deferred); it must leave alone what a row does not name."""
+    await school_with_class(api)
+    for n in (1, 2, 3):
+        await pupil_with_guardian(api, f"st-{n}", f"g-{n}")
+        await post_structured(api, mark(f"st-{n}"))
+    await consume_all(runtime)
+    async with runtime.sessions() as session:
+        lease = await claim(session=session, now=clock(), limit=10, lease=timedelta(seconds=30))
+        before = {
+            note.id: note
+            for note in await session.scalars(
+                select(Notification).where(Notification.id.in_(lease.ids))
+            )
+        }
+    sent_id, evening_id, deferred_id = lease.ids
+    later = clock() + timedelta(hours=5)
+    sent, attempt = _sent(sent_id, clock())
+    updates = [
+        sent,
+        {"id": evening_id, "due_at": later, "group_key": "evening:g-2", "mode": "digest"},
+        {"id": deferred_id, "due_at": later, "reason": None},
+    ]
+    blocks = [{"guardian_id": "g-1", "channel": "sms", "reason": "number unused", "at": clock()}]
+    write = Write(lease.token, updates, [attempt], blocks)
+    assert await record(runtime.sessions, [write], lease_ends=float("inf")) == 0
+    async with runtime.sessions() as session:
+        after = {
+            note.id: note
+            for note in await session.scalars(
+                select(Notification).where(Notification.id.in_(lease.ids))
+            )
+        }
+        [logged] = list(await session.scalars(select(DeliveryAttempt)))
+        blocked = await session.execute(text("SELECT guardian_id, channel FROM channel_blocks"))
+        assert blocked.all() == [("g-1", "sms")]
+    assert logged.notification_id == sent_id and logged.at == clock()
+    assert all(note.lease_until is None for note in after.values())
+    one, two, three = after[sent_id], after[evening_id], after[deferred_id]
+    assert (one.status, one.sent_at, one.due_at) == (
+        RowStatus.sent,
+        clock(),
+        before[sent_id].due_at,
+    )
+    assert (two.status, two.due_at, two.group_key, two.mode) == (
+        RowStatus.pending,
+        later,
+        "evening:g-2",
+        "digest",
+    )
+    assert (two.channel, two.attempts) == (before[evening_id].channel, before[evening_id].attempts)
+    assert (three.due_at, three.group_key, three.mode) == (
+        later,
+        before[deferred_id].group_key,
+        before[deferred_id].mode,
+    )
