@@ -1,6 +1,7 @@
-"""A worker's memory: its startup leaves what it built out of the garbage collector's full
-collections (lifecycle._settle_heap): in bench.region those walked the whole heap, up to 222 ms
-each; and it imports no library it only needs for a PDF or a bot's conversation."""
+"""A worker's startup: it leaves what it built out of the garbage collector's full collections
+(lifecycle._settle_heap): in bench.region those walked the whole heap, up to 222 ms each; it
+imports no library it only needs for a PDF or a bot's conversation; and it has the record's
+statement ready before its first send (Dispatcher.warm_up)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import gc
 import subprocess
 import sys
 from typing import Any
+
+import pytest
 
 from notifier.config import Settings
 from notifier.runtime import Runtime
@@ -32,6 +35,32 @@ async def test_startup_moves_the_heap_it_built_out_of_full_collections(
         # Everything the process holds so far: modules, templates, the runtime and its engine.
         assert gc.get_freeze_count() > 10_000
         assert not any(obj is runtime for obj in gc.get_objects())  # frozen: out of every list
+    finally:
+        gc.unfreeze()
+        await shutdown(ctx)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_startup_prepares_the_record_before_the_first_send(
+    settings: Settings, runtime: Runtime
+) -> None:
+    """On a busy worker each first-time step of the first record (compiling the statement,
+    preparing it on the connection) waited its turn on the loop while messages went; in the
+    fault test a kill then sent them again."""
+    ctx: dict[str, Any] = {
+        "settings": settings,
+        "runtime": runtime,
+        "owns_runtime": False,
+        "logging_ready": True,
+        "run_consumer": False,
+    }
+    await startup(ctx)
+    try:
+        async with runtime.engine.connect() as conn:  # the one connection the pool holds
+            raw = await conn.get_raw_connection()
+            # SQLAlchemy's asyncpg adapter keeps each connection's prepared statements here.
+            prepared = raw.dbapi_connection._prepared_statement_cache  # type: ignore[union-attr]
+            assert any("WITH mine AS" in sql for sql in prepared), list(prepared)
     finally:
         gc.unfreeze()
         await shutdown(ctx)

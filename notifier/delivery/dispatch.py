@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections import defaultdict
@@ -31,7 +32,7 @@ from notifier.delivery.budget import SmsBudget
 from notifier.delivery.day_card import card_items, edits_card, evening_key
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
-from notifier.delivery.outbox import Lease, Write, claim, renew_lease
+from notifier.delivery.outbox import Lease, Write, claim, record, renew_lease
 from notifier.delivery.recorder import Recorder
 from notifier.delivery.routing import Route, held_until, recipient_of, route
 from notifier.errors import PermanentDelivery, TransientDelivery
@@ -106,6 +107,13 @@ class Dispatcher:
         self._running = False
         self._kicked = False
         self._wake = asyncio.Event()
+
+    async def warm_up(self) -> None:
+        """Before the first claim: a connection opened and the record's statement compiled and
+        prepared on it. A worker started on a backlog sends at once, and its first messages
+        would wait for that first-time work before they are recorded (a kill meanwhile sends
+        them again)."""
+        await record(self.sessions, [], lease_ends=math.inf)
 
     async def run(self, *, time_budget: float = 10.0) -> DeliveryStats:
         """Deliver until nothing is due or the time slice is used up, claiming more as groups

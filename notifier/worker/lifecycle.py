@@ -33,7 +33,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         setup_logging(settings)
     runtime: Runtime = ctx.get("runtime") or build_runtime(settings)
     ctx["runtime"] = runtime
-    ctx["dispatcher"] = runtime.dispatcher()
+    ctx["dispatcher"] = dispatcher = runtime.dispatcher()
+    await dispatcher.warm_up()
     await _bind_smpp(runtime)
     if ctx.get("run_consumer", True):
         ctx["consumer"] = await _start_consumer(ctx, settings, runtime)
