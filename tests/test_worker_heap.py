@@ -5,9 +5,11 @@ statement ready before its first send (Dispatcher.warm_up)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,11 +20,9 @@ from notifier.worker.lifecycle import shutdown, startup
 from tests.processes import ROOT, env_with
 
 
-async def test_startup_moves_the_heap_it_built_out_of_full_collections(
-    settings: Settings, runtime: Runtime
-) -> None:
-    gc.unfreeze()
-    assert gc.get_freeze_count() == 0
+@contextlib.asynccontextmanager
+async def _started(settings: Settings, runtime: Runtime) -> AsyncIterator[None]:
+    """A worker's startup on the test's runtime, without the consumer; shut down after."""
     ctx: dict[str, Any] = {
         "settings": settings,
         "runtime": runtime,
@@ -32,12 +32,21 @@ async def test_startup_moves_the_heap_it_built_out_of_full_collections(
     }
     await startup(ctx)
     try:
-        # Everything the process holds so far: modules, templates, the runtime and its engine.
-        assert gc.get_freeze_count() > 10_000
-        assert not any(obj is runtime for obj in gc.get_objects())  # frozen: out of every list
+        yield
     finally:
         gc.unfreeze()
         await shutdown(ctx)
+
+
+async def test_startup_moves_the_heap_it_built_out_of_full_collections(
+    settings: Settings, runtime: Runtime
+) -> None:
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    async with _started(settings, runtime):
+        # Everything the process holds so far: modules, templates, the runtime and its engine.
+        assert gc.get_freeze_count() > 10_000
+        assert not any(obj is runtime for obj in gc.get_objects())  # frozen: out of every list
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -47,23 +56,11 @@ async def test_startup_prepares_the_record_before_the_first_send(
     """On a busy worker each first-time step of the first record (compiling the statement,
     preparing it on the connection) waited its turn on the loop while messages went; in the
     fault test a kill then sent them again."""
-    ctx: dict[str, Any] = {
-        "settings": settings,
-        "runtime": runtime,
-        "owns_runtime": False,
-        "logging_ready": True,
-        "run_consumer": False,
-    }
-    await startup(ctx)
-    try:
-        async with runtime.engine.connect() as conn:  # the one connection the pool holds
-            raw = await conn.get_raw_connection()
-            # SQLAlchemy's asyncpg adapter keeps each connection's prepared statements here.
-            prepared = raw.dbapi_connection._prepared_statement_cache  # type: ignore[union-attr]
-            assert any("WITH mine AS" in sql for sql in prepared), list(prepared)
-    finally:
-        gc.unfreeze()
-        await shutdown(ctx)
+    async with _started(settings, runtime), runtime.engine.connect() as conn:
+        raw = await conn.get_raw_connection()  # the one connection the pool holds
+        # SQLAlchemy's asyncpg adapter keeps each connection's prepared statements here.
+        prepared = raw.dbapi_connection._prepared_statement_cache  # type: ignore[union-attr]
+        assert any("WITH mine AS" in sql for sql in prepared), list(prepared)
 
 
 def test_a_worker_imports_neither_the_pdf_library_nor_aiogram() -> None:

@@ -259,10 +259,13 @@ _RECORD = text(
 )
 
 
+_UTC = UTCDateTime()
+
+
 def _bound(value: Any) -> Any:
     """A value as its column stores it (UTCDateTime: naive UTC)."""
     if isinstance(value, datetime):
-        return UTCDateTime().process_bind_param(value, None)  # type: ignore[arg-type]
+        return _UTC.process_bind_param(value, None)  # type: ignore[arg-type]
     return value
 
 

@@ -220,8 +220,8 @@ class ResilientWorker(Worker):
         its guarded part (starting, or recording its result) lets its CancelledError out of
         close(): on_shutdown is skipped and the process ends with status 1. And it deletes its
         health-check key, which in an outage fails after the command retries, again before
-        on_shutdown. A stopped job loses nothing: its rows' lease
-        runs out and another run takes them."""
+        on_shutdown. A stopped job loses nothing: its rows' lease runs out and another run
+        takes them."""
         if not self._handle_signals:
             # arq's close does this first when no signal handler has cancelled the jobs.
             self.handle_sig(signal.SIGUSR1)
