@@ -73,6 +73,9 @@ def quiet_libraries() -> None:
         "aiosqlite",
         "sqlalchemy.engine",
         "asyncpg",
+        # fontTools' subsetter writes ten lines for each PDF (every glyph it keeps): 200,000
+        # lines for a region's Saturday summaries.
+        "fontTools",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # maxapi logs under bare names ("bot", "connection", "dispatcher"): at INFO it writes the

@@ -4,6 +4,7 @@ its own font subset: read back with pypdf and fontTools, counted in fpdf2 and fo
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from fontTools.ttLib import TTFont
 
 from notifier.reports.marks import Mark, Report, Subject
@@ -133,3 +135,11 @@ def test_fonts_are_parsed_once_per_process() -> None:
     # Three more documents, 31 pages: nothing parsed or read again. A warning in stderr ("fonts
     # parsed per document") means this fpdf2's TTFFont has changed: see reports/pdf.py.
     assert (parsed_at_end, opened_at_end) == (2, 4), done.stderr
+
+
+def test_a_document_writes_no_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """At the service's INFO level (the suite sets the levels notifier/logs.py sets) a PDF is
+    made without a line of fontTools' subsetting reports."""
+    with caplog.at_level(logging.INFO):
+        summary_pdf([_page(FIRST), _page(SECOND)], generated=GENERATED)
+    assert [r.name for r in caplog.records] == []

@@ -3,13 +3,14 @@ messages per guardian, fresh statistics, PostgreSQL's top statements."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select, text
 
 from bench.region.generate import DayEvent, Region, as_cloudevents
-from notifier.categories import EVENT_CATEGORIES, Mode
+from notifier.categories import EVENT_CATEGORIES, Category, Mode
 from notifier.db.engine import create_engine, session_factory
 from notifier.db.models import (
     Consent,
@@ -22,11 +23,18 @@ from notifier.db.models import (
     Student,
 )
 from notifier.delivery.intake import store_and_plan
+from notifier.reports.marks import week_of
+from notifier.summaries import plan_weekly
 
 # The region's day is a measure of throughput: every category goes at once, so the whole day
 # is sent while the bench runs. What parents get at default settings (the day's report, the
-# evening) is bench.school_day's measure.
-EVERYTHING_NOW = {"categories": {c.value: Mode.instant.value for c in EVENT_CATEGORIES}}
+# evening) is bench.school_day's measure. The weekly summary is no school day's message: a
+# burst of its own from Saturday evening, 22,000 PDFs for this region (plan_this_week).
+EVERYTHING_NOW = {
+    "categories": {c.value: Mode.instant.value for c in EVENT_CATEGORIES}
+    | {Category.summary.value: Mode.off.value}
+}
+ZONE = "Europe/Moscow"
 
 
 async def load_region(database_url: str, region: Region) -> None:
@@ -39,6 +47,7 @@ async def load_region(database_url: str, region: Region) -> None:
                     School(
                         id=school,
                         name=f"Школа {school}",
+                        timezone=ZONE,
                         quiet_start="00:00",
                         quiet_end="00:00",
                         subscriptions=EVERYTHING_NOW,
@@ -74,6 +83,19 @@ async def load_region(database_url: str, region: Region) -> None:
                 for start in range(0, len(values), 2000):
                     await s.execute(insert(model), values[start : start + 2000])
             await s.commit()
+    finally:
+        await engine.dispose()
+
+
+async def plan_this_week(database_url: str, now: datetime) -> None:
+    """This week's summaries planned as on its Sunday (every row skipped: they are off), so
+    no worker plans them during a run: a run on a weekend measures the same day as a run on
+    a Tuesday."""
+    _, sunday = week_of(now, ZONE)
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as s:
+            await plan_weekly(session=s, now=datetime.combine(sunday, time(12), ZoneInfo(ZONE)))
     finally:
         await engine.dispose()
 
