@@ -1,12 +1,16 @@
 """The PostgreSQL engine's pool: a connection the server closed is replaced at checkout, and a
-checkout asks the server nothing."""
+checkout asks the server nothing. A SQLite connection's prepared statements stay few."""
 
 from __future__ import annotations
 
+import _sqlite3
 import asyncio
+import ctypes
+import sqlite3
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from notifier.db.engine import create_engine
 
@@ -47,3 +51,39 @@ async def test_a_checkout_asks_the_server_nothing(engine) -> None:  # type: igno
         assert await conn.scalar(text("SELECT 2")) == 2
     # The query's own transaction only (its statement goes prepared, which the logger skips).
     assert queries == ["BEGIN;", "ROLLBACK;"]
+
+
+def _sqlite_memory() -> int:
+    """Bytes SQLite has allocated in this process (its own count, sqlite3_memory_used)."""
+    lib = ctypes.CDLL(_sqlite3.__file__)  # the symbol resolves in the library it links, too
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(lib.sqlite3_memory_used())
+
+
+async def test_a_sqlite_connection_keeps_few_prepared_statements(tmp_path: Path) -> None:
+    """Every length of an `IN` list is a statement of its own: 300 of them leave the engine's
+    connection holding a fraction of what sqlite3's default cache would."""
+    lengths = range(1, 301)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ours.db'}")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            before = _sqlite_memory()
+            for n in lengths:
+                ids = text("SELECT id FROM t WHERE id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)
+                )
+                await conn.execute(ids, {"ids": list(range(n))})
+            ours = _sqlite_memory() - before
+    finally:
+        await engine.dispose()
+    default = sqlite3.connect(tmp_path / "default.db")
+    try:
+        default.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        before = _sqlite_memory()
+        for n in lengths:
+            default.execute(f"SELECT id FROM t WHERE id IN ({', '.join('?' * n)})", range(n))
+        theirs = _sqlite_memory() - before
+    finally:
+        default.close()
+    assert ours < theirs / 4, (ours, theirs)

@@ -19,6 +19,15 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+# Prepared statements each SQLite connection keeps (sqlite3's default is 128). An `IN` list
+# is a placeholder per value (SQLAlchemy's expanding parameters), so each length is a
+# statement of its own, and one of a few hundred values is a few hundred kilobytes compiled.
+# At 128, a bench.region worker's connections held 61 MB of them at its peak (memray); at 16
+# its peak RSS was 177 MB instead of 228, at the same CPU per message. The statements that
+# repeat (the claim, the record's updates, the consumer's inserts) stay cached.
+SQLITE_CACHED_STATEMENTS = 16
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -32,7 +41,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         db_path = make_url(database_url).database
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": 30, "cached_statements": SQLITE_CACHED_STATEMENTS}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(database_url, **kwargs)
