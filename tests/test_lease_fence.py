@@ -3,14 +3,24 @@ took, can neither renew them nor record what it did with them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import select, text
 
+from notifier.categories import Mode
 from notifier.db.models import DeliveryAttempt, Notification
 from notifier.db.states import Outcome, RowStatus
-from notifier.delivery.outbox import Write, claim, record, renew_lease
+from notifier.delivery.outbox import (
+    AttemptRow,
+    BlockRow,
+    RowUpdate,
+    Write,
+    claim,
+    record,
+    renew_lease,
+)
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
 from tests.factories import (
@@ -22,17 +32,15 @@ from tests.factories import (
 )
 
 
-def _sent(row_id: int, now) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
-    values = {"id": row_id, "status": RowStatus.sent, "lease_until": None, "sent_at": now}
-    attempt = {
-        "notification_id": row_id,
-        "channel": "email",
-        "at": now,
-        "outcome": Outcome.sent,
-        "detail": None,
-        "provider_id": None,
-    }
-    return values, attempt
+def _sent(note: Notification, now: datetime) -> tuple[RowUpdate, AttemptRow]:
+    row = replace(
+        RowUpdate.of(note),
+        status=RowStatus.sent,
+        channel="email",
+        sent_at=now,
+        attempts=note.attempts + 1,
+    )
+    return row, AttemptRow(note.id, "email", now, Outcome.sent, None)
 
 
 async def test_a_record_from_a_lease_taken_over_is_refused(
@@ -54,7 +62,7 @@ async def test_a_record_from_a_lease_taken_over_is_refused(
         note = await session.get(Notification, row_id)
         assert note is not None and note.lease_until == clock() + length  # not the stale one's
 
-    values, attempt = _sent(row_id, clock())
+    values, attempt = _sent(note, clock())
     stale = Write(paused.token, [values], [attempt])
     assert await record(runtime.sessions, [stale], lease_ends=float("inf")) == 1
     async with runtime.sessions() as session:
@@ -71,11 +79,12 @@ async def test_a_record_from_a_lease_taken_over_is_refused(
         assert logged.notification_id == row_id
 
 
-async def test_a_record_writes_the_columns_it_names_and_keeps_the_others(
+async def test_a_record_changes_group_and_mode_only_of_rows_moved_to_the_evening(
     api: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
 ) -> None:
     """On PostgreSQL a record is one statement for all its rows, whatever each changes (a sent
-    row, one moved to the evening, one deferred); it must leave alone what a row does not name."""
+    row, one moved to the evening, one deferred); only a row moved to the evening changes its
+    group and mode."""
     await school_with_class(api)
     for n in (1, 2, 3):
         await pupil_with_guardian(api, f"st-{n}", f"g-{n}")
@@ -91,13 +100,18 @@ async def test_a_record_writes_the_columns_it_names_and_keeps_the_others(
         }
     sent_id, evening_id, deferred_id = lease.ids
     later = clock() + timedelta(hours=5)
-    sent, attempt = _sent(sent_id, clock())
+    sent, attempt = _sent(before[sent_id], clock())
     updates = [
         sent,
-        {"id": evening_id, "due_at": later, "group_key": "evening:g-2", "mode": "digest"},
-        {"id": deferred_id, "due_at": later, "reason": None},
+        replace(
+            RowUpdate.of(before[evening_id]),
+            due_at=later,
+            group_key="evening:g-2",
+            mode=Mode.digest,
+        ),
+        replace(RowUpdate.of(before[deferred_id]), due_at=later, reason=None),
     ]
-    blocks = [{"guardian_id": "g-1", "channel": "sms", "reason": "number unused", "at": clock()}]
+    blocks = [BlockRow("g-1", "sms", "number unused", clock())]
     write = Write(lease.token, updates, [attempt], blocks)
     assert await record(runtime.sessions, [write], lease_ends=float("inf")) == 0
     async with runtime.sessions() as session:

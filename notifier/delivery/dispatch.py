@@ -11,10 +11,9 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +31,16 @@ from notifier.delivery.budget import SmsBudget
 from notifier.delivery.day_card import card_items, edits_card, evening_key
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
-from notifier.delivery.outbox import Lease, Write, claim, record, renew_lease
+from notifier.delivery.outbox import (
+    AttemptRow,
+    BlockRow,
+    Lease,
+    RowUpdate,
+    Write,
+    claim,
+    record,
+    renew_lease,
+)
 from notifier.delivery.recorder import Recorder
 from notifier.delivery.routing import Route, held_until, recipient_of, route
 from notifier.errors import PermanentDelivery, TransientDelivery
@@ -64,9 +72,9 @@ class DeliveryStats:
 class _Outcome:
     """What happened to one group: new values for its rows, attempts, dead channels."""
 
-    values: dict[int, dict[str, Any]] = field(default_factory=dict)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    blocks: list[dict[str, Any]] = field(default_factory=list)
+    values: dict[int, RowUpdate] = field(default_factory=dict)
+    attempts: list[AttemptRow] = field(default_factory=list)
+    blocks: list[BlockRow] = field(default_factory=list)
 
 
 def _mode_of(members: list[Notification]) -> Mode:
@@ -229,15 +237,14 @@ class Dispatcher:
             updates = list(outcome.values.values())
             write = Write(lease.token, updates, outcome.attempts, outcome.blocks)
             await self._recorder.write(write, lease_ends=lease.ends)
-            for values in updates:
-                status = values["status"]
-                if status == RowStatus.pending:
-                    key = "retried" if values["attempts"] else "deferred"
+            for row in updates:
+                if row.status == RowStatus.pending:
+                    key = "retried" if row.attempts else "deferred"
                 else:
-                    key = {"sent": "sent", "failed": "failed"}.get(status, "skipped")
+                    key = {"sent": "sent", "failed": "failed"}.get(row.status, "skipped")
                 setattr(stats, key, getattr(stats, key) + 1)
-                MESSAGES.labels(values["channel"] or "none", key).inc()
-            sent = {values["id"] for values in updates if values["status"] == RowStatus.sent}
+                MESSAGES.labels(row.channel or "none", key).inc()
+            sent = {row.id for row in updates if row.status == RowStatus.sent}
             for note in members:
                 if note.id in sent:
                     DELIVERY_LATENCY.observe(max(0.0, (now - note.created_at).total_seconds()))
@@ -266,24 +273,6 @@ class Dispatcher:
             except Exception as exc:  # the database is away: then nobody can claim them either
                 log.warning("delivery.lease_renewal_failed", extra={"error": type(exc).__name__})
 
-    @staticmethod
-    def _values(note: Notification, **changes: Any) -> dict[str, Any]:
-        # The lease is cleared by the record's fence (outbox._write); the group and the mode
-        # only when they change (every column written costs its indexes' upkeep).
-        values = {
-            "id": note.id,
-            "status": note.status,
-            "reason": note.reason,
-            "attempts": note.attempts,
-            "due_at": note.due_at,
-            "channel": note.channel,
-            "sent_at": note.sent_at,
-            "segments": note.segments,
-            "cost": note.cost,
-        }
-        values.update(changes)
-        return values
-
     async def _deliver_group_safely(
         self, now: datetime, lease: Lease, batch: Batch, members: list[Notification]
     ) -> _Outcome:
@@ -299,8 +288,8 @@ class Dispatcher:
             )
             outcome = _Outcome()
             for note in members:
-                outcome.values[note.id] = self._values(
-                    note,
+                outcome.values[note.id] = replace(
+                    RowUpdate.of(note),
                     status=RowStatus.failed,
                     reason=f"internal error ({type(exc).__name__})",
                     attempts=note.attempts + 1,
@@ -314,8 +303,8 @@ class Dispatcher:
         guardian = batch.guardians.get(members[0].guardian_id)
         if guardian is None or guardian.id not in batch.consented:
             for note in members:
-                outcome.values[note.id] = self._values(
-                    note, status=RowStatus.skipped, reason=Reason.no_consent
+                outcome.values[note.id] = replace(
+                    RowUpdate.of(note), status=RowStatus.skipped, reason=Reason.no_consent
                 )
             return outcome
         if edits_card(members[0]):
@@ -323,8 +312,8 @@ class Dispatcher:
             return outcome
         folded = fold(members, batch.events, batch.told)
         for note in folded.superseded:
-            outcome.values[note.id] = self._values(
-                note, status=RowStatus.skipped, reason=Reason.superseded
+            outcome.values[note.id] = replace(
+                RowUpdate.of(note), status=RowStatus.skipped, reason=Reason.superseded
             )
         if not folded.items:
             return outcome
@@ -335,7 +324,7 @@ class Dispatcher:
         )
         if until is not None:  # nobody is woken up: the message waits for the morning
             for note in live:
-                outcome.values[note.id] = self._values(note, due_at=until, reason=None)
+                outcome.values[note.id] = replace(RowUpdate.of(note), due_at=until, reason=None)
             return outcome
         message = compose(
             self.renderer,
@@ -379,9 +368,9 @@ class Dispatcher:
                     guardian.id, message.categories
                 )
         await self._send(now, lease, live, message, recipient, way, outcome)
-        sent = outcome.values.get(live[0].id, {})
-        if sent.get("channel") == "sms" and sent.get("status") == RowStatus.sent:
-            self._budget.count(school.id if school else None, sent.get("segments"))
+        sent = outcome.values.get(live[0].id)
+        if sent is not None and sent.channel == "sms" and sent.status == RowStatus.sent:
+            self._budget.count(school.id if school else None, sent.segments)
         return outcome
 
     async def _edit_card(
@@ -411,8 +400,8 @@ class Dispatcher:
             card, members, batch.events, told_before=batch.told_before_cards, told=batch.told
         )
         for note in superseded:
-            outcome.values[note.id] = self._values(
-                note, status=RowStatus.skipped, reason=Reason.superseded
+            outcome.values[note.id] = replace(
+                RowUpdate.of(note), status=RowStatus.skipped, reason=Reason.superseded
             )
         news = {note.id for note in members}
         live = [note for item in items for note in item.members if note.id in news]
@@ -428,7 +417,8 @@ class Dispatcher:
         )
         way = Route((card.channel,), None)
         await self._send(now, lease, live, message, recipient, way, outcome, edit=card.message_id)
-        if outcome.values.get(live[0].id, {}).get("status") == RowStatus.failed:
+        edited = outcome.values.get(live[0].id)
+        if edited is not None and edited.status == RowStatus.failed:
             # The message can no longer be edited (deleted, too old): the evening's, then.
             self._to_evening(now, batch, live, outcome)
 
@@ -441,8 +431,8 @@ class Dispatcher:
             if school is not None:
                 quiet = batch.preferences_of(note.guardian_id, note.student_id).quiet_window(school)
                 due = policy.evening_at(now, school, quiet)
-            outcome.values[note.id] = self._values(
-                note,
+            outcome.values[note.id] = replace(
+                RowUpdate.of(note),
                 status=RowStatus.pending,
                 reason=None,
                 due_at=due,
@@ -475,8 +465,8 @@ class Dispatcher:
         first = live[0]
         if not way.channels:
             for note in live:
-                outcome.values[note.id] = self._values(
-                    note, status=RowStatus.skipped, reason=way.unreachable
+                outcome.values[note.id] = replace(
+                    RowUpdate.of(note), status=RowStatus.skipped, reason=way.unreachable
                 )
             return
         reasons = []
@@ -516,8 +506,8 @@ class Dispatcher:
                 self._attempts(outcome, live, name, now, Outcome.transient, exc.reason)
                 status, due, reason = self._retry(first, now, exc)
                 for note in live:  # the group stays together: one due time for all its rows
-                    outcome.values[note.id] = self._values(
-                        note,
+                    outcome.values[note.id] = replace(
+                        RowUpdate.of(note),
                         status=status,
                         due_at=due,
                         reason=reason,
@@ -528,14 +518,7 @@ class Dispatcher:
                 self._attempts(outcome, live, name, now, Outcome.permanent, exc.reason)
                 reasons.append(f"{name}: {exc.reason}")
                 if exc.unusable:
-                    outcome.blocks.append(
-                        {
-                            "guardian_id": first.guardian_id,
-                            "channel": name,
-                            "reason": exc.reason[:500],
-                            "at": now,
-                        }
-                    )
+                    outcome.blocks.append(BlockRow(first.guardian_id, name, exc.reason[:500], now))
                 log.info(
                     "delivery.permanent",
                     extra={"notification_id": first.id, "channel": name, "unusable": exc.unusable},
@@ -560,8 +543,8 @@ class Dispatcher:
             for note in live:
                 # One message, billed once: its segments and cost are on its first row (the
                 # month's spend sums them: delivery/budget.py).
-                outcome.values[note.id] = self._values(
-                    note,
+                outcome.values[note.id] = replace(
+                    RowUpdate.of(note),
                     status=RowStatus.sent,
                     reason=None,
                     channel=name,
@@ -572,8 +555,8 @@ class Dispatcher:
                 )
             return
         for note in live:
-            outcome.values[note.id] = self._values(
-                note,
+            outcome.values[note.id] = replace(
+                RowUpdate.of(note),
                 status=RowStatus.failed,
                 reason="; ".join(reasons)[:500],
                 attempts=note.attempts + 1,
@@ -594,16 +577,16 @@ class Dispatcher:
         first only, so that a month's sum counts each message once (budget.month_spend)."""
         segments, cost = billed
         outcome.attempts.extend(
-            {
-                "notification_id": note.id,
-                "channel": channel,
-                "at": now,
-                "outcome": result,
-                "detail": detail,
-                "provider_id": provider_id,
-                "segments": segments if i == 0 else None,
-                "cost": cost if i == 0 else None,
-            }
+            AttemptRow(
+                note.id,
+                channel,
+                now,
+                result,
+                detail,
+                provider_id,
+                segments if i == 0 else None,
+                cost if i == 0 else None,
+            )
             for i, note in enumerate(live)
         )
 

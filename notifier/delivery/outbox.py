@@ -9,6 +9,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, text, update
@@ -16,10 +17,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from notifier.categories import Mode
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.engine import SessionFactory
 from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
-from notifier.db.states import RowStatus
+from notifier.db.states import Outcome, RowStatus
 from notifier.db.types import UTCDateTime
 from notifier.delivery.day_card import CARD_KEY
 
@@ -70,15 +72,85 @@ class Lease:
         return bool(self.ids)
 
 
+@dataclass(slots=True)
+class RowUpdate:
+    """A claimed row's columns after delivery tried it: all written, its lease cleared by the
+    record's fence."""
+
+    id: int
+    status: RowStatus
+    reason: str | None
+    attempts: int
+    due_at: datetime
+    channel: str | None
+    sent_at: datetime | None
+    segments: int | None
+    cost: Decimal | None
+    # None leaves a row's group and mode as they are: only a row moved to the evening changes
+    # them, and every column written costs its indexes' upkeep.
+    group_key: str | None = None
+    mode: Mode | None = None
+
+    @classmethod
+    def of(cls, note: Notification) -> RowUpdate:
+        """The row as claimed: `dataclasses.replace` it with what changed."""
+        return cls(
+            note.id,
+            RowStatus(note.status),
+            note.reason,
+            note.attempts,
+            note.due_at,
+            note.channel,
+            note.sent_at,
+            note.segments,
+            note.cost,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        """The values written, by column (`id` too)."""
+        values = {name: getattr(self, name) for name in _ALWAYS}
+        values["id"] = self.id
+        if self.group_key is not None:
+            values["group_key"] = self.group_key
+        if self.mode is not None:
+            values["mode"] = self.mode
+        return values
+
+
+@dataclass(slots=True)
+class AttemptRow:
+    """One row of delivery_attempts: one try of one channel for one outbox row."""
+
+    notification_id: int
+    channel: str
+    at: datetime
+    outcome: Outcome
+    detail: str | None
+    provider_id: str | None = None
+    segments: int | None = None
+    cost: Decimal | None = None
+
+
+@dataclass(slots=True)
+class BlockRow:
+    """One row of channel_blocks: a guardian's channel found unusable (a blocked bot, a
+    number that does not exist)."""
+
+    guardian_id: str
+    channel: str
+    reason: str
+    at: datetime
+
+
 @dataclass
 class Write:
-    """What happened to one group of a lease: new values for its rows, their attempts, the
-    channels found dead."""
+    """What happened to one group of a lease: its rows, their attempts, the channels found
+    dead."""
 
     token: int
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    blocks: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[RowUpdate] = field(default_factory=list)
+    attempts: list[AttemptRow] = field(default_factory=list)
+    blocks: list[BlockRow] = field(default_factory=list)
 
 
 async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> Lease:
@@ -184,7 +256,7 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
     # also takes their locks, SQLite's write lock), and only those are written.
     owned: set[tuple[int, int]] = set()  # (token, row id)
     for token in {w.token for w in writes}:
-        ids = [u["id"] for w in writes if w.token == token for u in w.updates]
+        ids = [u.id for w in writes if w.token == token for u in w.updates]
         if ids:
             mine = await session.execute(
                 update(Notification)
@@ -194,9 +266,14 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
                 .execution_options(synchronize_session=False)
             )
             owned.update((token, row_id) for row_id in mine.scalars())
-    updates = [u for w in writes for u in w.updates if (w.token, u["id"]) in owned]
-    attempts = [a for w in writes for a in w.attempts if (w.token, a["notification_id"]) in owned]
-    blocks = [b for w in writes for b in w.blocks]
+    updates = [u.columns() for w in writes for u in w.updates if (w.token, u.id) in owned]
+    attempts = [
+        _row(a, _ATTEMPT)
+        for w in writes
+        for a in w.attempts
+        if (w.token, a.notification_id) in owned
+    ]
+    blocks = [_row(b, _BLOCK) for w in writes for b in w.blocks]
     if updates:
         await update_by_id(session, Notification.__table__, updates)  # type: ignore[arg-type]
     if attempts:
@@ -207,18 +284,23 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
     return sum(len(w.updates) for w in writes) - len(updates)
 
 
-# The columns a record may write, and their types: a row's update names those it changes.
+# The columns a record writes (RowUpdate's), and their types.
 _RECORDED = {
     "status": "varchar", "reason": "varchar", "attempts": "integer", "due_at": "timestamp",
     "channel": "varchar", "sent_at": "timestamp", "segments": "integer", "cost": "numeric",
     "group_key": "varchar", "mode": "varchar",
 }  # fmt: skip
+_ALWAYS = tuple(_RECORDED)[:-2]  # group_key and mode: only when set
 _ATTEMPT = {
     "notification_id": "integer", "channel": "varchar", "at": "timestamp",
     "outcome": "varchar", "detail": "varchar", "provider_id": "varchar", "segments": "integer",
     "cost": "numeric",
 }  # fmt: skip
 _BLOCK = {"guardian_id": "varchar", "channel": "varchar", "reason": "varchar", "at": "timestamp"}
+
+
+def _row(row: AttemptRow | BlockRow, columns: dict[str, str]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in columns}
 
 
 def _arrays(prefix: str, columns: dict[str, str]) -> str:
@@ -274,24 +356,25 @@ async def _write_at_once(session: AsyncSession, writes: list[Write]) -> int:
     updates = [(w.token, u) for w in writes for u in w.updates]
     attempts = [(w.token, a) for w in writes for a in w.attempts]
     blocks = [b for w in writes for b in w.blocks]
+    always = sum(1 << i for i, name in enumerate(_RECORDED) if name in _ALWAYS)
+    group_key, mode = (1 << list(_RECORDED).index(name) for name in ("group_key", "mode"))
     params: dict[str, list[Any]] = {
         "token": [token for token, _ in updates],
-        "id": [u["id"] for _, u in updates],
-        "changed": [],
+        "id": [u.id for _, u in updates],
+        "changed": [
+            always
+            | (group_key if u.group_key is not None else 0)
+            | (mode if u.mode is not None else 0)
+            for _, u in updates
+        ],
         "a_token": [token for token, _ in attempts],
     }
-    for _, update_ in updates:
-        # The fence clears the lease of each row it writes: no other value for lease_until.
-        extra = set(update_) - {"id", "lease_until", *_RECORDED}
-        if extra or update_.get("lease_until") is not None:
-            raise ValueError(f"a record writes {sorted(_RECORDED)}, not {sorted(extra)}")
-        params["changed"].append(sum(1 << i for i, name in enumerate(_RECORDED) if name in update_))
     for name in _RECORDED:
-        params[name] = [_bound(u.get(name)) for _, u in updates]
+        params[name] = [_bound(getattr(u, name)) for _, u in updates]
     for name in _ATTEMPT:
-        params[f"a_{name}"] = [_bound(a.get(name)) for _, a in attempts]
+        params[f"a_{name}"] = [_bound(getattr(a, name)) for _, a in attempts]
     for name in _BLOCK:
-        params[f"b_{name}"] = [_bound(b.get(name)) for b in blocks]
+        params[f"b_{name}"] = [_bound(getattr(b, name)) for b in blocks]
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     written = int((await session.execute(_RECORD, params)).scalar_one())
     return len(updates) - written
