@@ -10,7 +10,6 @@ import random
 import statistics
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from bench.region.ceilings import raw_ceilings
 from bench.region.database import (
     load_region,
     messages_per_guardian,
-    plan_this_week,
     top_statements,
 )
 from bench.region.generate import DayEvent, Region, as_cloudevents, make_region, school_day
@@ -61,7 +59,6 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
         await engine0.dispose()
     t = time.perf_counter()
     await load_region(database_url, region)
-    await plan_this_week(database_url, datetime.now(UTC))
     print(f"roster loaded in {time.perf_counter() - t:.1f} s")
     engine = create_engine(database_url)
     sessions = session_factory(engine)

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.region.generate import DayEvent, Region, as_cloudevents
 from notifier.categories import EVENT_CATEGORIES, Category, Mode
@@ -87,17 +88,12 @@ async def load_region(database_url: str, region: Region) -> None:
         await engine.dispose()
 
 
-async def plan_this_week(database_url: str, now: datetime) -> None:
+async def plan_this_week(session: AsyncSession, now: datetime) -> None:
     """This week's summaries planned as on its Sunday (every row skipped: they are off), so
     no worker plans them during a run: a run on a weekend measures the same day as a run on
     a Tuesday."""
     _, sunday = week_of(now, ZONE)
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as s:
-            await plan_weekly(session=s, now=datetime.combine(sunday, time(12), ZoneInfo(ZONE)))
-    finally:
-        await engine.dispose()
+    await plan_weekly(session=session, now=datetime.combine(sunday, time(12), ZoneInfo(ZONE)))
 
 
 async def messages_per_guardian(sessions: Any, day: list[DayEvent]) -> list[int]:

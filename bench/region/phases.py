@@ -20,6 +20,7 @@ import aiohttp
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, select
 
+from bench.region.database import plan_this_week
 from bench.region.generate import (
     DayEvent,
     Region,
@@ -238,6 +239,7 @@ async def one_run(
         for model in (DeliveryAttempt, Notification, JournalEvent):
             await s.execute(delete(model))
         await s.commit()
+        await plan_this_week(s, datetime.now(UTC))
     for sink in sinks.values():
         sink.ask("clear")
     figures: dict[str, float] = {}
