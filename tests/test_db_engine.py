@@ -64,15 +64,13 @@ async def test_a_sqlite_connection_keeps_few_prepared_statements(tmp_path: Path)
     """Every length of an `IN` list is a statement of its own: 300 of them leave the engine's
     connection holding a fraction of what sqlite3's default cache would."""
     lengths = range(1, 301)
+    ids = text("SELECT id FROM t WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ours.db'}")
     try:
         async with engine.connect() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
             before = _sqlite_memory()
             for n in lengths:
-                ids = text("SELECT id FROM t WHERE id IN :ids").bindparams(
-                    bindparam("ids", expanding=True)
-                )
                 await conn.execute(ids, {"ids": list(range(n))})
             ours = _sqlite_memory() - before
     finally:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from bench.region import database
+from bench.region.database import ZONE as REGION_ZONE
 from bench.region.database import analyze, load_region
 from bench.region.generate import DAY, DayEvent, Region, make_region, school_day
 from notifier import announcements
@@ -29,7 +29,7 @@ from notifier.roster.schemas import ClassIn, StaffIn
 from notifier.runtime import build_runtime
 from notifier.signin import principal_of
 
-ZONE = ZoneInfo(database.ZONE)  # the zone of load_region's schools
+ZONE = ZoneInfo(REGION_ZONE)  # the zone of load_region's schools
 SCHOOL = "s0"
 ADMIN = "admin"
 BATCH = 500  # events per store_and_plan call, as a consumer batch

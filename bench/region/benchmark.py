@@ -18,11 +18,7 @@ from sqlalchemy import text
 
 from bench.region import quiet
 from bench.region.ceilings import raw_ceilings
-from bench.region.database import (
-    load_region,
-    messages_per_guardian,
-    top_statements,
-)
+from bench.region.database import load_region, messages_per_guardian, top_statements
 from bench.region.generate import DayEvent, Region, as_cloudevents, make_region, school_day
 from bench.region.phases import one_run
 from bench.region.processes import CpuMeter, Service, Sink

@@ -106,15 +106,13 @@ class RowUpdate:
             note.cost,
         )
 
+    def written(self) -> tuple[str, ...]:
+        """The columns its record writes: all of _RECORDED but the unset of _WHEN_SET."""
+        return _ALWAYS + tuple(name for name in _WHEN_SET if getattr(self, name) is not None)
+
     def columns(self) -> dict[str, Any]:
         """The values written, by column (`id` too)."""
-        values = {name: getattr(self, name) for name in _ALWAYS}
-        values["id"] = self.id
-        if self.group_key is not None:
-            values["group_key"] = self.group_key
-        if self.mode is not None:
-            values["mode"] = self.mode
-        return values
+        return {"id": self.id} | {name: getattr(self, name) for name in self.written()}
 
 
 @dataclass(slots=True)
@@ -290,7 +288,9 @@ _RECORDED = {
     "channel": "varchar", "sent_at": "timestamp", "segments": "integer", "cost": "numeric",
     "group_key": "varchar", "mode": "varchar",
 }  # fmt: skip
-_ALWAYS = tuple(_RECORDED)[:-2]  # group_key and mode: only when set
+_WHEN_SET = ("group_key", "mode")
+_ALWAYS = tuple(name for name in _RECORDED if name not in _WHEN_SET)
+_BIT = {name: 1 << i for i, name in enumerate(_RECORDED)}  # of a row's `changed` in _RECORD
 _ATTEMPT = {
     "notification_id": "integer", "channel": "varchar", "at": "timestamp",
     "outcome": "varchar", "detail": "varchar", "provider_id": "varchar", "segments": "integer",
@@ -356,17 +356,10 @@ async def _write_at_once(session: AsyncSession, writes: list[Write]) -> int:
     updates = [(w.token, u) for w in writes for u in w.updates]
     attempts = [(w.token, a) for w in writes for a in w.attempts]
     blocks = [b for w in writes for b in w.blocks]
-    always = sum(1 << i for i, name in enumerate(_RECORDED) if name in _ALWAYS)
-    group_key, mode = (1 << list(_RECORDED).index(name) for name in ("group_key", "mode"))
     params: dict[str, list[Any]] = {
         "token": [token for token, _ in updates],
         "id": [u.id for _, u in updates],
-        "changed": [
-            always
-            | (group_key if u.group_key is not None else 0)
-            | (mode if u.mode is not None else 0)
-            for _, u in updates
-        ],
+        "changed": [sum(_BIT[name] for name in u.written()) for _, u in updates],
         "a_token": [token for token, _ in attempts],
     }
     for name in _RECORDED:
