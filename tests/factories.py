@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from notifier.categories import EVENT_CATEGORIES
+from notifier.categories import EVENT_CATEGORIES, Category, Mode
 
 _ids = itertools.count(1)
 SOURCE = "/journal/school-17"
@@ -72,26 +72,39 @@ async def school_with_class(
 ) -> None:
     """A school and a class. Without `quiet_defaults` the school sends every category at
     once: most tests follow one message through the pipeline and state that rule here, the
-    default policy (the day's report, the evening) has its own tests (test_quiet_defaults)."""
+    default policy (the day's report, the evening) has its own tests (test_quiet_defaults).
+    Without `quiet`, for processes on the real clock: no quiet hours and no weekly summary
+    (REAL_CLOCK)."""
     body: dict[str, Any] = {"name": "Школа № 17", "timezone": timezone}
-    if not quiet:  # for processes on the real clock, which may run at night
+    if not quiet:
         body["quiet_hours"] = {"start": "00:00", "end": "00:00"}
-    await put_school(api, school, body, quiet_defaults=quiet_defaults)
+    await put_school(api, school, body, quiet_defaults=quiet_defaults, real_clock=not quiet)
     await put(api, f"/v1/classes/{klass}", {"school_id": school, "name": "7Б"})
 
 
 async def put_school(
-    api: httpx.AsyncClient, school: str, body: dict[str, Any], *, quiet_defaults: bool = False
+    api: httpx.AsyncClient,
+    school: str,
+    body: dict[str, Any],
+    *,
+    quiet_defaults: bool = False,
+    real_clock: bool = False,
 ) -> None:
     """PUT /v1/schools/{school}; without `quiet_defaults`, with every category sent at once
-    (see school_with_class)."""
+    (see school_with_class), and with `real_clock` without the weekly summary (REAL_CLOCK)."""
     await put(api, f"/v1/schools/{school}", body)
     if not quiet_defaults:
-        await put(api, f"/v1/schools/{school}/subscriptions", EVERYTHING_NOW)
+        subscriptions = REAL_CLOCK if real_clock else EVERYTHING_NOW
+        await put(api, f"/v1/schools/{school}/subscriptions", subscriptions)
 
 
 # A school's subscriptions that send every journal category at once (the first round's default).
 EVERYTHING_NOW = {"categories": {c: "instant" for c in EVENT_CATEGORIES}}
+
+# The same for a worker on the real clock, which plans the weekly summary by itself from
+# Saturday's digest time to Sunday's end (summaries.summary_due): a test that counts a worker's
+# messages would count a summary for every pupil on weekend evenings.
+REAL_CLOCK = {"categories": EVERYTHING_NOW["categories"] | {Category.summary: Mode.off}}
 
 
 async def pupil_with_guardian(

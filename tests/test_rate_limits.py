@@ -13,7 +13,7 @@ import pytest
 from notifier.config import Settings
 from notifier.db.models import Consent, Guardian, GuardianStudent, School, SchoolClass, Student
 from notifier.runtime import Runtime
-from tests.factories import EVERYTHING_NOW, cloud_event, mark, post_batch
+from tests.factories import REAL_CLOCK, cloud_event, mark, post_batch
 from tests.processes import BIN, ROOT, env_with, spawn
 from tests.servers.telegram import BotApiServer
 
@@ -29,7 +29,7 @@ async def _linked_families(runtime: Runtime, bot_id: str) -> None:
                 name="Школа",
                 quiet_start="00:00",
                 quiet_end="00:00",
-                subscriptions=EVERYTHING_NOW,  # the workers run on the real clock
+                subscriptions=REAL_CLOCK,  # the workers run on the real clock
                 # Nor a day's report: in the two hours before it, a guardian's news goes in one
                 # message with it (delivery/policy), and p0's four would be one.
                 day_report_time="00:00",

@@ -32,6 +32,7 @@ async def load_roster(api: httpx.AsyncClient, pupils: int, classes: int = 10) ->
             "timezone": "Europe/Moscow",
             "quiet_hours": {"start": "00:00", "end": "00:00"},
         },
+        real_clock=True,
     )
     for c in range(classes):
         await put(api, f"/v1/classes/c{c}", {"school_id": "s17", "name": f"{c % 11 + 1}А"})

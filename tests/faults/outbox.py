@@ -12,8 +12,13 @@ from sqlalchemy import text
 
 from notifier.db.engine import create_engine
 from notifier.events.stream import DEAD_STREAM
+from notifier.reports import summary
 from tests.servers.smtp_server import ReceivedMail
 
+# The rows of the journal's events. A worker on the real clock also plans the weekly summary
+# from Saturday evening on, all skipped for these schools (tests/factories.REAL_CLOCK), and
+# those rows are no part of what a test replays.
+OF_JOURNAL = f" JOIN journal_events e ON e.pk = n.event_pk WHERE e.source <> '{summary.SOURCE}'"
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(<[^>\r\n]+>)", re.MULTILINE | re.IGNORECASE)
 ROW_OF_MESSAGE = re.compile(r"<notifier-(\d+)@")
 
@@ -30,7 +35,9 @@ class Outbox:
     async def statuses(self) -> Counter[str]:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                text("SELECT status, count(*) FROM notifications GROUP BY status")
+                text(
+                    f"SELECT n.status, count(*) FROM notifications n{OF_JOURNAL} GROUP BY n.status"
+                )
             )
             return Counter({status: n for status, n in rows})
 
@@ -44,8 +51,8 @@ class Outbox:
         async with self.engine.connect() as conn:
             result = await conn.scalars(
                 text(
-                    "SELECT id FROM notifications"
-                    " WHERE status = 'pending' AND lease_until IS NOT NULL"
+                    f"SELECT n.id FROM notifications n{OF_JOURNAL}"
+                    " AND n.status = 'pending' AND n.lease_until IS NOT NULL"
                 )
             )
             return set(result.all())
@@ -63,9 +70,9 @@ class Outbox:
                     " n.reason"
                     " FROM notifications n"
                     " JOIN guardians g ON g.id = n.guardian_id"
-                    " JOIN journal_events e ON e.pk = n.event_pk"
                     " LEFT JOIN delivery_attempts a"
                     "   ON a.notification_id = n.id AND a.outcome = 'sent'"
+                    f"{OF_JOURNAL}"
                 )
             )
             return [Row(*r) for r in result]
