@@ -71,16 +71,21 @@ async def plan_weekly(
         if week is None:
             continue
         marker = f"{school.id}:{week[0].isoformat()}"
-        done = await session.scalar(
-            select(
-                exists().where(
-                    JournalEvent.source == summary.SOURCE, JournalEvent.event_id == marker
-                )
-            )
-        )
+        done = await session.scalar(select(exists().where(*_marker_is(marker))))
         if not done:
             written += await _plan_school(session, school, week, marker, now, public_url)
     return written
+
+
+def _marker_is(marker: str) -> tuple[Any, ...]:
+    """The week's marker, by the journal's idempotency key (uq_event_tenant_source_id): the
+    service's own events are the region's (tenant ""). Without the tenant no index finds it,
+    and each school's check each minute read every event."""
+    return (
+        JournalEvent.tenant == "",
+        JournalEvent.source == summary.SOURCE,
+        JournalEvent.event_id == marker,
+    )
 
 
 def _page(public_url: str | None) -> dict[str, Any]:

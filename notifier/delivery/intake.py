@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.categories import Mode
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.models import JournalEvent, Notification
+from notifier.db.plans import unindexed
 from notifier.db.states import EventStatus, RowStatus
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES
 from notifier.delivery.planner import (
@@ -141,7 +142,7 @@ async def _join_open_groups(session: AsyncSession, rows: list[OutboxRow], now: d
                 select(Notification.group_key, func.min(Notification.due_at))
                 .where(
                     Notification.group_key.in_(keys),
-                    Notification.status == RowStatus.pending,
+                    unindexed(Notification.status) == RowStatus.pending,
                     or_(Notification.lease_until.is_(None), Notification.lease_until < now),
                 )
                 .group_by(Notification.group_key)
@@ -170,7 +171,7 @@ async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: 
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
             Notification.guardian_id.in_({g for g, _ in latest}),
-            Notification.status == RowStatus.pending,
+            unindexed(Notification.status) == RowStatus.pending,
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
             JournalEvent.type.in_(MARK_TYPES),
             MARK_ID.in_({m for _, m in latest}),
@@ -202,7 +203,7 @@ async def _advance_groups(session: AsyncSession, rows: list[OutboxRow], now: dat
             update(Notification)
             .where(
                 Notification.group_key.in_(keys),
-                Notification.status == RowStatus.pending,
+                unindexed(Notification.status) == RowStatus.pending,
                 Notification.due_at > at,
                 or_(Notification.lease_until.is_(None), Notification.lease_until < now),
             )

@@ -308,7 +308,7 @@ async def _told_now(
         .where(
             Notification.guardian_id.in_(guardian_ids),
             Notification.mode == Mode.instant,
-            Notification.status.in_((RowStatus.pending, RowStatus.sent)),
+            unindexed(Notification.status).in_((RowStatus.pending, RowStatus.sent)),
             JournalEvent.type.in_(TOLD_TYPES),
             MARK_ID.in_(mark_ids),
         )

@@ -22,6 +22,7 @@ from notifier.channels.sms_provider import Receipt, ReceiptState
 from notifier.channels.smsc import SmscGateway
 from notifier.db.engine import SessionFactory
 from notifier.db.models import DeliveryAttempt, Guardian, Notification
+from notifier.db.plans import unindexed
 from notifier.db.states import Outcome, RowStatus
 from notifier.errors import DeliveryError
 
@@ -57,7 +58,9 @@ async def apply_receipts(
                 select(DeliveryAttempt.notification_id).where(
                     DeliveryAttempt.provider_id == receipt.provider_id,
                     DeliveryAttempt.channel == SMS,
-                    DeliveryAttempt.outcome == Outcome.sent,
+                    # By the provider's id: as a search, the outcome walked every attempt
+                    # that went, for each receipt (db/plans.py).
+                    unindexed(DeliveryAttempt.outcome) == Outcome.sent,
                 )
             )
         )
