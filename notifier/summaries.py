@@ -79,8 +79,8 @@ async def plan_weekly(
 
 def _marker_is(marker: str) -> tuple[Any, ...]:
     """The week's marker, by the journal's idempotency key (uq_event_tenant_source_id): the
-    service's own events are the region's (tenant ""). Without the tenant no index finds it,
-    and each school's check each minute read every event."""
+    service's own events are the region's (tenant ""). Without the tenant no index serves
+    it, and each school's check, each minute, would read every event."""
     return (
         JournalEvent.tenant == "",
         JournalEvent.source == summary.SOURCE,

@@ -3,7 +3,9 @@ never run ANALYZE), and it takes one equality for a better search than a long IN
 for the sent rows among a batch's 800 guardians or group keys, it walked the (status, due_at)
 index over every sent row in the outbox, which grows all day (the day's reports sent: 53 ms a
 batch with 150,000 sent rows, 4.3 ms by the group keys' index), and the attempts' (outcome, at)
-index over every attempt that went. tests/test_query_plans.py holds the plans."""
+index over every attempt that went. The same holds for the pending rows among a claim's ids and
+group keys (delivery/outbox.py) and a new batch's groups (delivery/intake.py).
+tests/test_query_plans.py holds the plans."""
 
 from __future__ import annotations
 
