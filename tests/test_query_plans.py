@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import event, text
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
 from notifier.channels.sms_provider import Receipt, ReceiptState
+from notifier.channels.smsc import SmscGateway
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification, School
 from notifier.db.states import EventStatus, Outcome, RowStatus
 from notifier.delivery.batch import _told
@@ -21,7 +22,7 @@ from notifier.delivery.day_card import load_cards
 from notifier.delivery.intake import _advance_groups, _join_mark_history, _join_open_groups
 from notifier.delivery.outbox import Lease, claim, renew_lease
 from notifier.delivery.planner import OutboxRow, Pupil, Roster, _told_now, load_reports_sent
-from notifier.delivery.receipts import apply_receipts
+from notifier.delivery.receipts import apply_receipts, poll_receipts
 from notifier.runtime import Runtime
 from notifier.summaries import plan_weekly
 
@@ -185,6 +186,14 @@ async def test_an_sms_receipt_finds_its_row_by_provider_id(runtime: Runtime) -> 
     attempt, row = plans[:2]
     assert "ix_delivery_attempts_provider_id" in attempt, plans
     assert "INTEGER PRIMARY KEY" in row and "ix_notifications_due" not in row, plans
+
+
+async def test_the_sms_status_query_reads_only_its_window(runtime: Runtime) -> None:
+    no_gateway = cast(SmscGateway, None)  # nothing to ask about: the query finds no SMS
+    plans = await _plans(
+        runtime, lambda s: poll_receipts(sessions=lambda: s, gateway=no_gateway, now=NOW)
+    )
+    assert "ix_delivery_attempts_outcome_at (outcome=? AND at>? AND at<?)" in plans[0], plans
 
 
 async def test_sqlite_has_no_statistics_to_plan_by(runtime: Runtime) -> None:

@@ -216,6 +216,10 @@ async def poll_receipts(
                 .where(
                     DeliveryAttempt.channel == SMS,
                     DeliveryAttempt.outcome == Outcome.sent,
+                    # A sent attempt's time is its row's sent_at: by these the (outcome, at)
+                    # index reads the window's attempts, not every SMS the year kept.
+                    DeliveryAttempt.at <= now - POLL_AFTER,
+                    DeliveryAttempt.at > now - POLL_UNTIL,
                     DeliveryAttempt.provider_id.is_not(None),
                     Notification.channel == SMS,
                     Notification.status == RowStatus.sent,
