@@ -25,6 +25,8 @@ from notifier.embedded import die_with_parent
 from tests.browser.seed import SeededSchool, seed_school
 from tests.conftest import ADMIN_TOKEN
 from tests.processes import BIN, env_with, spawn, steady_port, wait_http
+from tests.servers import max as max_server
+from tests.servers import telegram
 from tests.servers.max import MaxApiServer
 from tests.servers.smtp_server import ReceivedMail, SmtpServer
 from tests.servers.telegram import BotApiServer
@@ -36,8 +38,13 @@ STARTUP_SECONDS = 60  # three Python processes importing at once on a busy 2-cor
 STOP_SECONDS = 15
 EMAIL_FROM = "school@notifier.test"
 _URL = re.compile(r"https?://[^\s\"'<>]+")
-# A weekly summary's subject starts with its category's title (templates/summary/subject.txt.j2).
+# A weekly summary's subject, and the first line of its messenger text, start with its
+# category's title (templates/summary/).
 WEEKLY_SUMMARY = TITLES[Category.summary]
+
+
+def _weekly_summary(plain: str) -> bool:
+    return WEEKLY_SUMMARY in plain.partition("\n")[0]
 
 
 @dataclass
@@ -106,6 +113,15 @@ class Stack:
             if wanted in (r.lower() for r in m.rcpt_tos)
             and not str(m.message["Subject"] or "").startswith(WEEKLY_SUMMARY)
         ]
+
+    def telegram_to(self, chat_id: int | str) -> list[telegram.SentMessage]:
+        """Telegram's messages to `chat_id` but the weekly summary (see mail_to)."""
+        return [m for m in self.bot_api.messages_to(chat_id) if not _weekly_summary(m.plain)]
+
+    def max_to(self, user_id: int) -> list[max_server.SentMessage]:
+        """MAX's messages to `user_id` but the weekly summary (see mail_to)."""
+        assert self.max_api is not None, "a stack with MAX: browser_stack(max_api=...)"
+        return [m for m in self.max_api.messages_to(user_id) if not _weekly_summary(m.plain)]
 
     def wait_for_mail(self, address: str, n: int = 1, timeout: float = 20) -> ReceivedMail:
         """The `n`-th message the SMTP server accepted for `address`, once it has arrived."""

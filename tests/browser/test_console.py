@@ -189,7 +189,7 @@ def test_compose_with_live_preview_send_and_watch_the_report_fill_in(
     mails_before = len(stack.mail_to(mailed.email))
     [linked] = [g for g in school.guardians if g.telegram_chat_id is not None]
     assert linked.telegram_chat_id is not None
-    chats_before = len(stack.bot_api.messages_to(linked.telegram_chat_id))
+    chats_before = len(stack.telegram_to(linked.telegram_chat_id))
 
     teacher.goto("/console/announcements/new")
     # Her only class is chosen for her, and its pupils offered (none ticked: the whole class).
@@ -238,7 +238,7 @@ def test_compose_with_live_preview_send_and_watch_the_report_fill_in(
     assert plain is not None and TEXT in plain.get_content()
     html = mail.message.get_body(("html",))
     assert html is not None and "&lt;b&gt;в пятницу&lt;/b&gt;" in html.get_content()
-    chat = stack.bot_api.messages_to(linked.telegram_chat_id)
+    chat = stack.telegram_to(linked.telegram_chat_id)
     assert len(chat) == chats_before + 1 and TEXT in chat[-1].plain, chat[chats_before:]
 
     teacher.get_by_role("link", name="Объявления", exact=True).last.click()

@@ -145,7 +145,7 @@ def test_a_guardians_max_link_is_read_from_the_screen_and_started_in_max(
     # The parent points the phone at it and presses Start in MAX.
     _max(max_stack).bot_started(8_100_001, payload=code)
     _wait_linked(max_stack, guardian.id)
-    welcome = _max(max_stack).messages_to(8_100_001)
+    welcome = max_stack.max_to(8_100_001)
     assert welcome and "Артём" in welcome[-1].plain, [m.plain for m in welcome]
     admin.goto(f"/console/roster/guardians/{guardian.id}")
     expect(section).to_contain_text("Чат подключён")
@@ -211,7 +211,7 @@ def test_a_mark_goes_by_max_into_the_log_the_dashboard_and_the_report(
     guardian = school.guardian_of(pupil.id)
     if not max_stack.api.get(f"/v1/guardians/{guardian.id}").json()["max_linked"]:
         _link_max(max_stack, guardian.id, 8_100_001)
-    before = len(_max(max_stack).messages_to(8_100_001))
+    before = len(max_stack.max_to(8_100_001))
     posted = max_stack.api.post(
         "/v1/events",
         content=json.dumps(mark(pupil.id, value="5", subject="Геометрия")),
@@ -219,12 +219,12 @@ def test_a_mark_goes_by_max_into_the_log_the_dashboard_and_the_report(
     )
     assert posted.status_code == 202, posted.text
     deadline = time.monotonic() + DELIVERY_SECONDS
-    while len(_max(max_stack).messages_to(8_100_001)) == before:
+    while len(max_stack.max_to(8_100_001)) == before:
         if time.monotonic() > deadline:
             max_stack.assert_running()
             raise AssertionError(f"no MAX message\n{max_stack.logs()}")
         time.sleep(0.1)
-    assert "Геометрия" in _max(max_stack).messages_to(8_100_001)[-1].plain
+    assert "Геометрия" in max_stack.max_to(8_100_001)[-1].plain
 
     admin.goto("/console/deliveries?channel=max")
     expect(admin.locator("#channel")).to_have_value("max")
