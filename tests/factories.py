@@ -75,9 +75,7 @@ async def school_with_class(
     default policy (the day's report, the evening) has its own tests (test_quiet_defaults).
     Without `quiet`, for processes on the real clock: no quiet hours and no weekly summary
     (REAL_CLOCK)."""
-    body: dict[str, Any] = {"name": "Школа № 17", "timezone": timezone}
-    if not quiet:
-        body["quiet_hours"] = {"start": "00:00", "end": "00:00"}
+    body = {"name": "Школа № 17", "timezone": timezone}
     await put_school(api, school, body, quiet_defaults=quiet_defaults, real_clock=not quiet)
     await put(api, f"/v1/classes/{klass}", {"school_id": school, "name": "7Б"})
 
@@ -91,7 +89,11 @@ async def put_school(
     real_clock: bool = False,
 ) -> None:
     """PUT /v1/schools/{school}; without `quiet_defaults`, with every category sent at once
-    (see school_with_class), and with `real_clock` without the weekly summary (REAL_CLOCK)."""
+    (see school_with_class). With `real_clock`, for processes on the real clock, which may run
+    at night and on a weekend evening: no quiet hours, and without the weekly summary
+    (REAL_CLOCK)."""
+    if real_clock:
+        body = body | {"quiet_hours": {"start": "00:00", "end": "00:00"}}
     await put(api, f"/v1/schools/{school}", body)
     if not quiet_defaults:
         subscriptions = REAL_CLOCK if real_clock else EVERYTHING_NOW

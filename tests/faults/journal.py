@@ -30,7 +30,6 @@ async def load_roster(api: httpx.AsyncClient, pupils: int, classes: int = 10) ->
         {
             "name": "Школа № 17",
             "timezone": "Europe/Moscow",
-            "quiet_hours": {"start": "00:00", "end": "00:00"},
         },
         real_clock=True,
     )
