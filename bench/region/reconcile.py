@@ -77,19 +77,22 @@ def reconcile(
 ) -> Counter[str]:
     """Messages per recipient, outbox against servers. lost: sent by the outbox's account (or
     still pending, or failed) and not received; duplicated: received more often than sent;
-    unattributed: received with no event number in it; rows_sent: outbox rows marked sent.
-    Per channel besides (`received_max`, `lost_max`, `duplicated_max`, …): rows still pending
-    or failed have no channel yet, so they count in `lost` only."""
+    unattributed: received with no event number in it (an SMS in its short form, two or more
+    events in one segment, names subjects by their abbreviations: "Пётр: ДЗ русс Пётр: ДЗ англ");
+    these are counted per recipient like the rest. rows_sent: outbox rows marked sent.
+    Per channel besides (`received_max`, `lost_max`, `duplicated_max`, `unattributed_sms`,
+    …): rows still pending or failed have no channel yet, so they count in `lost` only."""
     expected, outcomes = planned
     got: Counter[tuple[str, str]] = Counter()
-    unattributed = 0
+    unattributed: Counter[str] = Counter()
     for kind, rows in records.items():
         for recipient, body, _ in rows:
             got[(channel_of(kind), recipient)] += 1
-            unattributed += not MARKER.search(body)
-    tally = Counter(unattributed=unattributed, rows_sent=outcomes["sent"])
+            unattributed[channel_of(kind)] += not MARKER.search(body)
+    tally = Counter(unattributed=unattributed.total(), rows_sent=outcomes["sent"])
     for channel in sorted({channel_of(kind) for kind in records}):
         tally[f"received_{channel}"] = sum(n for (c, _), n in got.items() if c == channel)
+        tally[f"unattributed_{channel}"] = unattributed[channel]
         tally[f"lost_{channel}"] = sum(
             max(0, n - got[key]) for key, n in expected.items() if key[0] == channel
         )

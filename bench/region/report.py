@@ -170,7 +170,8 @@ def report(
         + ", ".join(
             f"{channel} received {_total(results, f'received_{channel}'):,.0f} "
             f"(lost {_total(results, f'lost_{channel}'):.0f}, "
-            f"duplicated {_total(results, f'duplicated_{channel}'):.0f})"
+            f"duplicated {_total(results, f'duplicated_{channel}'):.0f}, "
+            f"without an event number {_total(results, f'unattributed_{channel}'):.0f})"
             for channel, _, _ in CHANNELS
         )
     )
