@@ -167,8 +167,9 @@ def _text(body: str, subtype: str) -> bytes:
 
 def _multipart(subtype: str, parts: list[bytes]) -> tuple[bytes, bytes]:
     """A multipart entity's Content-Type header and its body of `parts` (each its headers,
-    a blank line and its content). The parts are base64, whose alphabet has no "-", and
-    headers: no line of theirs can be the random boundary."""
+    a blank line and its content). No line of a part can be the boundary: its content is
+    base64, whose alphabet has no "-", and its other lines are headers, or an inner part's
+    own random boundary."""
     boundary = f"=_{secrets.token_hex(16)}".encode()
     content_type = b'Content-Type: multipart/%s;\r\n boundary="%s"\r\n' % (
         subtype.encode(),
