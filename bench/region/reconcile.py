@@ -77,9 +77,10 @@ def reconcile(
 ) -> Counter[str]:
     """Messages per recipient, outbox against servers. lost: sent by the outbox's account (or
     still pending, or failed) and not received; duplicated: received more often than sent;
-    unattributed: received with no event number in it (an SMS in its short form, two or more
-    events in one segment, names subjects by their abbreviations: "Пётр: ДЗ русс Пётр: ДЗ англ");
-    these are counted per recipient like the rest. rows_sent: outbox rows marked sent.
+    unattributed: received with no event number in it: an SMS in its short form names the
+    subjects by abbreviations (a sibling's event in one segment with a pupil's, both named Пётр
+    in the bench: "Пётр: ДЗ русс Пётр: ДЗ англ"); they are counted per recipient like the rest.
+    rows_sent: outbox rows marked sent.
     Per channel besides (`received_max`, `lost_max`, `duplicated_max`, `unattributed_sms`,
     …): rows still pending or failed have no channel yet, so they count in `lost` only."""
     expected, outcomes = planned
