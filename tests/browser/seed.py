@@ -65,8 +65,11 @@ class SeededSchool:
         return guardian
 
 
-def seed_school(stack: Stack, n: int) -> SeededSchool:
-    """Make school number `n`: its ids, addresses, phones and chats are its own."""
+def seed_school(
+    stack: Stack, n: int, subscriptions: dict[str, Any] = EVERYTHING_NOW
+) -> SeededSchool:
+    """Make school number `n`: its ids, addresses, phones and chats are its own. Every category
+    goes at once unless `subscriptions` says otherwise (REAL_CLOCK: no weekly summary)."""
     prefix = f"b{n}"
     school_id = f"{prefix}-school"
     school_name = f"Школа № {100 + n}"
@@ -121,7 +124,7 @@ def seed_school(stack: Stack, n: int) -> SeededSchool:
         pupils=tuple(pupils),
         guardians=tuple(guardians),
     )
-    _create(stack, seeded)
+    _create(stack, seeded, subscriptions)
     return seeded
 
 
@@ -130,12 +133,12 @@ def _put(stack: Stack, path: str, body: dict[str, Any]) -> None:
     assert response.status_code == 200, f"PUT {path}: {response.status_code} {response.text}"
 
 
-def _create(stack: Stack, s: SeededSchool) -> None:
-    # No quiet hours and every category at once: the worker runs on the real clock, and the
-    # tests at any hour (the day's report and the evening have their own tests).
+def _create(stack: Stack, s: SeededSchool, subscriptions: dict[str, Any]) -> None:
+    # No quiet hours: the worker runs on the real clock, and the tests at any hour (the day's
+    # report and the evening have their own tests).
     quiet = {"start": "00:00", "end": "00:00"}
     _put(stack, f"/v1/schools/{s.school_id}", {"name": s.school_name, "quiet_hours": quiet})
-    _put(stack, f"/v1/schools/{s.school_id}/subscriptions", EVERYTHING_NOW)
+    _put(stack, f"/v1/schools/{s.school_id}/subscriptions", subscriptions)
     for teacher in (s.teacher, s.other_teacher):
         body: dict[str, Any] = {
             "school_id": s.school_id,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis import Redis as SyncRedis
@@ -24,6 +25,7 @@ from notifier.categories import TITLES, Category
 from notifier.embedded import die_with_parent
 from tests.browser.seed import SeededSchool, seed_school
 from tests.conftest import ADMIN_TOKEN
+from tests.factories import EVERYTHING_NOW
 from tests.processes import BIN, env_with, spawn, steady_port, wait_http
 from tests.servers import max as max_server
 from tests.servers import telegram
@@ -89,9 +91,9 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     _seeds: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
-    def seed_school(self) -> SeededSchool:
+    def seed_school(self, subscriptions: dict[str, Any] = EVERYTHING_NOW) -> SeededSchool:
         """A new school, distinct from every other this stack made (see seed.py)."""
-        return seed_school(self, next(self._seeds))
+        return seed_school(self, next(self._seeds), subscriptions)
 
     def logs(self) -> str:
         return "\n".join(child.tail() for child in self.children)
