@@ -1,6 +1,6 @@
 """Micro-benchmark of one email's CPU in our process: build it and serialize it for the wire.
 
-    .venv/bin/python -m bench.email_build [--messages 2000] [--runs 3] [--profile]
+    .venv/bin/python -m bench.email_build [--messages 2000] [--runs 3] [--profile] [--send]
 
 Content comes from the real Renderer (`mark_created` in the `_layout`: ~1.2 KB of text and
 ~4 KB of HTML, Cyrillic, with a teacher's comment and the school's name), rendered once for
@@ -9,12 +9,16 @@ gets one message, timed from `build_email` to the bytes handed to the SMTP clien
 Rendering is timed on its own. Prints the median per-message microseconds of `--runs` runs;
 `--profile` adds cProfile's top functions for build+serialize.
 
-The SMTP conversation itself (aiosmtplib's MAIL, RCPT, DATA) is not in these figures.
+The SMTP conversation (MAIL, RCPT, DATA) is not in these figures. `--send` times it apart: the
+built messages go through the worker's own `SmtpPool` (4 connections, as EmailChannel opens)
+to an aiosmtpd server in a process of its own (`bench.sinks smtp`), and the figure is this
+process's CPU per message (time.process_time), the server's not counted, with the messages/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import pstats
 import statistics
@@ -26,8 +30,10 @@ from typing import Any
 
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
+from bench.region.processes import Sink
 from notifier.channels.base import Recipient
-from notifier.channels.email import build_email
+from notifier.channels.email import OutgoingEmail, SmtpPool, build_email
+from notifier.config import Settings
 from notifier.rendering import PersonView, PupilView, RenderedEmail, Renderer, SchoolView
 
 SENDER = "school@notifier.example.org"
@@ -120,11 +126,35 @@ def time_per_message(fn: Callable[[int], object], n: int) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
+def send_cpu(emails: list[OutgoingEmail], port: int, connections: int = 4) -> tuple[float, float]:
+    """This process's CPU microseconds per message, and messages/s, for sending `emails`
+    through SmtpPool to 127.0.0.1:`port` with one sender per connection."""
+
+    async def go() -> tuple[float, float]:
+        pool = SmtpPool(Settings(smtp_host="127.0.0.1", smtp_port=port), connections)
+        try:
+            await asyncio.gather(*(pool.send(e) for e in emails[:connections]))  # connect
+
+            async def sender(k: int) -> None:
+                for email in emails[k::connections]:
+                    await pool.send(email)
+
+            cpu, wall = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(sender(k) for k in range(connections)))
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        finally:
+            await pool.close()
+        return cpu / len(emails) * 1e6, len(emails) / wall
+
+    return asyncio.run(go())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile build+serialize")
+    parser.add_argument("--send", action="store_true", help="time the SMTP conversation too")
     args = parser.parse_args()
 
     renderer = Renderer()
@@ -149,9 +179,23 @@ def main() -> None:
         builds.append(time_per_message(one, args.messages))
         renders.append(time_per_message(render, args.messages))
         print(f"run {run + 1}: build+serialize {builds[-1]:,.0f} µs, render {renders[-1]:,.0f} µs")
+    sends: list[tuple[float, float]] = []
+    if args.send:
+        emails = [build(people[i], contents[i % len(contents)], i) for i in range(args.messages)]
+        sink = Sink("smtp")
+        try:
+            for run in range(args.runs):
+                sends.append(send_cpu(emails, int(sink.address["port"])))
+                print(f"run {run + 1}: send {sends[-1][0]:,.0f} µs CPU, {sends[-1][1]:,.0f}/s")
+        finally:
+            sink.stop()
     print(f"median of {args.runs} runs, {args.messages} messages each:")
     print(f"  build+serialize  {statistics.median(builds):>8,.0f} µs/message")
     print(f"  render           {statistics.median(renders):>8,.0f} µs/message")
+    if sends:
+        cpu = statistics.median(c for c, _ in sends)
+        rate = statistics.median(r for _, r in sends)
+        print(f"  send (SmtpPool)  {cpu:>8,.0f} µs/message of our CPU, {rate:,.0f} messages/s")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(time_per_message, one, args.messages)
