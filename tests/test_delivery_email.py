@@ -101,6 +101,29 @@ async def test_smtp_550_is_recorded_as_failed_with_its_reason(
     assert [a["outcome"] for a in entry["attempts"]] == ["permanent"]
 
 
+async def test_a_refused_sender_fails_the_message_and_not_the_address(
+    api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
+) -> None:
+    """A relay that refuses MAIL FROM refuses the school's address, not the parent's: a 4xx is
+    tried again, a 5xx fails the message with the relay's words, and the parent's email stays
+    in use for the next one."""
+    await _one_parent(api)
+    smtp.fail_next(451, stage="MAIL", text="4.7.1 Greylisted, try later")
+    smtp.fail_next(550, stage="MAIL", text="5.7.1 Sender not allowed")
+    await post_structured(api, mark("st-1"))
+    await pump()
+    clock.advance(24 * 3600)
+    await pump()
+    assert smtp.messages == []
+    [entry] = await _log(api)
+    assert [a["outcome"] for a in entry["attempts"]] == ["transient", "permanent"]
+    assert entry["status"] == "failed"
+    assert "550" in entry["reason"] and "Sender not allowed" in entry["reason"]
+    await post_structured(api, mark("st-1", value="4"))
+    await pump()
+    assert len(smtp.messages) == 1
+
+
 async def test_retry_budget_ends_in_failed(
     api: httpx.AsyncClient, smtp: SmtpServer, clock: FakeClock, pump
 ) -> None:

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from notifier.embedded import free_port
 
-Stage = Literal["RCPT", "DATA"]
+Stage = Literal["MAIL", "RCPT", "DATA"]
 
 _DEFAULT_TEXT = {4: "4.3.0 Try again later", 5: "5.3.0 Transaction failed"}
 
@@ -61,6 +61,9 @@ class _Handler:
     ) -> str:
         with self.owner._lock:
             self.owner.attempts += 1
+            fault = self.owner._take_fault("MAIL")
+        if fault is not None:
+            return fault
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -200,7 +203,8 @@ class SmtpServer:
     def fail_next(
         self, code: int, times: int = 1, text: str | None = None, *, stage: Stage = "DATA"
     ) -> None:
-        """Answer the next `times` DATA (or RCPT) commands with `code text`, then accept."""
+        """Answer the next `times` DATA (or MAIL, or RCPT) commands with `code text`, then
+        accept."""
         reply = f"{code} {text or _DEFAULT_TEXT.get(code // 100, 'Failed')}"
         with self._lock:
             self._faults.append(_Fault(stage=stage, reply=reply, times=times))
