@@ -143,7 +143,7 @@ async def test_a_linked_guardian_gets_every_kind_by_max_only(
         await pump()
     sent = _after_link(max_api)
     assert len(sent) == len(events) and all(m.accepted for m in sent)
-    assert {m.format for m in sent} == {"html"}
+    assert {(m.format, m.disable_link_preview) for m in sent} == {("html", True)}
     texts = "\n".join(m.plain for m in sent)
     for needle in ("Физика", "Параграф 7", "Музыка", "Химия", "Молодец!", "Параграф 8"):
         assert needle in texts
