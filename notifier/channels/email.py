@@ -62,6 +62,7 @@ class _Wire(Compat32):
 
 _WIRE = _Wire(linesep="\r\n")
 MAX_LINE = 998
+AUTH_REQUIRED = 530  # RFC 4954: the relay takes no mail before AUTH
 
 
 def redact(text: str) -> str:
@@ -221,6 +222,14 @@ def _canonical(text: str) -> str:
 
 
 def _classify(exc: Exception) -> Exception:
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError) or (
+        isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == AUTH_REQUIRED
+    ):
+        # Our login, not this message: it waits, retried, until the operator fixes the setting.
+        return TransientDelivery(
+            f"smtp {exc.code}: the relay refused our login or wants one; check "
+            "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD"
+        )
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients] or [550]
         text = "; ".join(redact(r.message) for r in exc.recipients)

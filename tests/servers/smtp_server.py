@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Literal
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from notifier.embedded import free_port
 
@@ -129,8 +129,10 @@ class SmtpServer:
     so a test can see how often the client retried.
     """
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, login: tuple[str, str] | None = None) -> None:
+        """`login`: (user, password) the server requires by AUTH before MAIL."""
         self.host = host
+        self.login = login
         self.port = 0
         self.messages: list[ReceivedMail] = []
         self.attempts = 0
@@ -155,8 +157,10 @@ class SmtpServer:
                 hostname=self.host,
                 port=self.port,
                 ready_timeout=5,
-                # No AUTH offered, so it needs no TLS; bytes as sent, no decoding.
+                # AUTH over plain text (loopback, tests only); bytes as sent, no decoding.
                 auth_require_tls=False,
+                auth_required=self.login is not None,
+                authenticator=self._authenticate if self.login is not None else None,
                 decode_data=False,
             )
             try:
@@ -172,6 +176,15 @@ class SmtpServer:
             return
         assert last_error is not None
         raise last_error
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        assert self.login is not None
+        user, password = self.login
+        given = (data.login, data.password) if isinstance(data, LoginPassword) else None
+        # handled=False: aiosmtpd then answers a refusal with its 535 itself.
+        return AuthResult(success=given == (user.encode(), password.encode()), handled=False)
 
     def stop(self) -> None:
         self._flowing.set()
