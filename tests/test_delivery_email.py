@@ -215,6 +215,46 @@ async def test_the_message_is_what_any_relay_takes(
     assert to == "Смирнова-Покровская Екатерина Сергеевна <parent@parents.example.org>"
 
 
+async def test_an_address_beyond_ascii_goes_by_smtputf8(
+    api: httpx.AsyncClient, smtp: SmtpServer, pump
+) -> None:
+    """An internationalized address (RFC 6531): the envelope and the To header carry it as
+    UTF-8, asked for by SMTPUTF8, which the relay offers."""
+    await school_with_class(api)
+    await pupil_with_guardian(
+        api, "st-1", "g-1", email="мама@школа-17.рф", guardian_name="Иванова Мария"
+    )
+    assert (await post_structured(api, mark("st-1", subject="Алгебра"))).is_success
+    await pump()
+    [mail] = smtp.messages
+    assert mail.rcpt_tos == ["мама@школа-17.рф"]
+    msg = message_from_bytes(mail.data, policy=email.policy.SMTPUTF8)
+    assert msg["To"] == "Иванова Мария <мама@школа-17.рф>"
+    assert "Алгебра" in msg["Subject"]
+    assert "Алгебра" in msg.get_body(("plain",)).get_content()
+    [entry] = await _log(api)
+    assert entry["status"] == "sent"
+
+
+async def test_an_address_beyond_ascii_without_smtputf8_fails_at_once_saying_why(
+    api: httpx.AsyncClient, smtp: SmtpServer, pump
+) -> None:
+    """A relay that does not offer SMTPUTF8 cannot take the address at all: the message
+    fails at once, saying why, and so goes by the parent's next channel if there is one,
+    instead of being tried for a day."""
+    smtp.stop()
+    smtp.start(smtp.port, smtputf8=False)
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1", email="мама@школа-17.рф")
+    assert (await post_structured(api, mark("st-1"))).is_success
+    await pump()
+    assert smtp.messages == []
+    [entry] = await _log(api)
+    assert entry["status"] == "failed"
+    assert [a["outcome"] for a in entry["attempts"]] == ["permanent"]
+    assert "SMTPUTF8" in entry["reason"] and "мама" not in entry["reason"]
+
+
 async def test_consent_revoked_after_planning_stops_the_message(
     api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, pump
 ) -> None:

@@ -230,6 +230,12 @@ def _classify(exc: Exception) -> Exception:
             f"smtp {exc.code}: the relay refused our login or wants one; check "
             "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD"
         )
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        # aiosmtplib raises it only for SMTPUTF8, which an address beyond ASCII needs: this
+        # relay will not take the address tomorrow either, so the next channel goes now.
+        return PermanentDelivery(
+            "smtp: the relay does not offer SMTPUTF8, which an address beyond ASCII needs"
+        )
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients] or [550]
         text = "; ".join(redact(r.message) for r in exc.recipients)

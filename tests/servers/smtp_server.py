@@ -145,8 +145,9 @@ class SmtpServer:
         self._flowing.set()
         self.held = 0  # DATA commands that waited for release()
 
-    def start(self, port: int | None = None) -> None:
-        """Listen on a free port, or on `port` (the old one, to come back after `stop()`)."""
+    def start(self, port: int | None = None, *, smtputf8: bool = True) -> None:
+        """Listen on a free port, or on `port` (the old one, to come back after `stop()`);
+        `smtputf8=False`: a relay that does not offer SMTPUTF8 (RFC 6531)."""
         if self._controller is not None:
             return
         last_error: OSError | None = None
@@ -162,6 +163,7 @@ class SmtpServer:
                 auth_required=self.login is not None,
                 authenticator=self._authenticate if self.login is not None else None,
                 decode_data=False,
+                enable_SMTPUTF8=smtputf8,
             )
             try:
                 controller.start()
