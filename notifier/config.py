@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: SmtpTls = SmtpTls.none
+    # A relay whose certificate chains to a CA the system does not trust (an internal one, or
+    # the Russian Trusted Root CA): this PEM bundle is trusted besides the system's roots.
+    smtp_ca_file: Path | None = None
     smtp_timeout: Seconds = 30.0
     email_from: str = "notifier@localhost"
 
@@ -215,13 +218,13 @@ class Settings(BaseSettings):
                 )
         return self
 
-    @field_validator("max_ca_file")
+    @field_validator("max_ca_file", "smtp_ca_file")
     @classmethod
     def _readable_bundle(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(
-                f"{value} is not a file: give the path of a PEM bundle holding the Russian "
-                "Trusted Root CA (https://www.gosuslugi.ru/crt)"
+                f"{value} is not a file: give the path of a PEM bundle holding the CA to trust "
+                "(the Russian Trusted Root CA: https://www.gosuslugi.ru/crt)"
             )
         return value
 
@@ -239,6 +242,7 @@ class Settings(BaseSettings):
         "sms_url",
         "sms_sender",
         "max_ca_file",
+        "smtp_ca_file",
         "smpp_host",
         "smpp_system_id",
         "smpp_source_addr",

@@ -4,13 +4,18 @@ fix, and none is failed for the operator's mistake."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
+import trustme
+from pydantic import SecretStr, ValidationError
 
-from notifier.config import Settings
+from notifier.config import Settings, SmtpTls
+from notifier.runtime import build_runtime, run_until_idle
+from tests.conftest import FakeClock
 from tests.factories import mark, post_structured, pupil_with_guardian, school_with_class
 from tests.servers.smtp_server import SmtpServer
 
@@ -72,3 +77,75 @@ async def test_a_refused_or_missing_login_holds_the_mail_and_names_the_settings(
     assert "NOTIFIER_SMTP_USERNAME" in attempt["detail"]
     assert "NOTIFIER_SMTP_PASSWORD" in attempt["detail"]
     assert "a-wrong-password" not in attempt["detail"]
+
+
+# -- The relay's certificate (STARTTLS) ----------------------------------------------------
+
+
+@pytest.fixture
+def relay_ca() -> trustme.CA:
+    """A CA the system does not know, as a region's relay may chain to (an internal one, or the
+    Russian Trusted Root CA)."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_relay(relay_ca: trustme.CA) -> Iterator[SmtpServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    relay_ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = SmtpServer(login=RELAY_LOGIN, tls=context)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    clock: FakeClock,
+    tls_relay: SmtpServer,
+    relay_ca: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    """STARTTLS to a relay whose CA the system does not trust: the message fails at once,
+    its attempt naming NOTIFIER_SMTP_CA_FILE (retrying cannot help); with the CA's bundle in
+    that setting the next message goes, over TLS and logged in."""
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1", email="parent@parents.example.org")
+    untrusted = settings.model_copy(
+        update={
+            "smtp_host": tls_relay.host,
+            "smtp_port": tls_relay.port,
+            "smtp_tls": SmtpTls.starttls,
+        }
+    )
+    runtime = build_runtime(untrusted, clock=clock)
+    try:
+        await post_structured(api, mark("st-1"))
+        await run_until_idle(runtime)
+        [entry] = (await api.get("/v1/notifications")).json()["items"]
+        assert entry["status"] == "failed"
+        [attempt] = entry["attempts"]
+        assert attempt["outcome"] == "permanent" and "NOTIFIER_SMTP_CA_FILE" in attempt["detail"]
+        assert tls_relay.messages == []
+    finally:
+        await runtime.close()
+    bundle = tmp_path / "relay-ca.pem"
+    relay_ca.cert_pem.write_to_path(str(bundle))
+    trusted = untrusted.model_copy(update={"smtp_ca_file": bundle})
+    runtime = build_runtime(trusted, clock=clock)
+    try:
+        await post_structured(api, mark("st-1", value="4"))
+        await run_until_idle(runtime)
+        [mail] = tls_relay.messages
+        assert mail.rcpt_tos == ["parent@parents.example.org"]
+        assert (await api.get("/v1/notifications")).json()["items"][0]["status"] == "sent"
+    finally:
+        await runtime.close()
+
+
+def test_a_ca_file_that_is_not_there_is_refused_with_what_to_give(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="is not a file: give the path of a PEM bundle"):
+        Settings(smtp_ca_file=tmp_path / "missing.pem")

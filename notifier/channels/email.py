@@ -21,6 +21,7 @@ import aiosmtplib
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
 from notifier.channels.ratelimit import RateLimiter, per_second
+from notifier.channels.tls import ssl_context, untrusted
 from notifier.config import Settings, SmtpTls
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.rendering import Attachment, RenderedEmail
@@ -63,6 +64,10 @@ class _Wire(Compat32):
 _WIRE = _Wire(linesep="\r\n")
 MAX_LINE = 998
 AUTH_REQUIRED = 530  # RFC 4954: the relay takes no mail before AUTH
+UNTRUSTED = (
+    "smtp: the relay's certificate is not trusted on this machine; set NOTIFIER_SMTP_CA_FILE "
+    "to the PEM file of its CA (the Russian Trusted Root CA: https://www.gosuslugi.ru/crt)"
+)
 
 
 def redact(text: str) -> str:
@@ -230,6 +235,10 @@ def _classify(exc: Exception) -> Exception:
             f"smtp {exc.code}: the relay refused our login or wants one; check "
             "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD"
         )
+    if untrusted(exc):
+        # Retrying cannot help until someone installs the CA: the message goes by the next
+        # channel, and its attempt says what to do.
+        return PermanentDelivery(UNTRUSTED)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         # aiosmtplib raises it only for SMTPUTF8, which an address beyond ASCII needs: this
         # relay will not take the address tomorrow either, so the next channel goes now.
@@ -304,6 +313,7 @@ class SmtpPool:
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             use_tls=s.smtp_tls is SmtpTls.tls,
             start_tls=True if s.smtp_tls is SmtpTls.starttls else False,
+            tls_context=ssl_context(s.smtp_ca_file) if s.smtp_tls is not SmtpTls.none else None,
             timeout=s.smtp_timeout,
         )
 

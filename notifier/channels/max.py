@@ -7,10 +7,8 @@ import contextlib
 import html
 import logging
 import re
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import ClientConnectorCertificateError, TCPConnector
@@ -26,6 +24,7 @@ from maxapi.utils.params import bool_to_query
 
 from notifier.channels.base import Messenger, Recipient, SendResult
 from notifier.channels.ratelimit import Limit, RateLimiter, per_second
+from notifier.channels.tls import ssl_context
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
 
@@ -44,14 +43,6 @@ UNTRUSTED = (
     "Download it (https://www.gosuslugi.ru/crt) and set NOTIFIER_MAX_CA_FILE to the PEM file"
 )
 _TAG = re.compile(r"<[^>]+>")
-
-
-def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """The system's trusted roots, and the bundle in NOTIFIER_MAX_CA_FILE besides them."""
-    context = ssl.create_default_context()
-    if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
-    return context
 
 
 def fit(text: str) -> str:

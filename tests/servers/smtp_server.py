@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -129,10 +130,18 @@ class SmtpServer:
     so a test can see how often the client retried.
     """
 
-    def __init__(self, host: str = "127.0.0.1", *, login: tuple[str, str] | None = None) -> None:
-        """`login`: (user, password) the server requires by AUTH before MAIL."""
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        *,
+        login: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`login`: (user, password) the server requires by AUTH before MAIL; `tls`: its
+        certificate, for STARTTLS, which it then requires before anything else."""
         self.host = host
         self.login = login
+        self.tls = tls
         self.port = 0
         self.messages: list[ReceivedMail] = []
         self.attempts = 0
@@ -164,6 +173,8 @@ class SmtpServer:
                 authenticator=self._authenticate if self.login is not None else None,
                 decode_data=False,
                 enable_SMTPUTF8=smtputf8,
+                tls_context=self.tls,
+                require_starttls=self.tls is not None,
             )
             try:
                 controller.start()
