@@ -67,7 +67,7 @@ async def test_with_the_relays_login_the_mail_goes(
     "login", [(RELAY_LOGIN[0], "a-wrong-password"), None], ids=["wrong-password", "no-login"]
 )
 async def test_a_refused_or_missing_login_holds_the_mail_and_names_the_settings(
-    api: httpx.AsyncClient, smtp: SmtpServer, pump
+    api: httpx.AsyncClient, smtp: SmtpServer, pump, caplog: pytest.LogCaptureFixture
 ) -> None:
     entry = await _a_mark(api, pump)
     assert smtp.messages == []
@@ -77,6 +77,8 @@ async def test_a_refused_or_missing_login_holds_the_mail_and_names_the_settings(
     assert "NOTIFIER_SMTP_USERNAME" in attempt["detail"]
     assert "NOTIFIER_SMTP_PASSWORD" in attempt["detail"]
     assert "a-wrong-password" not in attempt["detail"]
+    [logged] = [r for r in caplog.records if r.getMessage() == "smtp.login_refused"]
+    assert logged.levelname == "ERROR" and "NOTIFIER_SMTP_PASSWORD" in logged.hint
 
 
 # -- The relay's certificate (STARTTLS) ----------------------------------------------------
@@ -108,6 +110,7 @@ async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
     tls_relay: SmtpServer,
     relay_ca: trustme.CA,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """STARTTLS to a relay whose CA the system does not trust: the message fails at once,
     its attempt naming NOTIFIER_SMTP_CA_FILE (retrying cannot help); with the CA's bundle in
@@ -129,6 +132,8 @@ async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
         assert entry["status"] == "failed"
         [attempt] = entry["attempts"]
         assert attempt["outcome"] == "permanent" and "NOTIFIER_SMTP_CA_FILE" in attempt["detail"]
+        [logged] = [r for r in caplog.records if r.getMessage() == "smtp.certificate_untrusted"]
+        assert logged.levelname == "ERROR" and "NOTIFIER_SMTP_CA_FILE" in logged.hint
         assert tls_relay.messages == []
     finally:
         await runtime.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from notifier.channels.tls import ssl_context, untrusted
 from notifier.config import Settings, SmtpTls
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.rendering import Attachment, RenderedEmail
+
+log = logging.getLogger(__name__)
 
 _ADDRESS = re.compile(r"[^\s<>@]+@[^\s<>@]+")
 # An ASCII address an SMTP path takes as it stands (RFC 5321 4.1.2): a Dot-string local part
@@ -231,13 +234,16 @@ def _classify(exc: Exception) -> Exception:
         isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == AUTH_REQUIRED
     ):
         # Our login, not this message: it waits, retried, until the operator fixes the setting.
-        return TransientDelivery(
+        reason = (
             f"smtp {exc.code}: the relay refused our login or wants one; check "
             "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD"
         )
+        log.error("smtp.login_refused", extra={"hint": reason})
+        return TransientDelivery(reason)
     if untrusted(exc):
         # Retrying cannot help until someone installs the CA: the message goes by the next
-        # channel, and its attempt says what to do.
+        # channel, and the log and its attempt say what to do.
+        log.error("smtp.certificate_untrusted", extra={"hint": UNTRUSTED})
         return PermanentDelivery(UNTRUSTED)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         # aiosmtplib raises it only for SMTPUTF8, which an address beyond ASCII needs: this
