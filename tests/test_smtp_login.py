@@ -151,6 +151,28 @@ async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
         await runtime.close()
 
 
+async def test_a_relay_that_wants_starttls_names_the_tls_setting(
+    api: httpx.AsyncClient, settings: Settings, clock: FakeClock, tls_relay: SmtpServer
+) -> None:
+    """Without NOTIFIER_SMTP_TLS=starttls such a relay answers MAIL with 530 (RFC 3207): the
+    mail waits, and its attempt names the setting."""
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1", email="parent@parents.example.org")
+    plain = settings.model_copy(
+        update={"smtp_host": tls_relay.host, "smtp_port": tls_relay.port, "smtp_username": None}
+    )
+    runtime = build_runtime(plain, clock=clock)
+    try:
+        await post_structured(api, mark("st-1"))
+        await run_until_idle(runtime)
+        [entry] = (await api.get("/v1/notifications")).json()["items"]
+        assert entry["state"] == "pending"
+        [attempt] = entry["attempts"]
+        assert attempt["outcome"] == "transient" and "NOTIFIER_SMTP_TLS" in attempt["detail"]
+    finally:
+        await runtime.close()
+
+
 def test_a_ca_file_that_is_not_there_is_refused_with_what_to_give(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="is not a file: give the path of a PEM bundle"):
         Settings(smtp_ca_file=tmp_path / "missing.pem")

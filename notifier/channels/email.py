@@ -66,7 +66,7 @@ class _Wire(Compat32):
 
 _WIRE = _Wire(linesep="\r\n")
 MAX_LINE = 998
-AUTH_REQUIRED = 530  # RFC 4954: the relay takes no mail before AUTH
+AUTH_REQUIRED = 530  # RFC 4954 and 3207: the relay takes no mail before AUTH, or STARTTLS
 UNTRUSTED = (
     "smtp: the relay's certificate is not trusted on this machine; set NOTIFIER_SMTP_CA_FILE "
     "to the PEM file of its CA (the Russian Trusted Root CA: https://www.gosuslugi.ru/crt)"
@@ -234,10 +234,16 @@ def _classify(exc: Exception) -> Exception:
         isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == AUTH_REQUIRED
     ):
         # Our login, not this message: it waits, retried, until the operator fixes the setting.
-        reason = (
-            f"smtp {exc.code}: the relay refused our login or wants one; check "
-            "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD"
-        )
+        if exc.code == AUTH_REQUIRED:  # RFC 3207 answers a missing STARTTLS with 530 too
+            reason = (
+                "smtp 530: the relay wants a login, or STARTTLS, first; check "
+                "NOTIFIER_SMTP_USERNAME, NOTIFIER_SMTP_PASSWORD and NOTIFIER_SMTP_TLS"
+            )
+        else:
+            reason = (
+                f"smtp {exc.code}: the relay refused our login; check NOTIFIER_SMTP_USERNAME "
+                "and NOTIFIER_SMTP_PASSWORD"
+            )
         log.error("smtp.login_refused", extra={"hint": reason})
         return TransientDelivery(reason)
     if untrusted(exc):
