@@ -1,6 +1,8 @@
-"""A relay that wants a login (RFC 4954 AUTH), as a region's mail service does: with the right
-one the mail goes; with a wrong one, or none, every message waits and says which setting to
-fix, and none is failed for the operator's mistake."""
+"""A relay as a region's mail service runs one: it wants a login (RFC 4954 AUTH), and STARTTLS
+with a certificate from a CA the system may not know. With the right settings the mail goes.
+With a wrong login, none, or no STARTTLS, every message waits and its attempt names the setting
+to fix, and none fails for the operator's mistake. An untrusted certificate fails the message
+at once (retrying cannot help) and names NOTIFIER_SMTP_CA_FILE."""
 
 from __future__ import annotations
 
