@@ -31,6 +31,7 @@ from typing import Any
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
 from bench.region.processes import Sink
+from bench.senders import cpu_per_send
 from notifier.channels.base import Recipient
 from notifier.channels.email import OutgoingEmail, SmtpPool, build_email
 from notifier.config import Settings
@@ -134,17 +135,9 @@ def send_cpu(emails: list[OutgoingEmail], port: int, connections: int = 4) -> tu
         pool = SmtpPool(Settings(smtp_host="127.0.0.1", smtp_port=port), connections)
         try:
             await asyncio.gather(*(pool.send(e) for e in emails[:connections]))  # connect
-
-            async def sender(k: int) -> None:
-                for email in emails[k::connections]:
-                    await pool.send(email)
-
-            cpu, wall = time.process_time(), time.perf_counter()
-            await asyncio.gather(*(sender(k) for k in range(connections)))
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            return await cpu_per_send(emails, pool.send, connections)
         finally:
             await pool.close()
-        return cpu / len(emails) * 1e6, len(emails) / wall
 
     return asyncio.run(go())
 

@@ -16,13 +16,13 @@ import argparse
 import asyncio
 import statistics
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from bench.region.processes import Sink
+from bench.senders import cpu_per_send
 from notifier.channels.base import Recipient
 from notifier.channels.max import MaxChannel
 from notifier.channels.ratelimit import RateLimiter
@@ -46,18 +46,12 @@ async def one_run(
     channel = MaxChannel(settings, RateLimiter(redis, prefix=f"bench:max:{run}:"))
     try:
         await asyncio.gather(*(channel.send(p, TEXT, ref="warm", now=NOW) for p in people[:20]))
-
-        async def sender(k: int) -> None:
-            for person in people[k::senders]:
-                await channel.send(person, TEXT, ref=person.guardian_id, now=NOW)
-
-        cpu, wall = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(sender(k) for k in range(senders)))
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        return await cpu_per_send(
+            people, lambda p: channel.send(p, TEXT, ref=p.guardian_id, now=NOW), senders
+        )
     finally:
         await channel.close()
         await redis.aclose()
-    return cpu / len(people) * 1e6, len(people) / wall
 
 
 def main() -> None:
