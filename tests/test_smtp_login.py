@@ -26,12 +26,8 @@ RELAY_LOGIN = ("school@notifier.test", "relay-password-1")
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(login=RELAY_LOGIN)
-    server.start()
-    try:
+    with SmtpServer(login=RELAY_LOGIN) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -47,13 +43,30 @@ def settings(settings: Settings, login: tuple[str, str] | None) -> Settings:
     return settings.model_copy(update={"smtp_username": user, "smtp_password": SecretStr(password)})
 
 
-async def _a_mark(api: httpx.AsyncClient, pump) -> dict:  # type: ignore[no-untyped-def, type-arg]
+async def _family(api: httpx.AsyncClient) -> None:
     await school_with_class(api)
     await pupil_with_guardian(api, "st-1", "g-1", email="parent@parents.example.org")
+
+
+async def _a_mark(api: httpx.AsyncClient, pump) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    await _family(api)
     await post_structured(api, mark("st-1"))
     await pump()
     [entry] = (await api.get("/v1/notifications")).json()["items"]
     return entry  # type: ignore[no-any-return]
+
+
+async def _a_mark_by(
+    api: httpx.AsyncClient, settings: Settings, clock: FakeClock, value: str = "5"
+) -> list[dict]:  # type: ignore[type-arg]
+    """A mark, delivered by a worker of these settings; the delivery log, newest first."""
+    runtime = build_runtime(settings, clock=clock)
+    try:
+        await post_structured(api, mark("st-1", value=value))
+        await run_until_idle(runtime)
+    finally:
+        await runtime.close()
+    return (await api.get("/v1/notifications")).json()["items"]  # type: ignore[no-any-return]
 
 
 async def test_with_the_relays_login_the_mail_goes(
@@ -97,12 +110,8 @@ def relay_ca() -> trustme.CA:
 def tls_relay(relay_ca: trustme.CA) -> Iterator[SmtpServer]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     relay_ca.issue_cert("127.0.0.1").configure_cert(context)
-    server = SmtpServer(login=RELAY_LOGIN, tls=context)
-    server.start()
-    try:
+    with SmtpServer(login=RELAY_LOGIN, tls=context) as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
@@ -117,8 +126,7 @@ async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
     """STARTTLS to a relay whose CA the system does not trust: the message fails at once,
     its attempt naming NOTIFIER_SMTP_CA_FILE (retrying cannot help); with the CA's bundle in
     that setting the next message goes, over TLS and logged in."""
-    await school_with_class(api)
-    await pupil_with_guardian(api, "st-1", "g-1", email="parent@parents.example.org")
+    await _family(api)
     untrusted = settings.model_copy(
         update={
             "smtp_host": tls_relay.host,
@@ -126,31 +134,20 @@ async def test_an_untrusted_relay_says_what_to_install_and_the_ca_file_fixes_it(
             "smtp_tls": SmtpTls.starttls,
         }
     )
-    runtime = build_runtime(untrusted, clock=clock)
-    try:
-        await post_structured(api, mark("st-1"))
-        await run_until_idle(runtime)
-        [entry] = (await api.get("/v1/notifications")).json()["items"]
-        assert entry["status"] == "failed"
-        [attempt] = entry["attempts"]
-        assert attempt["outcome"] == "permanent" and "NOTIFIER_SMTP_CA_FILE" in attempt["detail"]
-        [logged] = [r for r in caplog.records if r.getMessage() == "smtp.certificate_untrusted"]
-        assert logged.levelname == "ERROR" and "NOTIFIER_SMTP_CA_FILE" in logged.hint
-        assert tls_relay.messages == []
-    finally:
-        await runtime.close()
+    [entry] = await _a_mark_by(api, untrusted, clock)
+    assert entry["status"] == "failed"
+    [attempt] = entry["attempts"]
+    assert attempt["outcome"] == "permanent" and "NOTIFIER_SMTP_CA_FILE" in attempt["detail"]
+    [logged] = [r for r in caplog.records if r.getMessage() == "smtp.certificate_untrusted"]
+    assert logged.levelname == "ERROR" and "NOTIFIER_SMTP_CA_FILE" in logged.hint
+    assert tls_relay.messages == []
     bundle = tmp_path / "relay-ca.pem"
     relay_ca.cert_pem.write_to_path(str(bundle))
     trusted = untrusted.model_copy(update={"smtp_ca_file": bundle})
-    runtime = build_runtime(trusted, clock=clock)
-    try:
-        await post_structured(api, mark("st-1", value="4"))
-        await run_until_idle(runtime)
-        [mail] = tls_relay.messages
-        assert mail.rcpt_tos == ["parent@parents.example.org"]
-        assert (await api.get("/v1/notifications")).json()["items"][0]["status"] == "sent"
-    finally:
-        await runtime.close()
+    entry = (await _a_mark_by(api, trusted, clock, value="4"))[0]
+    [mail] = tls_relay.messages
+    assert mail.rcpt_tos == ["parent@parents.example.org"]
+    assert entry["status"] == "sent"
 
 
 async def test_a_relay_that_wants_starttls_names_the_tls_setting(
@@ -158,21 +155,14 @@ async def test_a_relay_that_wants_starttls_names_the_tls_setting(
 ) -> None:
     """Without NOTIFIER_SMTP_TLS=starttls such a relay answers MAIL with 530 (RFC 3207): the
     mail waits, and its attempt names the setting."""
-    await school_with_class(api)
-    await pupil_with_guardian(api, "st-1", "g-1", email="parent@parents.example.org")
+    await _family(api)
     plain = settings.model_copy(
         update={"smtp_host": tls_relay.host, "smtp_port": tls_relay.port, "smtp_username": None}
     )
-    runtime = build_runtime(plain, clock=clock)
-    try:
-        await post_structured(api, mark("st-1"))
-        await run_until_idle(runtime)
-        [entry] = (await api.get("/v1/notifications")).json()["items"]
-        assert entry["state"] == "pending"
-        [attempt] = entry["attempts"]
-        assert attempt["outcome"] == "transient" and "NOTIFIER_SMTP_TLS" in attempt["detail"]
-    finally:
-        await runtime.close()
+    [entry] = await _a_mark_by(api, plain, clock)
+    assert entry["state"] == "pending"
+    [attempt] = entry["attempts"]
+    assert attempt["outcome"] == "transient" and "NOTIFIER_SMTP_TLS" in attempt["detail"]
 
 
 def test_a_ca_file_that_is_not_there_is_refused_with_what_to_give(tmp_path: Path) -> None:
