@@ -312,6 +312,10 @@ class SmtpPool:
 
     def __init__(self, settings: Settings, size: int) -> None:
         self.settings = settings
+        # One context for every connection: building one reads the system's roots again.
+        self._tls = (
+            ssl_context(settings.smtp_ca_file) if settings.smtp_tls is not SmtpTls.none else None
+        )
         self._idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(self._client())
@@ -325,7 +329,7 @@ class SmtpPool:
             password=s.smtp_password.get_secret_value() if s.smtp_password else None,
             use_tls=s.smtp_tls is SmtpTls.tls,
             start_tls=True if s.smtp_tls is SmtpTls.starttls else False,
-            tls_context=ssl_context(s.smtp_ca_file) if s.smtp_tls is not SmtpTls.none else None,
+            tls_context=self._tls,
             timeout=s.smtp_timeout,
         )
 
