@@ -32,6 +32,13 @@ class LogFormat(StrEnum):
     text = "text"
 
 
+class ConsumerMode(StrEnum):
+    """Where a worker runs its stream consumer (events/consumer.py, events/consumer_process.py)."""
+
+    thread = "thread"
+    process = "process"
+
+
 class ConfigError(Exception):
     """A bad setting; the message is one line naming the variable."""
 
@@ -150,6 +157,9 @@ class Settings(BaseSettings):
     retry_budget_seconds: Seconds = 24 * 3600.0
     lease_seconds: Seconds = 120.0
     stream_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # `process`: a worker runs its consumer in a child process, on a core of its own, where
+    # `thread` shares the worker's (its memory: a second interpreter, about 100 MB).
+    consumer: ConsumerMode = ConsumerMode.thread
     stream_claim_idle_seconds: Seconds = 60.0
     max_event_bytes: int = Field(default=64 * 1024, ge=1024)
     # How long one Redis command of the worker retries (backoff 0.2 s doubling to 2 s) before

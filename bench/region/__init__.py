@@ -1,13 +1,15 @@
 """A region's school day through the real service: how fast, and is anything lost.
 
     .venv/bin/python -m bench.region [--database sqlite|postgres] [--workers 1] [--runs 3]
+        [--consumer thread|process]
         [--schools 20 --classes 600 --pupils 15000 --guardians 22000] [--events 6000]
         [--post-events 2000] [--rate 200 --latency-seconds 10] [--marks-events 4000]
         [--telegram-events 3000] [--rate-limits] [--no-day-figures]
 
 What runs: `notifier serve` (the API) and `--workers` × `arq worker.WorkerSettings` (stream
-consumer + delivery), each a process of its own as in production; a local Telegram Bot API
-server, MAX Bot API server, SMTP server and SMS gateway, each in a process of its own
+consumer + delivery; with `--consumer process` the consumer in a child process, whose CPU and
+memory count as the worker's), each a process of its own as in production; a local Telegram
+Bot API server, MAX Bot API server, SMTP server and SMS gateway, each in a process of its own
 (bench/sinks.py); Redis (AOF, fsync always) and SQLite or PostgreSQL. The roster is a
 generated region (sizes as arguments) with a mix of channels (of the guardians: Telegram
 45 %, MAX 15 %, email 25 %, SMS 10 %, none 5 %); the events are a generated school day of

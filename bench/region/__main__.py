@@ -39,6 +39,13 @@ def main() -> None:
     )
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--consumer",
+        choices=["thread", "process"],
+        default="thread",
+        help="where each worker runs its stream consumer (NOTIFIER_CONSUMER); a process's CPU "
+        "and memory count as its worker's",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate-limits", action="store_true", help="the default rate limits on")
     parser.add_argument("--seed", type=int, default=1)

@@ -104,6 +104,7 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
             "SMS_URL": sinks["sms"].address["url"],
             "SMS_API_KEY": sinks["sms"].address["api_key"],
             "LOG_FORMAT": "json",
+            "CONSUMER": args.consumer,
             **limits,
         }
         env.update({f"NOTIFIER_{k}": v for k, v in settings.items()})

@@ -78,6 +78,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def consumer_children(pid: int) -> list[int]:
+    """A worker's consumer processes (NOTIFIER_CONSUMER=process: multiprocessing's spawn
+    children, not its resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text().rpartition(")")[2].split()[:2]
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(parent) == pid and state != "Z" and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def postgres_pids() -> list[int]:
     """The PostgreSQL server's processes (the postmaster and its backends)."""
     found = []
@@ -192,12 +207,21 @@ class Service:
                 raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
 
     def pids(self) -> dict[str, list[int]]:
-        return {"api": [self.api.pid], "workers": [w.pid for w in self.workers]}
+        """The API's, and the workers' with their consumer processes, if any."""
+        workers = [w.pid for w in self.workers]
+        return {
+            "api": [self.api.pid],
+            "workers": workers + [c for pid in workers for c in consumer_children(pid)],
+        }
 
     def memory(self) -> dict[str, float]:
+        """Peak RSS; a worker's is its own plus its consumer process's, if it has one."""
         return {
             "api_peak_mb": peak_rss_mb(self.api.pid),
-            "worker_peak_mb": max(peak_rss_mb(w.pid) for w in self.workers),
+            "worker_peak_mb": max(
+                peak_rss_mb(w.pid) + sum(peak_rss_mb(c) for c in consumer_children(w.pid))
+                for w in self.workers
+            ),
         }
 
     def stop(self) -> None:

@@ -47,7 +47,7 @@ def report(
 
     print(
         f"\nmedian of {len(results)} runs; database {args.database}, "
-        f"{args.workers} worker process(es), "
+        f"{args.workers} worker process(es), consumer in a {args.consumer}, "
         f"rate limits {'on' if args.rate_limits else 'off'}:"
     )
     rows = [
@@ -157,6 +157,7 @@ def report(
     print(
         f"  peak memory: API {memory['api_peak_mb']:.0f} MB, "
         f"worker {memory['worker_peak_mb']:.0f} MB"
+        + (" (with its consumer process)" if args.consumer == "process" else "")
     )
     print(
         f"  reconciliation over all runs: lost {sum(r['lost'] for r in results):.0f}, "

@@ -1,6 +1,6 @@
 """What a worker process holds while it runs, opened in arq's `on_startup` and closed in its
 `on_shutdown` (one place per process): the settings, the runtime, the delivery dispatcher, the
-stream consumer thread and the worker's own /metrics port.
+stream consumer (a thread, or a child process) and the worker's own /metrics port.
 
 ctx flags set by whoever builds the worker (see runner.py): `settings` and `runtime` given
 instead of built, `owns_runtime` False when the caller closes the runtime, `logging_ready`
@@ -16,11 +16,12 @@ from typing import Any
 from prometheus_client import start_http_server
 
 from notifier.channels.smpp import SmppGateway
-from notifier.config import Settings, load_settings
+from notifier.config import ConsumerMode, Settings, load_settings
 from notifier.errors import TransientDelivery
 from notifier.events.consumer import ConsumerThread
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
+from notifier.worker.consumer_process import ConsumerProcess
 from notifier.worker.jobs import deliver_now
 
 log = logging.getLogger("notifier.worker")
@@ -84,9 +85,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 async def _start_consumer(
     ctx: dict[str, Any], settings: Settings, runtime: Runtime
-) -> ConsumerThread:
-    """The stream consumer on its own thread, kicking a delivery run on this loop whenever it
-    planned messages (so they go out now, not at the next tick)."""
+) -> ConsumerThread | ConsumerProcess:
+    """The stream consumer on its own thread (or in a child process: NOTIFIER_CONSUMER),
+    kicking a delivery run on this loop whenever it planned messages (so they go out now, not
+    at the next tick)."""
     loop = asyncio.get_running_loop()
     # Held until done: the loop keeps only weak references to its tasks.
     kicks: set[asyncio.Task[None]] = ctx.setdefault("kicks", set())
@@ -99,8 +101,12 @@ async def _start_consumer(
 
         loop.call_soon_threadsafe(on_loop)
 
-    consumer = ConsumerThread(
-        build=lambda: build_runtime(settings, clock=runtime.clock), on_planned=kick
-    )
+    consumer: ConsumerThread | ConsumerProcess
+    if settings.consumer == ConsumerMode.process:
+        consumer = ConsumerProcess(settings=settings, loop=loop, on_planned=kick)
+    else:
+        consumer = ConsumerThread(
+            build=lambda: build_runtime(settings, clock=runtime.clock), on_planned=kick
+        )
     await asyncio.to_thread(consumer.start)
     return consumer
