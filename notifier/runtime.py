@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,22 +20,11 @@ from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings, SmsProvider
 from notifier.db.engine import SessionFactory, create_engine, session_factory
 from notifier.delivery.dispatch import Dispatcher
-from notifier.delivery.intake import store_and_plan
 from notifier.delivery.receipts import ReceiptInbox
-from notifier.events.consumer import StoreResult, StreamConsumer
-from notifier.events.schema import JournalEventIn
+from notifier.events.consumer import StreamConsumer
+from notifier.intake_runtime import Clock, Intake, system_clock
 from notifier.rendering import Renderer
 from notifier.roster.sms_stop import answer_reply
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclass
@@ -78,26 +64,8 @@ class Runtime:
     def consumer(
         self, *, name: str | None = None, on_planned: Callable[[], Awaitable[Any]] | None = None
     ) -> StreamConsumer:
-        s = self.settings
-        return StreamConsumer(
-            redis=self.redis,
-            handle=self.store_and_plan,
-            name=name or consumer_name(),
-            batch_size=s.stream_batch_size,
-            max_event_bytes=s.max_event_bytes,
-            claim_idle_ms=int(s.stream_claim_idle_seconds * 1000),
-            on_planned=on_planned,
-        )
-
-    async def store_and_plan(self, events: list[JournalEventIn]) -> StoreResult:
-        """The consumer's batch handler: store the events and plan their messages."""
-        async with self.sessions() as session:
-            return await store_and_plan(
-                session=session,
-                events=events,
-                now=self.clock(),
-                coalesce=timedelta(seconds=self.settings.coalesce_seconds),
-            )
+        intake = Intake(self.settings, self.engine, self.sessions, self.redis, self.clock)
+        return intake.consumer(name=name, on_planned=on_planned)
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -268,7 +268,8 @@ __all__ = ["DEAD_STREAM", "STREAM", "BatchHandler", "StoreResult", "StreamConsum
 
 
 class ConsumerHost(Protocol):
-    """What the thread needs of a runtime (notifier.runtime.Runtime): a consumer, and a close."""
+    """What the thread needs of a runtime (notifier.intake_runtime.Intake): a consumer, and a
+    close."""
 
     def consumer(
         self, *, name: str | None = None, on_planned: Callable[[], Awaitable[Any]] | None = None
@@ -294,7 +295,7 @@ class ConsumerThread:
         build: Callable[[], ConsumerHost],
         on_planned: Callable[[], None] | None = None,
     ) -> None:
-        # `build()` makes the process's runtime anew on the thread's loop.
+        # `build()` makes the consumer's runtime anew on the thread's loop.
         self._build = build
         self._on_planned = on_planned
         self._loop: asyncio.AbstractEventLoop | None = None

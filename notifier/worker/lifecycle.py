@@ -19,6 +19,7 @@ from notifier.channels.smpp import SmppGateway
 from notifier.config import ConsumerMode, Settings, load_settings
 from notifier.errors import TransientDelivery
 from notifier.events.consumer import ConsumerThread
+from notifier.intake_runtime import build_intake
 from notifier.logs import setup_logging
 from notifier.runtime import Runtime, build_runtime
 from notifier.worker.consumer_process import ConsumerProcess
@@ -106,7 +107,7 @@ async def _start_consumer(
         consumer = ConsumerProcess(settings=settings, loop=loop, on_planned=kick)
     else:
         consumer = ConsumerThread(
-            build=lambda: build_runtime(settings, clock=runtime.clock), on_planned=kick
+            build=lambda: build_intake(settings, clock=runtime.clock), on_planned=kick
         )
     await asyncio.to_thread(consumer.start)
     return consumer
