@@ -2,8 +2,10 @@
 
 On a thread (events/consumer.py's ConsumerThread) the consumer takes turns under the GIL with
 the delivery loop, so while a backlog is sent it gets a thread's share of one core. In
-bench.region on 2 cores, marks alone were stored and planned at 1,053-1,150 events/s on the
-thread and 1,489-1,603 in a process. The price is a second interpreter's memory.
+bench.region on 2 cores (SQLite, one worker, three interleaved pairs), marks alone were stored
+and planned at 899-1,129 events/s on the thread and 1,354-1,395 in the process, the region's
+mix at 798-845 and 937-1,048. The price is a second interpreter: the worker and its child
+peaked at 251 MB, the worker alone at 168-171 MB.
 
 The child's side is notifier/consumer_child.py. The worker and its child share one socket
 pair (a duplex `multiprocessing.Pipe`):
