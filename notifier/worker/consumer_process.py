@@ -43,9 +43,9 @@ MAX_PAUSE = 30.0
 
 
 class ConsumerProcess:
-    """Runs, watches and stops the child. `start` and `stop` block, like ConsumerThread's, and
-    may be called from any thread; `loop` is the worker's, where the child's reports are read
-    and `on_planned` is called."""
+    """Runs, watches and stops the child. `start` and `stop` block, like ConsumerThread's: call
+    them from a thread other than `loop`'s (asyncio.to_thread). `loop` is the worker's, where
+    the child's reports are read and `on_planned` is called."""
 
     def __init__(
         self,
@@ -85,10 +85,6 @@ class ConsumerProcess:
             if process.is_alive():
                 process.kill()
                 process.join(5)
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def _spawn(self) -> None:
         ours, theirs = _SPAWN.Pipe()
