@@ -13,6 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from notifier.config import Settings
+from tests.servers.smtp_server import SmtpServer
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -40,6 +43,30 @@ def env_with(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
     env.update({f"NOTIFIER_{k.upper()}": v for k, v in settings.items()})
     return env
+
+
+def worker_env(settings: Settings, smtp: SmtpServer, **more: str) -> dict[str, str]:
+    """The environment of a worker started as a process against a test's database, Redis and
+    SMTP server: no coalescing, and a dead consumer's entries claimed after a second."""
+    return env_with(
+        database_url=settings.database_url,
+        redis_url=settings.redis_url or "",
+        smtp_host=smtp.host,
+        smtp_port=str(smtp.port),
+        coalesce_seconds="0",
+        stream_claim_idle_seconds="1",
+        **more,
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+    return state != "Z"
 
 
 def spawn(

@@ -18,17 +18,10 @@ import httpx
 from bench.region.processes import consumer_children
 from notifier.embedded import free_port
 from tests.factories import mark, post_structured, pupil_with_guardian, school_with_class
-from tests.processes import BIN, ROOT, env_with, spawn
+from tests.processes import BIN, ROOT, pid_alive, spawn, worker_env
 from tests.servers.smtp_server import SmtpServer
 
 T = TypeVar("T")
-
-
-def _ended(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 async def _eventually(check: Callable[[], T], seconds: float = 60) -> T:
@@ -51,26 +44,13 @@ async def _one_consumer(worker: subprocess.Popen[bytes], log: Path, *, besides: 
     return children[0]
 
 
-def _worker_env(settings, smtp: SmtpServer, **more: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return env_with(
-        database_url=settings.database_url,
-        redis_url=settings.redis_url,
-        smtp_host=smtp.host,
-        smtp_port=str(smtp.port),
-        coalesce_seconds="0",
-        stream_claim_idle_seconds="1",
-        consumer="process",
-        **more,
-    )
-
-
 async def test_events_consumed_in_a_child_process_reach_the_parent_and_are_counted(
     api: httpx.AsyncClient, smtp: SmtpServer, settings, tmp_path: Path
 ) -> None:
     await school_with_class(api, quiet=False)  # the worker runs on the real clock
     await pupil_with_guardian(api, "st-1", "g-1")
     metrics_port = free_port()
-    env = _worker_env(settings, smtp, worker_metrics_port=str(metrics_port))
+    env = worker_env(settings, smtp, consumer="process", worker_metrics_port=str(metrics_port))
     log = tmp_path / "worker.log"
     worker = spawn([str(BIN / "arq"), "worker.WorkerSettings"], cwd=ROOT, env=env, log=log)
     try:
@@ -95,7 +75,9 @@ async def test_events_consumed_in_a_child_process_reach_the_parent_and_are_count
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     assert worker.returncode == 0, log.read_text()[-3000:]
-    assert await _eventually(lambda: _ended(child), 30), "the consumer outlived its stopped worker"
+    assert await _eventually(lambda: not pid_alive(child), 30), (
+        "the consumer outlived its stopped worker"
+    )
     assert len(smtp.messages) == 1
     assert "consumer.process_started" in log.read_text()
 
@@ -109,7 +91,7 @@ async def test_a_dead_consumer_child_is_replaced_and_none_outlives_a_killed_work
     worker = spawn(
         [str(BIN / "arq"), "worker.WorkerSettings"],
         cwd=ROOT,
-        env=_worker_env(settings, smtp),
+        env=worker_env(settings, smtp, consumer="process"),
         log=log,
     )
     try:
@@ -122,5 +104,7 @@ async def test_a_dead_consumer_child_is_replaced_and_none_outlives_a_killed_work
     finally:
         worker.kill()  # SIGKILL: the worker gets no chance to stop its child
         worker.wait(timeout=10)
-    assert await _eventually(lambda: _ended(second), 30), "the consumer outlived its killed worker"
+    assert await _eventually(lambda: not pid_alive(second), 30), (
+        "the consumer outlived its killed worker"
+    )
     assert len(smtp.messages) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,17 +17,8 @@ import pytest
 from notifier.embedded import free_port
 from notifier.runtime import Runtime
 from tests.factories import mark, post_structured, pupil_with_guardian, school_with_class
-from tests.processes import BIN, ROOT, env_with, spawn, wait_http
+from tests.processes import BIN, ROOT, env_with, pid_alive, spawn, wait_http, worker_env
 from tests.servers.smtp_server import SmtpServer
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
 def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
@@ -94,9 +84,9 @@ def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
     out = log.read_text()
     assert "docs" in out and "outbox" in out
     deadline = time.monotonic() + 5
-    while _pid_alive(redis_pid) and time.monotonic() < deadline:
+    while pid_alive(redis_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _pid_alive(redis_pid), "the embedded Redis outlived `notifier up`"
+    assert not pid_alive(redis_pid), "the embedded Redis outlived `notifier up`"
 
 
 @pytest.mark.parametrize(
@@ -153,16 +143,8 @@ async def test_killing_the_worker_before_it_sends_loses_nothing(
     await school_with_class(api, quiet=False)  # the workers run on the real clock
     await pupil_with_guardian(api, "st-1", "g-1")
     smtp.fail_next(451, times=10_000)  # the relay is busy: the worker plans but cannot send
-    env = env_with(
-        database_url=settings.database_url,
-        redis_url=settings.redis_url,
-        smtp_host=smtp.host,
-        smtp_port=str(smtp.port),
-        retry_base_seconds="0.2",
-        retry_max_seconds="0.5",
-        lease_seconds="2",
-        stream_claim_idle_seconds="1",
-        coalesce_seconds="0",
+    env = worker_env(
+        settings, smtp, retry_base_seconds="0.2", retry_max_seconds="0.5", lease_seconds="2"
     )
     await post_structured(api, mark("st-1"))
     log_a = tmp_path / "worker-a.log"
