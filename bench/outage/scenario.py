@@ -17,6 +17,7 @@ import httpx
 from redis.asyncio import Redis
 
 from notifier.events.stream import STREAM
+from notifier.worker.resilience import MAX_WAIT, PROBE_TIMEOUT
 from tests.faults.harness import Proc, log_count, tails, wait_until
 from tests.faults.journal import Journal, accepted_delivered, load_roster, readyz, readyz_answers
 from tests.faults.outbox import Outbox, Tally, dead_letters, tally
@@ -135,6 +136,14 @@ async def redis_outage(
     await wait_until(
         lambda: accepted_delivered(outbox, journal), timeout=drain_timeout, every=0.5,
         what="every accepted event delivered", context=context,
+    )  # fmt: skip
+    # The consumer's kicks deliver while the worker's loop still waits between its probes of
+    # Redis (at most MAX_WAIT apart): stopped before its next probe, it never logs that it is back.
+    await wait_until(
+        lambda: log_count(worker, "worker.redis_back")
+        >= log_count(worker, "worker.redis_unavailable"),
+        timeout=MAX_WAIT + PROBE_TIMEOUT + 10, what="the worker's loop found Redis back",
+        context=context,
     )  # fmt: skip
     alive = alive and worker.alive and worker.starts == 1
     last = max(mail.at for mail in smtp.messages)
