@@ -1,6 +1,6 @@
 """Concurrent senders timed as a worker's groups send: this process's CPU per item and the
 items/s, for the micro-benchmarks of one channel's client (bench.email_build --send,
-bench.max_send). The channel server runs in a process of its own, so its CPU is not counted."""
+bench.bot_send). The channel server runs in a process of its own, so its CPU is not counted."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,9 @@ import aiosmtplib
 from redis.asyncio import Redis
 
 from bench.region.processes import Sink
+
+# A mark's message, Cyrillic, as the bare clients send it.
+TEXT = "Алгебра №0: 5\nИванов Пётр · 24 ноября · Ответ на уроке"
 
 
 async def raw_ceilings(
@@ -42,38 +46,10 @@ async def raw_ceilings(
     await redis.delete(stream)
     ceilings = {"xadd_per_s": xadd, "xreadgroup_per_s": xread}
 
-    text = "Алгебра №0: 5\nИванов Пётр · 24 ноября · Ответ на уроке"
-    tg = sinks["telegram"].address
-    url = f"{tg['api_base']}/bot{tg['token']}/sendMessage"
-    mx = sinks["max"].address
-    max_url = f"{mx['api_base']}/messages"
-    sms = sinks["sms"].address
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as http:
-
-        async def telegram(i: int) -> None:
-            form = {"chat_id": str(600_000_000 + i % 1000), "text": text, "parse_mode": "HTML"}
-            async with http.post(url, data=form) as r:
-                await r.read()
-
-        async def max_message(i: int) -> None:
-            # As maxapi sends it: the user in the query, the token in the Authorization header.
-            params = {"user_id": str(90_000_000 + i % 1000)}
-            body = {"text": text, "format": "html"}
-            headers = {"Authorization": mx["token"]}
-            async with http.post(max_url, params=params, json=body, headers=headers) as r:
-                answer = await r.read()
-                if r.status != 200:
-                    raise RuntimeError(f"the MAX sink answered {r.status}: {answer[:200]!r}")
-
-        async def gateway(i: int) -> None:
-            body = {"to": f"+7900{i % 1000:07d}", "text": text}
-            headers = {"Authorization": f"Bearer {sms['api_key']}"}
-            async with http.post(sms["url"], json=body, headers=headers) as r:
-                await r.read()
-
-        ceilings["telegram_per_s"] = await _rate(telegram, size, 20)
-        ceilings["max_per_s"] = await _rate(max_message, size, 20)
-        ceilings["sms_per_s"] = await _rate(gateway, size, 20)
+        for channel in ("telegram", "max", "sms"):
+            bare = bare_request(http, channel, sinks[channel].address, TEXT)
+            ceilings[f"{channel}_per_s"] = await _rate(bare, size, 20)
 
     smtp = sinks["smtp"].address
     clients = [aiosmtplib.SMTP(hostname=smtp["host"], port=smtp["port"]) for _ in range(4)]
@@ -82,7 +58,7 @@ async def raw_ceilings(
     message = (
         "From: bench@region.example.org\r\nTo: a@region.example.org\r\nSubject: =?utf-8?b?"
         "0J3QvtCy0LDRjyDQvtGG0LXQvdC60LA=?=\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: 8bit\r\n\r\n" + text + "\r\n" * 40
+        "Content-Transfer-Encoding: 8bit\r\n\r\n" + TEXT + "\r\n" * 40
     ).encode()
     idle: asyncio.Queue[aiosmtplib.SMTP] = asyncio.Queue()
     for c in clients:
@@ -101,6 +77,40 @@ async def raw_ceilings(
     for sink in sinks.values():
         sink.ask("clear")
     return ceilings
+
+
+def bare_request(
+    http: aiohttp.ClientSession, channel: str, address: dict[str, Any], text: str
+) -> Callable[[int], Awaitable[None]]:
+    """The bare client's request to a messenger's or the SMS gateway's server (`address`, its
+    sink's), as the channel sends it and with nothing of ours around it: request `i` goes to
+    chat, user or phone `i % 1000`. bench.bot_send times it beside our channel's send."""
+
+    async def telegram(i: int) -> None:
+        url = f"{address['api_base']}/bot{address['token']}/sendMessage"
+        form = {"chat_id": str(600_000_000 + i % 1000), "text": text, "parse_mode": "HTML"}
+        async with http.post(url, data=form) as r:
+            await r.read()
+
+    async def max_message(i: int) -> None:
+        # As maxapi sends it: the user in the query, the token in the Authorization header.
+        params = {"user_id": str(90_000_000 + i % 1000)}
+        body = {"text": text, "format": "html"}
+        headers = {"Authorization": address["token"]}
+        async with http.post(
+            f"{address['api_base']}/messages", params=params, json=body, headers=headers
+        ) as r:
+            answer = await r.read()
+            if r.status != 200:
+                raise RuntimeError(f"the MAX sink answered {r.status}: {answer[:200]!r}")
+
+    async def gateway(i: int) -> None:
+        body = {"to": f"+7900{i % 1000:07d}", "text": text}
+        headers = {"Authorization": f"Bearer {address['api_key']}"}
+        async with http.post(address["url"], json=body, headers=headers) as r:
+            await r.read()
+
+    return {"telegram": telegram, "max": max_message, "sms": gateway}[channel]
 
 
 async def _rate(call: Any, n: int, concurrency: int) -> float:

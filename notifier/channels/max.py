@@ -132,7 +132,7 @@ class MaxChannel:
         bot's format, no link preview), its answer read as JSON. Not send_message itself: it
         builds a SendedMessage of the answer and binds the bot into each of its nested models,
         about 30 a message; that was a tenth of our CPU for a MAX message, rate slots
-        included (bench/max_send.py). maxapi's request still sends, and raises its own
+        included (bench/bot_send.py). maxapi's request still sends, and raises its own
         errors."""
         bot = self.client()
         params: dict[str, Any] = {**bot.params, "user_id": user}
