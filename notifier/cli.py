@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from notifier import event_loop
 from notifier.auth import Role
 from notifier.config import ConfigError, Settings, load_settings
 
@@ -102,7 +103,7 @@ def up() -> None:
     _upgrade(settings)
     with _with_redis(settings) as ready:
         _banner(ready)
-        asyncio.run(_up(ready))
+        event_loop.run(_up(ready))
 
 
 def _banner(settings: Settings) -> None:
@@ -314,6 +315,7 @@ def worker() -> None:
         raise typer.Exit(2)
     _templates()
     setup_logging(settings)
+    event_loop.set_event_loop()  # before arq's Worker takes the current loop
     # arq's run(): polls until SIGINT or SIGTERM, then closes the worker (on_shutdown included).
     process_worker(settings).run()
 

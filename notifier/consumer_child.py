@@ -14,6 +14,7 @@ from multiprocessing.connection import Connection
 
 from prometheus_client import Counter
 
+from notifier import event_loop
 from notifier.config import Settings
 from notifier.intake_runtime import build_intake
 from notifier.logs import setup_logging
@@ -82,7 +83,7 @@ def run_child(settings: Settings, conn: Connection) -> None:
     stops us by closing its end, so the child ignores it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(settings)
-    asyncio.run(_consume(settings, conn))
+    event_loop.run(_consume(settings, conn))
 
 
 async def _consume(settings: Settings, conn: Connection) -> None:

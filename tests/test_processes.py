@@ -83,6 +83,7 @@ def test_up_runs_on_embedded_defaults_and_cleans_up(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0, log.read_text()[-3000:]
     out = log.read_text()
     assert "docs" in out and "outbox" in out
+    assert "worker.started consumer=True loop=uvloop" in out, out[-3000:]
     deadline = time.monotonic() + 5
     while pid_alive(redis_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -174,6 +175,7 @@ async def test_killing_the_worker_before_it_sends_loses_nothing(
         worker_b.send_signal(signal.SIGTERM)
         worker_b.wait(timeout=20)
     assert len(smtp.messages) == 1, log_b.read_text()[-3000:]
+    assert "loop=uvloop" in log_b.read_text(), "arq's Worker made a loop of its own"
 
 
 def test_notifier_bot_links_a_parent_by_long_polling(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from notifier import event_loop
 from notifier.errors import InvalidInput
 from notifier.events.schema import JournalEventIn, parse_stream_entry
 from notifier.events.stream import DEAD_STREAM, GROUP, STREAM, dead_letter, ensure_group
@@ -315,7 +316,7 @@ class ConsumerThread:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._main())
+            event_loop.run(self._main())
         except Exception:
             log.exception("consumer.thread_failed")
         finally:

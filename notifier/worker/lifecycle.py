@@ -15,6 +15,7 @@ from typing import Any
 
 from prometheus_client import start_http_server
 
+from notifier import event_loop
 from notifier.channels.smpp import SmppGateway
 from notifier.config import ConsumerMode, Settings, load_settings
 from notifier.errors import TransientDelivery
@@ -46,7 +47,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         start_http_server(settings.worker_metrics_port, addr=settings.http_host)
         ctx["metrics_served"] = True
     _settle_heap()
-    log.info("worker.started", extra={"consumer": bool(ctx.get("run_consumer", True))})
+    log.info(
+        "worker.started",
+        extra={"consumer": bool(ctx.get("run_consumer", True)), "loop": event_loop.running()},
+    )
 
 
 def _settle_heap() -> None:

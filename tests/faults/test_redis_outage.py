@@ -124,6 +124,7 @@ async def test_sigterm_during_a_redis_outage_stops_the_worker_at_once(
         lambda: log_count(worker, "worker.started") == 1, timeout=60,
         what="the worker started", context=worker.tail,
     )  # fmt: skip
+    assert "loop=uvloop" in worker.log.read_text(), "`notifier worker` made no uvloop"
     aof_redis.crash()
     await wait_until(
         lambda: log_count(worker, "worker.redis_unavailable") == 1, timeout=30,
