@@ -348,6 +348,42 @@ async def test_logs_carry_ids_never_personal_data(
         assert secret not in text, secret
 
 
+async def test_a_kick_while_a_run_ends_on_its_time_slice_is_delivered_then(
+    api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    """A run past its time slice claims no more. A kick then (the consumer planned new rows)
+    waits for it to end and runs after it: taken by the ending run as a "look again", its rows
+    would wait for the next tick."""
+    import asyncio
+
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1")
+    await pupil_with_guardian(api, "st-2", "g-2")
+    dispatcher = runtime.dispatcher()
+    await post_structured(api, mark("st-1"))
+    await consume_all(runtime)
+    smtp.hold()  # the first run's message waits at the relay past the run's time slice
+    first = asyncio.create_task(dispatcher.run(time_budget=0.1))
+    for _ in range(500):
+        if smtp.held:
+            break
+        await asyncio.sleep(0.01)
+    assert smtp.held == 1
+    await asyncio.sleep(0.2)
+    await post_structured(api, mark("st-2"))
+    await consume_all(runtime)
+    kick = asyncio.create_task(dispatcher.run())  # as deliver_now does after planning
+    await asyncio.sleep(0.1)
+    assert not kick.done(), "the kick was taken by a run that claims no more"
+    smtp.release()
+    first_stats, kick_stats = await asyncio.wait_for(asyncio.gather(first, kick), 30)
+    assert (first_stats.sent, kick_stats.sent) == (1, 1)
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == [
+        "g-1@parents.example.org",
+        "g-2@parents.example.org",
+    ]
+
+
 async def test_concurrent_delivery_runs_send_each_message_once(
     api: httpx.AsyncClient, runtime: Runtime, smtp: SmtpServer, settings
 ) -> None:

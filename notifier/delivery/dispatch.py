@@ -113,8 +113,10 @@ class Dispatcher:
         # most (a claim takes whole groups).
         self._in_flight = 0
         self._running = False
+        self._claim_until = 0.0  # monotonic: when the run out stops claiming (its time slice)
         self._kicked = False
         self._wake = asyncio.Event()
+        self._ended = asyncio.Event()
 
     async def warm_up(self) -> None:
         """Before the first claim: a connection opened and the record's statement compiled and
@@ -126,24 +128,33 @@ class Dispatcher:
     async def run(self, *, time_budget: float = 10.0) -> DeliveryStats:
         """Deliver until nothing is due or the time slice is used up, claiming more as groups
         are recorded and room frees. One run per process at a time (the kicked job and the
-        every-second tick): a call while one is out tells it to look again, and returns."""
+        every-second tick): a call while one is out tells it to look again, and returns. A run
+        past its time slice claims no more: a call then waits for it to end and runs after it,
+        or the rows it was called for would wait for the next tick."""
+        while self._running and time.monotonic() >= self._claim_until:
+            await self._ended.wait()
         if self._running:
             self._kicked = True
             self._wake.set()
             return DeliveryStats()
         self._running = True
+        self._claim_until = time.monotonic() + time_budget
+        self._ended.clear()
         try:
-            return await self._pipeline(time_budget)
+            return await self._pipeline()
         finally:
             self._running = False
+            self._ended.set()
 
-    async def _pipeline(self, time_budget: float) -> DeliveryStats:
+    async def _pipeline(self) -> DeliveryStats:
         total = DeliveryStats()
         claims: set[asyncio.Task[DeliveryStats]] = set()
         failures: list[BaseException] = []
         bound = self.settings.delivery_batch_size
-        started = time.monotonic()
         idle = False  # the last claim found nothing due
+        # A kick this run took while it claimed: answered by a claim even if the time slice
+        # ends first (run() no longer hands it kicks then).
+        owed = False
         try:
             while True:
                 self._wake.clear()
@@ -154,14 +165,22 @@ class Dispatcher:
                     else:
                         total.add(task.result())
                 if self._kicked:  # new rows were planned: worth a look even after an empty claim
-                    self._kicked, idle = False, False
-                in_time = time.monotonic() - started < time_budget
+                    self._kicked, idle, owed = False, False, True
+                if failures:
+                    self._claim_until = 0.0  # no more claims: a kick waits for the end
+                in_time = time.monotonic() < self._claim_until
                 room = bound - self._in_flight
                 # A claim loads its batch with a dozen queries: with claims out, the next waits
                 # for room for half the bound rather than take a few rows at a time. It takes
                 # what is due up to the room: a few rows when the queue is short, hundreds when
                 # it is long.
-                if in_time and not idle and not failures and (room >= bound / 2 or not claims):
+                if (
+                    (in_time or owed)
+                    and not idle
+                    and not failures
+                    and (room >= bound / 2 or not claims)
+                ):
+                    owed = False
                     idle = not await self._claim(max(room, 1), claims)
                     continue
                 if not claims:
