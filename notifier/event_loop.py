@@ -3,11 +3,12 @@
 
 uvloop runs the loop, its sockets and its transports in C, and a worker spends much of a
 message in them: its HTTP and SMTP conversations, and a wake-up for every answer the database
-thread hands back. In bench.region on 2 cores (SQLite, one worker, two interleaved pairs) a
-worker on uvloop spent 1.84-1.88 ms of CPU per message against 2.11-2.12 ms on asyncio's, and
-delivered 493-510 messages/s against 443-444. The API already ran on it: uvicorn picks it the
-same way (its loop="auto"). Where it is not installed (Windows), asyncio's loop runs the same
-code."""
+thread hands back. In bench.region on 2 cores (SQLite, one worker, six interleaved pairs) a
+worker on uvloop spent a median 1.90 ms of CPU per message against 2.02 on asyncio's (the
+median pair: 0.91 times; one pair of the six went the other way), and sent Telegram alone at a
+median 442 messages/s against 402 (docs/scaling.md). The API already ran on it: uvicorn picks
+it the same way (its loop="auto"). Where it is not installed (Windows), asyncio's loop runs the
+same code."""
 
 from __future__ import annotations
 
