@@ -112,11 +112,11 @@ class Dispatcher:
         # Rows this process holds claimed and not yet recorded: about delivery_batch_size at
         # most (a claim takes whole groups).
         self._in_flight = 0
-        self._running = False
+        self._idle = asyncio.Event()  # set while no run is out
+        self._idle.set()
         self._claim_until = 0.0  # monotonic: when the run out stops claiming (its time slice)
         self._kicked = False
         self._wake = asyncio.Event()
-        self._ended = asyncio.Event()
 
     async def warm_up(self) -> None:
         """Before the first claim: a connection opened and the record's statement compiled and
@@ -131,20 +131,18 @@ class Dispatcher:
         every-second tick): a call while one is out tells it to look again, and returns. A run
         past its time slice claims no more: a call then waits for it to end and runs after it,
         or the rows it was called for would wait for the next tick."""
-        while self._running and time.monotonic() >= self._claim_until:
-            await self._ended.wait()
-        if self._running:
+        while not self._idle.is_set() and time.monotonic() >= self._claim_until:
+            await self._idle.wait()
+        if not self._idle.is_set():
             self._kicked = True
             self._wake.set()
             return DeliveryStats()
-        self._running = True
+        self._idle.clear()
         self._claim_until = time.monotonic() + time_budget
-        self._ended.clear()
         try:
             return await self._pipeline()
         finally:
-            self._running = False
-            self._ended.set()
+            self._idle.set()
 
     async def _pipeline(self) -> DeliveryStats:
         total = DeliveryStats()
