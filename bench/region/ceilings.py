@@ -85,32 +85,39 @@ def bare_request(
     """The bare client's request to a messenger's or the SMS gateway's server (`address`, its
     sink's), as the channel sends it and with nothing of ours around it: request `i` goes to
     chat, user or phone `i % 1000`. bench.bot_send times it beside our channel's send."""
-
-    async def telegram(i: int) -> None:
+    if channel == "telegram":
         url = f"{address['api_base']}/bot{address['token']}/sendMessage"
-        form = {"chat_id": str(600_000_000 + i % 1000), "text": text, "parse_mode": "HTML"}
-        async with http.post(url, data=form) as r:
-            await r.read()
 
-    async def max_message(i: int) -> None:
+        async def telegram(i: int) -> None:
+            form = {"chat_id": str(600_000_000 + i % 1000), "text": text, "parse_mode": "HTML"}
+            async with http.post(url, data=form) as r:
+                await r.read()
+
+        return telegram
+    if channel == "max":
+        url = f"{address['api_base']}/messages"
         # As maxapi sends it: the user in the query, the token in the Authorization header.
-        params = {"user_id": str(90_000_000 + i % 1000)}
-        body = {"text": text, "format": "html"}
         headers = {"Authorization": address["token"]}
-        async with http.post(
-            f"{address['api_base']}/messages", params=params, json=body, headers=headers
-        ) as r:
-            answer = await r.read()
-            if r.status != 200:
-                raise RuntimeError(f"the MAX sink answered {r.status}: {answer[:200]!r}")
+
+        async def max_message(i: int) -> None:
+            params = {"user_id": str(90_000_000 + i % 1000)}
+            body = {"text": text, "format": "html"}
+            async with http.post(url, params=params, json=body, headers=headers) as r:
+                answer = await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"the MAX sink answered {r.status}: {answer[:200]!r}")
+
+        return max_message
+    if channel != "sms":
+        raise ValueError(f"no bare request for the channel {channel!r}")
+    headers = {"Authorization": f"Bearer {address['api_key']}"}
 
     async def gateway(i: int) -> None:
         body = {"to": f"+7900{i % 1000:07d}", "text": text}
-        headers = {"Authorization": f"Bearer {address['api_key']}"}
         async with http.post(address["url"], json=body, headers=headers) as r:
             await r.read()
 
-    return {"telegram": telegram, "max": max_message, "sms": gateway}[channel]
+    return gateway
 
 
 async def _rate(call: Any, n: int, concurrency: int) -> float:
