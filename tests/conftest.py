@@ -7,6 +7,7 @@ import asyncio
 import logging
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from notifier.db.migrate import upgrade
 from notifier.db.models import Base
 from notifier.logs import quiet_libraries
 from notifier.runtime import Runtime, build_runtime, run_until_idle
-from tests.log_scan import Collector, process_logs, scan
+from tests.log_scan import Collector, Finding, process_logs, scan
 from tests.servers.max import MaxApiServer
 from tests.servers.postgres_server import PostgresServer
 from tests.servers.redis_server import start_redis
@@ -211,19 +212,54 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     logging.getLogger().removeHandler(_LOGS)
-    lines = list(_LOGS.lines)
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    base = factory.getbasetemp() if factory is not None else None
-    if base is not None:
-        lines.extend(process_logs(base))
-    findings = scan(lines)
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    config = session.config
+    if _runs_workers(config):
+        # Under `-n`, the tests and the processes they start ran in the workers, each of which
+        # scanned its own lines (below) and sent the result here (pytest_testnodedown).
+        counted, findings = _FROM_WORKERS.lines, _FROM_WORKERS.findings
+    else:
+        lines = list(_LOGS.lines)
+        factory = getattr(config, "_tmp_path_factory", None)
+        if factory is not None:
+            lines.extend(process_logs(factory.getbasetemp()))
+        counted, findings = len(lines), scan(lines)
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller reports for the run
+            workeroutput["log_scan"] = {
+                "lines": counted,
+                "findings": [astuple(f) for f in findings],
+            }
+            return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(
-            f"log scan: {len(lines)} log lines of this run, {len(findings)} with personal data "
+            f"log scan: {counted} log lines of this run, {len(findings)} with personal data "
             "or secrets"
         )
         for finding in findings[:20]:
             reporter.write_line(f"  {finding.where}: {finding.what}: {finding.line}")
     if findings:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@dataclass
+class _WorkersScan:
+    lines: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+_FROM_WORKERS = _WorkersScan()
+
+
+def _runs_workers(config: pytest.Config) -> bool:
+    """Whether this is xdist's controller, whose workers run the tests."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: only called when it runs the suite
+def pytest_testnodedown(node: Any, error: object) -> None:
+    report = getattr(node, "workeroutput", {}).get("log_scan")
+    if report is None:  # a worker that crashed sent none; its tests are reported failed
+        return
+    _FROM_WORKERS.lines += report["lines"]
+    _FROM_WORKERS.findings.extend(Finding(*f) for f in report["findings"])

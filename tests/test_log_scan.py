@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from tests.log_scan import Collector, scan
+from tests.processes import ROOT
 
 
 @pytest.mark.parametrize(
@@ -39,3 +44,33 @@ def test_the_collector_sees_extras_too() -> None:
     finally:
         log.removeHandler(collector)
     assert [f.what for f in scan(collector.lines)] == ["an email address"]
+
+
+def test_a_phone_logged_in_an_xdist_worker_fails_the_run(tmp_path: Path) -> None:
+    # The suite runs on xdist's workers (pyproject's addopts): each scans what it logged, and
+    # the controller, which runs no test, must still fail the run on a worker's finding. (The
+    # run without workers is this very run under `-n 0`.)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_planted.py").write_text(
+        "import logging\n\n"
+        "def test_logs_a_phone():\n"
+        "    logging.getLogger('notifier.planted').warning('sms to +79161234567 failed')\n\n"
+        "def test_logs_an_id():\n"
+        "    logging.getLogger('notifier.planted').warning('sms guardian_id=17 failed')\n"
+    )
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider"),
+            *("-n", "1", "-c", str(tmp_path / "pytest.ini"), str(tmp_path)),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert "2 passed" in result.stdout, result.stdout[-2000:]
+    assert "log scan: 2 log lines of this run, 1 with personal data or secrets" in result.stdout
+    assert "a phone number" in result.stdout
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED
