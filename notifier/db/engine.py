@@ -32,8 +32,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(database_url: str) -> AsyncEngine:
-    """An async engine; for SQLite the file's folder is created and WAL is switched on."""
+def create_engine(
+    database_url: str, *, cached_statements: int = SQLITE_CACHED_STATEMENTS
+) -> AsyncEngine:
+    """An async engine; for SQLite the file's folder is created and WAL is switched on, and
+    each connection keeps `cached_statements` prepared statements."""
     # An error's text (an IntegrityError in a log, say) shows the statement, never its values:
     # those are names, phones and emails.
     kwargs: dict[str, Any] = {"hide_parameters": True}
@@ -41,7 +44,7 @@ def create_engine(database_url: str) -> AsyncEngine:
         db_path = make_url(database_url).database
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "cached_statements": SQLITE_CACHED_STATEMENTS}
+        kwargs["connect_args"] = {"timeout": 30, "cached_statements": cached_statements}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(database_url, **kwargs)

@@ -95,7 +95,7 @@ class StreamConsumer:
         redis: Redis,
         handle: BatchHandler,
         name: str,
-        batch_size: int = 500,
+        batch_size: int,
         max_event_bytes: int = 64 * 1024,
         claim_idle_ms: int = 60_000,
         on_planned: Callable[[], Awaitable[Any]] | None = None,
