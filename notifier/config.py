@@ -157,8 +157,8 @@ class Settings(BaseSettings):
     retry_budget_seconds: Seconds = 24 * 3600.0
     lease_seconds: Seconds = 120.0
     # Events the consumer stores and plans in one transaction. A batch takes about as long at
-    # 1,000 events as at 500 (its dozen statements, each a round trip to SQLite's thread and
-    # back for the GIL, cost more than its rows), so a backlog goes twice as fast.
+    # 1,000 events as at 500 (its dozen statements, each a round trip to the database and a wait
+    # for the GIL that delivery holds, cost more than its rows), so a backlog goes twice as fast.
     stream_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # `process`: a worker runs its consumer in a child process, on a core of its own, where
     # `thread` shares the worker's (its memory: a second interpreter, about 100 MB).
