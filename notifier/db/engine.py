@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
+from notifier.db import sqlite_turns
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -45,6 +47,9 @@ def create_engine(
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30, "cached_statements": cached_statements}
+        if db_path and db_path != ":memory:" and sqlite_turns.AVAILABLE:
+            # Writers wait their turn on a file lock, woken as soon as it is free (sqlite_turns).
+            kwargs["connect_args"]["factory"] = sqlite_turns.TakingTurns
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(database_url, **kwargs)
