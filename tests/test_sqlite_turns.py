@@ -65,6 +65,7 @@ def test_a_write_holds_the_turn_until_its_transaction_ends(database: Path) -> No
     conn.execute("DELETE FROM t")
     conn.close()
     assert _turn_is_free(database)
+    conn.close()  # again, as sqlite3 allows
 
 
 def test_a_write_outside_a_transaction_gives_the_turn_back_at_once(database: Path) -> None:

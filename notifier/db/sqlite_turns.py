@@ -93,7 +93,9 @@ class TakingTurns(sqlite3.Connection):
             super().close()
         finally:
             self.end_turn()
-            os.close(self._turn_fd)
+            if self._turn_fd >= 0:  # close() may be called again, as sqlite3 allows
+                os.close(self._turn_fd)
+                self._turn_fd = -1
 
 
 class _Cursor(sqlite3.Cursor):
