@@ -44,12 +44,12 @@ def create_engine(
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite(database_url):
         db_path = make_url(database_url).database
+        kwargs["connect_args"] = {"timeout": 30, "cached_statements": cached_statements}
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "cached_statements": cached_statements}
-        if db_path and db_path != ":memory:" and sqlite_turns.AVAILABLE:
-            # Writers wait their turn on a file lock, woken as soon as it is free (sqlite_turns).
-            kwargs["connect_args"]["factory"] = sqlite_turns.TakingTurns
+            if sqlite_turns.AVAILABLE:
+                # Writers wait their turn on a file lock, woken as soon as it is free.
+                kwargs["connect_args"]["factory"] = sqlite_turns.TakingTurns
     else:
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(database_url, **kwargs)

@@ -28,8 +28,8 @@ except ImportError:  # Windows
 AVAILABLE = fcntl is not None
 
 # The first word of a statement that writes; a `WITH ... UPDATE` (the claim) writes too.
-WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
-DML = WRITES[:4]
+DML = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+WRITES = (*DML, "CREATE", "DROP", "ALTER")
 
 
 def lock_path(database: str) -> str:
