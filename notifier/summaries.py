@@ -65,15 +65,19 @@ async def plan_weekly(
     """Plan this week's summaries of every school whose time has come, once per school and
     week; returns how many outbox rows were written. With `public_url` an SMS summary links
     to the week's page there."""
+    # Each school's week is decided before any is planned: a school another worker is planning
+    # ends our transaction by a rollback, which expires every School object of the session.
+    due = [
+        (school.id, week)
+        for school in await session.scalars(select(School).order_by(School.id))
+        if (week := summary_due(school, now)) is not None
+    ]
     written = 0
-    for school in list(await session.scalars(select(School).order_by(School.id))):
-        week = summary_due(school, now)
-        if week is None:
-            continue
-        marker = f"{school.id}:{week[0].isoformat()}"
+    for school_id, week in due:
+        marker = f"{school_id}:{week[0].isoformat()}"
         done = await session.scalar(select(exists().where(*_marker_is(marker))))
         if not done:
-            written += await _plan_school(session, school, week, marker, now, public_url)
+            written += await _plan_school(session, school_id, week, marker, now, public_url)
     return written
 
 
@@ -99,7 +103,7 @@ def _page(public_url: str | None) -> dict[str, Any]:
 
 async def _plan_school(
     session: AsyncSession,
-    school: School,
+    school_id: str,
     week: tuple[date, date],
     marker: str,
     now: datetime,
@@ -110,20 +114,20 @@ async def _plan_school(
     claimed = (
         await session.execute(
             insert_ignore(session, events).returning(events.c.pk),  # type: ignore[arg-type]
-            [_event_row(marker, WEEK_MARKER, {"school_id": school.id}, start, end, now)],
+            [_event_row(marker, WEEK_MARKER, {"school_id": school_id}, start, end, now)],
         )
     ).all()
     if not claimed:  # another worker is planning this school's week
         await session.rollback()
         return 0
     class_ids = list(
-        await session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school.id))
+        await session.scalars(select(SchoolClass.id).where(SchoolClass.school_id == school_id))
     )
     roster = await load_roster(session=session, class_ids=class_ids)
     pupils = sorted(
         s.id
         for s in roster.students.values()
-        if s.school_id == school.id and roster.guardians_of[s.id]
+        if s.school_id == school_id and roster.guardians_of[s.id]
     )
     rows = [
         _event_row(
@@ -155,7 +159,7 @@ async def _plan_school(
     log.info(
         "summary.planned",
         extra={
-            "school_id": school.id,
+            "school_id": school_id,
             "week": start.isoformat(),
             "pupils": len(rows),
             "rows": len(outbox),

@@ -6,17 +6,24 @@ from __future__ import annotations
 import base64
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from notifier.auth import Principal, Role, create_token
 from notifier.db.models import AuditEntry, Notification
 from notifier.errors import InvalidInput
 from notifier.runtime import Runtime, run_until_idle
-from notifier.summaries import class_printout, plan_weekly, printout_html, printout_pdf
+from notifier.summaries import (
+    WEEK_MARKER,
+    class_printout,
+    plan_weekly,
+    printout_html,
+    printout_pdf,
+)
 from tests.conftest import FakeClock
 from tests.factories import (
     attendance,
@@ -117,6 +124,43 @@ async def test_weekly_summary_goes_on_saturday_by_email_with_a_table_and_a_pdf(
             await session.scalars(select(Notification).where(Notification.category == "summary"))
         )
     assert sorted((n.guardian_id, n.status) for n in rows) == [("g-1", "sent"), ("g-2", "sent")]
+
+
+async def test_a_week_another_worker_is_planning_is_left_to_it_and_the_next_school_planned(
+    api: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    """Two workers' minutely jobs at once: the first school's week is claimed by the other
+    between our check and our claim (here, by the very statement we were about to run, on a
+    connection of its own)."""
+    await school_with_class(api)
+    await pupil_with_guardian(api, "st-1", "g-1")
+    await school_with_class(api, school="s18", klass="8a")
+    await pupil_with_guardian(api, "st-2", "g-2", school="s18", klass="8a")
+    raced: list[str] = []
+
+    def other_worker_first(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        week = [p for p in context.compiled_parameters if p.get("type") == WEEK_MARKER]
+        if week and not raced:
+            raced.append(week[0]["event_id"])
+            with runtime.engine.sync_engine.begin() as other:
+                other.execute(context.compiled.statement, week[0])
+
+    clock.now = SATURDAY_1900
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", other_worker_first)
+    try:
+        async with runtime.sessions() as session:
+            assert await plan_weekly(session=session, now=clock.now) == 1
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", other_worker_first)
+    assert raced == ["s17:2026-11-23"]
+    async with runtime.sessions() as session:
+        rows = list(
+            await session.scalars(select(Notification).where(Notification.category == "summary"))
+        )
+    # s17's rows are the other worker's to plan; s18's are ours.
+    assert [n.guardian_id for n in rows] == ["g-2"]
 
 
 async def test_summary_respects_opt_out_consent_and_sms_only_guardians(
