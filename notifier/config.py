@@ -148,9 +148,10 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.text
     log_level: str = "INFO"
 
-    # Delivery tuning: how many messages a job takes, how a transient error backs off,
-    # and how long a message may keep failing before it is given up.
-    delivery_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Delivery tuning: how many rows a worker holds claimed at most (a fifth of them while its
+    # consumer thread has events to store: delivery/dispatch.py, WHILE_STORING), how a transient
+    # error backs off, and how long a message may keep failing before it is given up.
+    delivery_batch_size: int = Field(default=600, ge=1, le=10_000)
     delivery_concurrency: int = Field(default=20, ge=1, le=1000)
     retry_base_seconds: Seconds = 30.0
     retry_max_seconds: Seconds = 3600.0

@@ -421,6 +421,60 @@ async def test_concurrent_delivery_runs_send_each_message_once(
     assert not [n for n in await _log(api) if n["status"] != "sent"]
 
 
+async def test_while_the_consumer_stores_a_worker_claims_a_fifth_of_its_batch_size(
+    api: httpx.AsyncClient,
+    runtime: Runtime,
+    smtp: SmtpServer,
+    settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The consumer on a worker's thread and its delivery share one GIL: while the consumer
+    has events in hand, delivery holds a fifth of NOTIFIER_DELIVERY_BATCH_SIZE; after, the
+    whole of it."""
+    from notifier.delivery.dispatch import Dispatcher
+
+    await school_with_class(api)
+    for i in range(40):
+        await pupil_with_guardian(api, f"st-{i}", f"g-{i}")
+        await post_structured(api, mark(f"st-{i}", mark_id=f"st-{i}-m"))
+    seen_storing: list[bool] = []
+    consumer = runtime.consumer(name="test")
+
+    async def planned() -> None:
+        seen_storing.append(consumer.storing)
+
+    consumer.on_planned = planned
+    while await consumer.run_once():
+        assert not consumer.storing  # a batch stored: nothing in hand
+    assert seen_storing and all(seen_storing)  # told of planned rows while still storing
+
+    dispatcher = Dispatcher(
+        sessions=runtime.sessions,
+        channels=runtime.channels,
+        renderer=runtime.renderer,
+        settings=settings.model_copy(update={"delivery_batch_size": 20}),
+        clock=runtime.clock,
+    )
+    storing = [True]
+    dispatcher.consumer_storing = lambda: storing[0]
+    with caplog.at_level(logging.INFO, logger="notifier.delivery.dispatch"):
+        while_storing = await dispatcher.run()
+        claims_storing = [r.claimed for r in caplog.records if r.msg == "delivery.batch"]
+    assert while_storing.sent == 40 and len(smtp.messages) == 40
+    assert max(claims_storing) == 4 and sum(claims_storing) == 40, claims_storing
+
+    for i in range(40):
+        await post_structured(api, mark(f"st-{i}", mark_id=f"st-{i}-m2", value="3"))
+    await consume_all(runtime)
+    storing[0] = False
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="notifier.delivery.dispatch"):
+        after = await dispatcher.run()
+        claims = [r.claimed for r in caplog.records if r.msg == "delivery.batch"]
+    assert after.sent == 40 and len(smtp.messages) == 80
+    assert max(claims) == 20, claims
+
+
 async def test_a_claim_takes_its_limit_and_the_rest_of_those_groups_only(
     api: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
 ) -> None:

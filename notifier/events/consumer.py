@@ -108,6 +108,8 @@ class StreamConsumer:
         self.claim_idle_ms = claim_idle_ms
         self.on_planned = on_planned
         self._group_ready = False
+        # A batch read and not yet stored: read from another thread (ConsumerThread.storing).
+        self.storing = False
 
     async def run_once(self, block_ms: int | None = None) -> int:
         """Process one batch (reclaimed stale entries first, then new ones); returns its size."""
@@ -121,7 +123,11 @@ class StreamConsumer:
             )
             entries = reply[0][1] if reply else []
         if entries:
-            await self._process(entries)
+            self.storing = True
+            try:
+                await self._process(entries)
+            finally:
+                self.storing = False
         return len(entries)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -301,12 +307,18 @@ class ConsumerThread:
         self._on_planned = on_planned
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._consumer: StreamConsumer | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream-consumer", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
         self._ready.wait(timeout=30)
+
+    def storing(self) -> bool:
+        """Whether the consumer has events in hand, read and not yet stored (asked from the
+        worker's loop)."""
+        return self._consumer is not None and self._consumer.storing
 
     def stop(self, timeout: float = 10) -> None:
         """Finish the batch in hand, then end (blocking: call it from a thread of its own)."""
@@ -334,6 +346,7 @@ class ConsumerThread:
 
         try:
             self._ready.set()
-            await runtime.consumer(on_planned=planned).run_forever(self._stop)
+            self._consumer = runtime.consumer(on_planned=planned)
+            await self._consumer.run_forever(self._stop)
         finally:
             await runtime.close()

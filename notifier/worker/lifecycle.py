@@ -40,7 +40,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     await dispatcher.warm_up()
     await _bind_smpp(runtime)
     if ctx.get("run_consumer", True):
-        ctx["consumer"] = await _start_consumer(ctx, settings, runtime)
+        ctx["consumer"] = consumer = await _start_consumer(ctx, settings, runtime)
+        if isinstance(consumer, ConsumerThread):  # a child process has a GIL of its own
+            dispatcher.consumer_storing = consumer.storing
     if settings.worker_metrics_port and not ctx.get("metrics_served"):
         # The API's /metrics counts what the API did and reads the shared gauges; what this
         # process consumed and sent is counted here.
