@@ -159,6 +159,7 @@ class Dispatcher:
         claims: set[asyncio.Task[DeliveryStats]] = set()
         failures: list[BaseException] = []
         most = self.settings.delivery_batch_size
+        while_storing = max(1, int(most * WHILE_STORING))
         idle = False  # the last claim found nothing due
         # A kick this run took while it claimed: answered by a claim even if the time slice
         # ends first (run() no longer hands it kicks then).
@@ -177,7 +178,7 @@ class Dispatcher:
                 if failures:
                     self._claim_until = 0.0  # no more claims: a kick waits for the end
                 in_time = time.monotonic() < self._claim_until
-                bound = max(1, int(most * WHILE_STORING)) if self.consumer_storing() else most
+                bound = while_storing if self.consumer_storing() else most
                 room = bound - self._in_flight
                 # A claim loads its batch with a dozen queries: with claims out, the next waits
                 # for room for half the bound rather than take a few rows at a time. It takes
