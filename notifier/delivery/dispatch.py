@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +83,15 @@ class _Outcome:
     values: dict[int, RowUpdate] = field(default_factory=dict)
     attempts: list[AttemptRow] = field(default_factory=list)
     blocks: list[BlockRow] = field(default_factory=list)
+
+
+def _email_links(links: Links, guardian_id: str, categories: tuple[str, ...]) -> dict[str, str]:
+    """What an email to this guardian links to: their settings page, and the one-click
+    unsubscribe from the message's categories."""
+    made = {"settings_url": links.settings_url(guardian_id)}
+    if categories:
+        made["unsubscribe_url"] = links.url(guardian_id, categories)
+    return made
 
 
 def _mode_of(members: list[Notification]) -> Mode:
@@ -391,11 +401,9 @@ class Dispatcher:
                 if not way.channels:
                     way = Route((), Reason.over_budget)
         if "email" in way.channels and self._links is not None:
-            message.context["settings_url"] = self._links.settings_url(guardian.id)
-            if message.categories:
-                message.context["unsubscribe_url"] = self._links.url(
-                    guardian.id, message.categories
-                )
+            message.email_links = partial(
+                _email_links, self._links, guardian.id, message.categories
+            )
         await self._send(now, lease, live, message, recipient, way, outcome)
         sent = outcome.values.get(live[0].id)
         if sent is not None and sent.channel == "sms" and sent.status == RowStatus.sent:
