@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier.db.among import among
 from notifier.db.models import (
     ChannelBlock,
     Consent,
@@ -67,38 +68,42 @@ class Batch:
 async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) -> Batch:
     notes = list(
         await session.scalars(
-            select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+            select(Notification)
+            .where(among(session, Notification.id, ids))
+            .order_by(Notification.id)
         )
     )
     batch = Batch(notes)
     batch.events = {
         e.pk: e
         for e in await session.scalars(
-            select(JournalEvent).where(JournalEvent.pk.in_({n.event_pk for n in notes}))
+            select(JournalEvent).where(among(session, JournalEvent.pk, {n.event_pk for n in notes}))
         )
     }
     guardian_ids = {n.guardian_id for n in notes}
     batch.guardians = {
         g.id: g
-        for g in await session.scalars(select(Guardian).where(Guardian.id.in_(guardian_ids)))
+        for g in await session.scalars(
+            select(Guardian).where(among(session, Guardian.id, guardian_ids))
+        )
     }
     await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
     batch.consented = set(
         await session.scalars(
             select(Consent.guardian_id).where(
-                Consent.guardian_id.in_(guardian_ids), Consent.revoked_at.is_(None)
+                among(session, Consent.guardian_id, guardian_ids), Consent.revoked_at.is_(None)
             )
         )
     )
     batch.preferences = {
         p.guardian_id: p
         for p in await session.scalars(
-            select(Preference).where(Preference.guardian_id.in_(guardian_ids))
+            select(Preference).where(among(session, Preference.guardian_id, guardian_ids))
         )
     }
     for guardian_id, channel in await session.execute(
         select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
-            ChannelBlock.guardian_id.in_(guardian_ids)
+            among(session, ChannelBlock.guardian_id, guardian_ids)
         )
     ):
         batch.blocked.setdefault(guardian_id, set()).add(channel)
@@ -139,7 +144,7 @@ async def _load_cards(
     missing = {n.event_pk for n in shown} - batch.events.keys()
     if missing:
         for event in await session.scalars(
-            select(JournalEvent).where(JournalEvent.pk.in_(missing))
+            select(JournalEvent).where(among(session, JournalEvent.pk, missing))
         ):
             batch.events[event.pk] = event
     # A sibling's marks on the card: their pupil, class and school too.
@@ -152,16 +157,20 @@ async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str
     """These pupils, and their schools and class names, into the batch."""
     if not student_ids:
         return
-    students = list(await session.scalars(select(Student).where(Student.id.in_(student_ids))))
+    students = list(
+        await session.scalars(select(Student).where(among(session, Student.id, student_ids)))
+    )
     batch.students.update((s.id, s) for s in students)
     school_ids = {s.school_id for s in students} - batch.schools.keys()
     if school_ids:
-        found = await session.scalars(select(School).where(School.id.in_(school_ids)))
+        found = await session.scalars(select(School).where(among(session, School.id, school_ids)))
         batch.schools.update((s.id, s) for s in found)
     class_ids = {s.class_id for s in students if s.class_id} - batch.classes.keys()
     if class_ids:
         names = await session.execute(
-            select(SchoolClass.id, SchoolClass.name).where(SchoolClass.id.in_(class_ids))
+            select(SchoolClass.id, SchoolClass.name).where(
+                among(session, SchoolClass.id, class_ids)
+            )
         )
         batch.classes.update((cid, name) for cid, name in names.all())
 
@@ -182,14 +191,14 @@ async def _told(
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
             unindexed(Notification.status) == RowStatus.sent,
-            Notification.guardian_id.in_(guardian_ids),
+            among(session, Notification.guardian_id, guardian_ids),
             JournalEvent.type.in_(TOLD_TYPES),
-            MARK_ID.in_(mark_ids),
+            among(session, MARK_ID, mark_ids),
         )
         .order_by(JournalEvent.pk)
     )
     if leave_out:
-        query = query.where(Notification.id.not_in(leave_out))
+        query = query.where(~among(session, Notification.id, leave_out))
     return {
         (guardian_id, str(data["mark_id"])): dict(data)
         for guardian_id, data in (await session.execute(query)).all()

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Messenger
+from notifier.db.among import among
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
 from notifier.db.plans import unindexed
 from notifier.db.states import Outcome, RowStatus
@@ -66,7 +67,7 @@ async def load_cards(session: AsyncSession, since: dict[str, datetime]) -> dict[
         )
         .join(DeliveryAttempt, DeliveryAttempt.notification_id == Notification.id)
         .where(
-            Notification.group_key.in_(keys),
+            among(session, Notification.group_key, keys),
             unindexed(Notification.status) == RowStatus.sent,
             Notification.sent_at >= min(since.values()),
             unindexed(DeliveryAttempt.outcome) == Outcome.sent,
@@ -87,7 +88,9 @@ async def load_cards(session: AsyncSession, since: dict[str, datetime]) -> dict[
     ids = {i: g for g, (ch, mid) in messages.items() for i in rows[(g, ch, mid)]}
     if ids:
         shown = await session.scalars(
-            select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+            select(Notification)
+            .where(among(session, Notification.id, ids))
+            .order_by(Notification.id)
         )
         for note in shown:
             cards[ids[note.id]].rows.append(note)

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
+from notifier.db.among import among
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.models import JournalEvent, Notification
 from notifier.db.plans import unindexed
@@ -141,7 +142,7 @@ async def _join_open_groups(session: AsyncSession, rows: list[OutboxRow], now: d
             await session.execute(
                 select(Notification.group_key, func.min(Notification.due_at))
                 .where(
-                    Notification.group_key.in_(keys),
+                    among(session, Notification.group_key, keys),
                     unindexed(Notification.status) == RowStatus.pending,
                     or_(Notification.lease_until.is_(None), Notification.lease_until < now),
                 )
@@ -170,11 +171,11 @@ async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: 
         select(Notification.id, Notification.guardian_id, MARK_ID, Notification.group_key)
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
-            Notification.guardian_id.in_({g for g, _ in latest}),
+            among(session, Notification.guardian_id, {g for g, _ in latest}),
             unindexed(Notification.status) == RowStatus.pending,
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
             JournalEvent.type.in_(MARK_TYPES),
-            MARK_ID.in_({m for _, m in latest}),
+            among(session, MARK_ID, {m for _, m in latest}),
         )
     )
     moves = [
@@ -202,7 +203,7 @@ async def _advance_groups(session: AsyncSession, rows: list[OutboxRow], now: dat
         await session.execute(
             update(Notification)
             .where(
-                Notification.group_key.in_(keys),
+                among(session, Notification.group_key, keys),
                 unindexed(Notification.status) == RowStatus.pending,
                 Notification.due_at > at,
                 or_(Notification.lease_until.is_(None), Notification.lease_until < now),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from notifier.categories import Mode
+from notifier.db.among import among
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.engine import SessionFactory
 from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
@@ -235,7 +236,7 @@ async def renew_lease(*, session: AsyncSession, lease: Lease, until: datetime) -
     await session.execute(
         update(Notification)
         .where(
-            Notification.id.in_(lease.ids),
+            among(session, Notification.id, lease.ids),
             Notification.lease_token == lease.token,
             unindexed(Notification.status) == RowStatus.pending,
             Notification.lease_until.is_not(None),
@@ -293,7 +294,7 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
         if ids:
             mine = await session.execute(
                 update(Notification)
-                .where(Notification.id.in_(ids), Notification.lease_token == token)
+                .where(among(session, Notification.id, ids), Notification.lease_token == token)
                 .values(lease_until=None)
                 .returning(Notification.id)
                 .execution_options(synchronize_session=False)

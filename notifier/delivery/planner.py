@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.categories import Category, Mode
+from notifier.db.among import among
 from notifier.db.models import (
     Consent,
     Guardian,
@@ -238,13 +239,13 @@ async def load_roster(
             (
                 await session.execute(
                     select(SchoolClass.id, SchoolClass.school_id).where(
-                        SchoolClass.id.in_(class_ids)
+                        among(session, SchoolClass.id, class_ids)
                     )
                 )
             ).all()
         )
         for row in await session.execute(
-            select(*PUPIL_COLUMNS).where(Student.class_id.in_(class_ids))
+            select(*PUPIL_COLUMNS).where(among(session, Student.class_id, class_ids))
         ):
             student = Pupil(*row)
             roster.students[student.id] = student
@@ -252,13 +253,15 @@ async def load_roster(
                 roster.class_students[student.class_id].append(student.id)
     missing = student_ids - roster.students.keys()
     if missing:
-        for row in await session.execute(select(*PUPIL_COLUMNS).where(Student.id.in_(missing))):
+        for row in await session.execute(
+            select(*PUPIL_COLUMNS).where(among(session, Student.id, missing))
+        ):
             roster.students[row.id] = Pupil(*row)
     if not roster.students:
         return roster
     links = await session.execute(
         select(GuardianStudent.student_id, GuardianStudent.guardian_id).where(
-            GuardianStudent.student_id.in_(roster.students.keys())
+            among(session, GuardianStudent.student_id, roster.students.keys())
         )
     )
     guardian_ids: set[str] = set()
@@ -271,12 +274,12 @@ async def load_roster(
         roster.consented = set(
             await session.scalars(
                 select(Consent.guardian_id).where(
-                    Consent.guardian_id.in_(guardian_ids), Consent.revoked_at.is_(None)
+                    among(session, Consent.guardian_id, guardian_ids), Consent.revoked_at.is_(None)
                 )
             )
         )
         for pref in await session.scalars(
-            select(Preference).where(Preference.guardian_id.in_(guardian_ids))
+            select(Preference).where(among(session, Preference.guardian_id, guardian_ids))
         ):
             roster.preferences[pref.guardian_id] = pref
         addresses = select(
@@ -285,7 +288,7 @@ async def load_roster(
             Guardian.max_user_id,
             Guardian.email,
             Guardian.phone,
-        ).where(Guardian.id.in_(guardian_ids))
+        ).where(among(session, Guardian.id, guardian_ids))
         roster.guardians = {
             guardian_id: Addresses(*rest) for guardian_id, *rest in await session.execute(addresses)
         }
@@ -293,7 +296,8 @@ async def load_roster(
             roster.told_now = await _told_now(session, guardian_ids, corrected)
     school_ids = {s.school_id for s in roster.students.values()}
     roster.schools = {
-        s.id: s for s in await session.scalars(select(School).where(School.id.in_(school_ids)))
+        s.id: s
+        for s in await session.scalars(select(School).where(among(session, School.id, school_ids)))
     }
     return roster
 
@@ -306,11 +310,11 @@ async def _told_now(
         select(Notification.guardian_id, MARK_ID)
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
-            Notification.guardian_id.in_(guardian_ids),
+            among(session, Notification.guardian_id, guardian_ids),
             Notification.mode == Mode.instant,
             unindexed(Notification.status).in_((RowStatus.pending, RowStatus.sent)),
             JournalEvent.type.in_(TOLD_TYPES),
-            MARK_ID.in_(mark_ids),
+            among(session, MARK_ID, mark_ids),
         )
     )
     return {(guardian_id, str(mark_id)) for guardian_id, mark_id in found.all()}
@@ -448,7 +452,7 @@ async def load_reports_sent(
     sent = await session.execute(
         select(Notification.guardian_id, Notification.student_id, func.max(Notification.sent_at))
         .where(
-            Notification.group_key.in_(keys),
+            among(session, Notification.group_key, keys),
             unindexed(Notification.status) == RowStatus.sent,
             Notification.sent_at >= min(opens.values()),
         )

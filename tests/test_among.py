@@ -1,0 +1,93 @@
+"""notifier/db/among.py: `column IN values` as one JSON parameter on SQLite, SQLAlchemy's
+expanding IN on PostgreSQL; the same rows either way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, select
+
+from notifier.db.among import among
+from notifier.db.models import JournalEvent, School
+from notifier.db.states import EventStatus
+from notifier.delivery.grouping import MARK_ID
+from notifier.runtime import Runtime
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+async def _fill(runtime: Runtime) -> list[int]:
+    async with runtime.sessions() as session:
+        session.add_all(School(id=f"s{n}", name=f"Школа {n}", timezone="UTC") for n in range(5))
+        events = [
+            JournalEvent(
+                source="/journal/test",
+                event_id=f"e{n}",
+                type="journal.mark.created",
+                data={"mark_id": f"m{n}", "student_id": "p1"},
+                received_at=NOW,
+                status=EventStatus.planned,
+            )
+            for n in range(3)
+        ]
+        session.add_all(events)
+        await session.commit()
+        return [e.pk for e in events]
+
+
+async def test_the_rows_of_a_list_of_strings_or_ints_and_none_of_an_empty_one(
+    runtime: Runtime,
+) -> None:
+    pks = await _fill(runtime)
+    async with runtime.sessions() as session:
+
+        async def schools(values: Any) -> list[str]:
+            found = await session.scalars(
+                select(School.id).where(among(session, School.id, values))
+            )
+            return sorted(found)
+
+        assert await schools({"s1", "s3", "nobody"}) == ["s1", "s3"]
+        assert await schools(["s0", "s0", "s4"]) == ["s0", "s4"]
+        assert await schools([]) == []
+        assert await schools(f"s{n}" for n in range(5)) == [f"s{n}" for n in range(5)]
+        some = await session.scalars(
+            select(JournalEvent.pk).where(among(session, JournalEvent.pk, [*pks[1:], 10**9]))
+        )
+        assert sorted(some) == pks[1:]
+        others = await session.scalars(
+            select(JournalEvent.pk).where(~among(session, JournalEvent.pk, pks[:1]))
+        )
+        assert sorted(others) == pks[1:]
+        # An expression on the left: the mark id in an event's JSON.
+        marks = await session.scalars(
+            select(JournalEvent.event_id).where(among(session, MARK_ID, ["m0", "m2"]))
+        )
+        assert sorted(marks) == ["e0", "e2"]
+
+
+async def test_on_sqlite_every_length_of_list_is_one_statement_with_one_parameter(
+    runtime: Runtime,
+) -> None:
+    await _fill(runtime)
+    if runtime.engine.dialect.name != "sqlite":
+        return  # PostgreSQL: SQLAlchemy's IN, a parameter per value
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        sent.append((statement, params))
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        async with runtime.sessions() as session:
+            for n in (1, 3, 5, 40_000):  # past SQLite's default limit of parameters
+                values = [f"s{i}" for i in range(n)]
+                found = await session.scalars(
+                    select(School.id).where(among(session, School.id, values))
+                )
+                assert len(list(found)) == min(n, 5)
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", capture)
+    assert len({statement for statement, _ in sent}) == 1, sent
+    assert all(len(params) == 1 for _, params in sent), [len(p) for _, p in sent]
