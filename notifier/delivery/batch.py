@@ -25,6 +25,7 @@ from notifier.db.models import (
 from notifier.db.plans import unindexed
 from notifier.db.states import RowStatus
 from notifier.delivery import policy
+from notifier.delivery.claimed import Claimed, load_claimed
 from notifier.delivery.day_card import Card, guardians_with_cards, load_cards
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES, TOLD_TYPES
 from notifier.reports import summary
@@ -34,7 +35,7 @@ from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 
 @dataclass
 class Batch:
-    notifications: list[Notification]
+    notifications: list[Claimed]
     events: dict[int, JournalEvent] = field(default_factory=dict)
     guardians: dict[str, Guardian] = field(default_factory=dict)
     students: dict[str, Student] = field(default_factory=dict)
@@ -52,7 +53,7 @@ class Batch:
     cards: dict[str, Card] = field(default_factory=dict)
     told_before_cards: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
-    def place_of(self, note: Notification) -> School | None:
+    def place_of(self, note: Claimed) -> School | None:
         student = self.students.get(note.student_id or "")
         return self.schools.get(student.school_id) if student else None
 
@@ -66,13 +67,7 @@ class Batch:
 
 
 async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) -> Batch:
-    notes = list(
-        await session.scalars(
-            select(Notification)
-            .where(among(session, Notification.id, ids))
-            .order_by(Notification.id)
-        )
-    )
+    notes = await load_claimed(session, ids)
     batch = Batch(notes)
     batch.events = {
         e.pk: e

@@ -24,6 +24,7 @@ from notifier.db.among import among
 from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
 from notifier.db.plans import unindexed
 from notifier.db.states import Outcome, RowStatus
+from notifier.delivery.claimed import Claimed, load_claimed
 from notifier.delivery.grouping import MARK_TYPES, Item, fold
 
 # The keys of a guardian's groups that wait for a time of the school's day.
@@ -37,7 +38,7 @@ def evening_key(guardian_id: str) -> str:
     return f"{EVENING_KEY}{guardian_id}"
 
 
-def edits_card(note: Notification) -> bool:
+def edits_card(note: Claimed) -> bool:
     """Whether an outbox row edits its guardian's day's card."""
     return (note.group_key or "").startswith(CARD_KEY)
 
@@ -48,7 +49,7 @@ class Card:
 
     channel: Messenger
     message_id: str
-    rows: list[Notification] = field(default_factory=list)
+    rows: list[Claimed] = field(default_factory=list)
 
 
 async def load_cards(session: AsyncSession, since: dict[str, datetime]) -> dict[str, Card]:
@@ -87,12 +88,7 @@ async def load_cards(session: AsyncSession, since: dict[str, datetime]) -> dict[
     cards = {g: Card(Messenger(channel), mid) for g, (channel, mid) in messages.items()}
     ids = {i: g for g, (ch, mid) in messages.items() for i in rows[(g, ch, mid)]}
     if ids:
-        shown = await session.scalars(
-            select(Notification)
-            .where(among(session, Notification.id, ids))
-            .order_by(Notification.id)
-        )
-        for note in shown:
+        for note in await load_claimed(session, ids):
             cards[ids[note.id]].rows.append(note)
     return cards
 
@@ -104,12 +100,12 @@ def mark_of(item: Item) -> str | None:
 
 def card_items(
     card: Card,
-    news: list[Notification],
+    news: list[Claimed],
     events: dict[int, JournalEvent],
     *,
     told_before: dict[tuple[str, str], dict[str, Any]],
     told: dict[tuple[str, str], dict[str, Any]],
-) -> tuple[list[Item], list[Notification]]:
+) -> tuple[list[Item], list[Claimed]]:
     """What the edited card says, and the new rows that say nothing any more. The card's own
     items are folded as they were sent (`told_before`: what the guardian knew before the
     card); the news as any later message folds them (`told`), so a correction of a mark on the
@@ -121,5 +117,5 @@ def card_items(
     return sorted([*kept, *new.items], key=lambda item: item.event.pk), new.superseded
 
 
-def guardians_with_cards(notes: Iterable[Notification]) -> set[str]:
+def guardians_with_cards(notes: Iterable[Claimed]) -> set[str]:
     return {n.guardian_id for n in notes if edits_card(n)}

@@ -24,11 +24,12 @@ from notifier.channels.outbox import message_ref
 from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
 from notifier.db.engine import SessionFactory
-from notifier.db.models import Guardian, Notification
+from notifier.db.models import Guardian
 from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery import policy
 from notifier.delivery.batch import Batch, load_batch
 from notifier.delivery.budget import SmsBudget
+from notifier.delivery.claimed import Claimed
 from notifier.delivery.day_card import card_items, edits_card, evening_key
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
@@ -94,7 +95,7 @@ def _email_links(links: Links, guardian_id: str, categories: tuple[str, ...]) ->
     return made
 
 
-def _mode_of(members: list[Notification]) -> Mode:
+def _mode_of(members: list[Claimed]) -> Mode:
     """How a group goes: the day's report or the evening when any row waited for one (a
     group's rows share their key, so their way of waiting)."""
     modes = {note.mode for note in members}
@@ -237,7 +238,7 @@ class Dispatcher:
         return True
 
     async def _deliver_claim(self, now: datetime, lease: Lease, batch: Batch) -> DeliveryStats:
-        groups: dict[str, list[Notification]] = defaultdict(list)
+        groups: dict[str, list[Claimed]] = defaultdict(list)
         for note in batch.notifications:
             groups[note.group_key or f"row:{note.id}"].append(note)
         stats = DeliveryStats(claimed=len(lease.ids))
@@ -265,7 +266,7 @@ class Dispatcher:
         now: datetime,
         lease: Lease,
         batch: Batch,
-        members: list[Notification],
+        members: list[Claimed],
         stats: DeliveryStats,
     ) -> None:
         """One group sent and recorded at once: a worker killed later does not send it again."""
@@ -313,7 +314,7 @@ class Dispatcher:
                 log.warning("delivery.lease_renewal_failed", extra={"error": type(exc).__name__})
 
     async def _deliver_group_safely(
-        self, now: datetime, lease: Lease, batch: Batch, members: list[Notification]
+        self, now: datetime, lease: Lease, batch: Batch, members: list[Claimed]
     ) -> _Outcome:
         """A fault of ours in one group fails that group, recorded with its reason; the rest
         of the batch is delivered and recorded (else the batch would come back at every lease
@@ -336,7 +337,7 @@ class Dispatcher:
             return outcome
 
     async def _deliver_group(
-        self, now: datetime, lease: Lease, batch: Batch, members: list[Notification]
+        self, now: datetime, lease: Lease, batch: Batch, members: list[Claimed]
     ) -> _Outcome:
         outcome = _Outcome()
         guardian = batch.guardians.get(members[0].guardian_id)
@@ -416,7 +417,7 @@ class Dispatcher:
         lease: Lease,
         batch: Batch,
         guardian: Guardian,
-        members: list[Notification],
+        members: list[Claimed],
         outcome: _Outcome,
     ) -> None:
         """News after the day's report, on the report's card (delivery/day_card): the card is
@@ -460,7 +461,7 @@ class Dispatcher:
             self._to_evening(now, batch, live, outcome)
 
     def _to_evening(
-        self, now: datetime, batch: Batch, notes: list[Notification], outcome: _Outcome
+        self, now: datetime, batch: Batch, notes: list[Claimed], outcome: _Outcome
     ) -> None:
         for note in notes:
             school = batch.place_of(note)
@@ -483,14 +484,14 @@ class Dispatcher:
         return time.monotonic() < lease.ends - margin
 
     @staticmethod
-    def _urgent(members: list[Notification]) -> bool:
+    def _urgent(members: list[Claimed]) -> bool:
         return any(note.kind == URGENT for note in members)
 
     async def _send(
         self,
         now: datetime,
         lease: Lease,
-        live: list[Notification],
+        live: list[Claimed],
         message: Message,
         recipient: Recipient,
         way: Route,
@@ -602,7 +603,7 @@ class Dispatcher:
     @staticmethod
     def _attempts(
         outcome: _Outcome,
-        live: list[Notification],
+        live: list[Claimed],
         channel: str,
         now: datetime,
         result: Outcome,
@@ -628,7 +629,7 @@ class Dispatcher:
         )
 
     def _retry(
-        self, note: Notification, now: datetime, exc: TransientDelivery
+        self, note: Claimed, now: datetime, exc: TransientDelivery
     ) -> tuple[RowStatus, datetime, str]:
         """Pending again after a backoff (or the channel's own retry_after), or failed."""
         tries = note.attempts + 1

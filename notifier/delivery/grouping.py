@@ -7,7 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from notifier.db.models import JournalEvent, Notification
+from notifier.db.models import JournalEvent
+from notifier.delivery.claimed import Claimed
 
 MARK_CREATED = "journal.mark.created"
 MARK_UPDATED = "journal.mark.updated"
@@ -29,24 +30,24 @@ class Item:
     event: JournalEvent
     data: dict[str, Any]
     previous: dict[str, Any] | None
-    members: list[Notification] = field(default_factory=list)
+    members: list[Claimed] = field(default_factory=list)
 
 
 @dataclass
 class Folded:
     items: list[Item]
-    superseded: list[Notification]  # rows that say nothing any more (created, then deleted)
+    superseded: list[Claimed]  # rows that say nothing any more (created, then deleted)
 
 
 def fold(
-    members: list[Notification],
+    members: list[Claimed],
     events: dict[int, JournalEvent],
     told: dict[tuple[str, str], dict[str, Any]],
 ) -> Folded:
     """Items of a group in event order; `told` is (guardian, mark_id) → the mark as last sent."""
     items: list[Item] = []
-    superseded: list[Notification] = []
-    marks: dict[str, list[Notification]] = defaultdict(list)
+    superseded: list[Claimed] = []
+    marks: dict[str, list[Claimed]] = defaultdict(list)
     for note in sorted(members, key=lambda n: n.event_pk):
         event = events[note.event_pk]
         mark_id = event.data.get("mark_id") if event.type in MARK_TYPES else None
@@ -75,7 +76,7 @@ def fold(
 
 
 def _fold_mark(
-    notes: list[Notification], events: dict[int, JournalEvent], told: dict[str, Any] | None
+    notes: list[Claimed], events: dict[int, JournalEvent], told: dict[str, Any] | None
 ) -> Item | None:
     history = [events[n.event_pk] for n in notes]
     final = history[-1]

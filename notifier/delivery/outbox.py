@@ -26,6 +26,7 @@ from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
 from notifier.db.plans import unindexed
 from notifier.db.states import Outcome, RowStatus
 from notifier.db.types import UTCDateTime
+from notifier.delivery.claimed import Claimed
 from notifier.delivery.day_card import CARD_KEY
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class RowUpdate:
     mode: Mode | None = None
 
     @classmethod
-    def of(cls, note: Notification) -> RowUpdate:
+    def of(cls, note: Claimed) -> RowUpdate:
         """The row as claimed: `dataclasses.replace` it with what changed."""
         return cls(
             note.id,

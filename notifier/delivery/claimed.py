@@ -1,0 +1,52 @@
+"""A claimed outbox row as delivery reads it: a typed row of the `notifications` columns it
+uses, loaded by Core. An ORM object per row (its identity, its state, instrumented attributes)
+was a tenth of a claim's time in delivery's profile, and delivery writes its rows back by
+values (outbox.RowUpdate), never through the objects."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier.db.among import among
+from notifier.db.models import Notification
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    event_pk: int
+    guardian_id: str
+    student_id: str | None
+    category: str
+    kind: str
+    status: str  # a RowStatus
+    reason: str | None
+    channel: str | None
+    due_at: datetime
+    attempts: int
+    segments: int | None
+    cost: Decimal | None
+    receipt: str | None  # an Outcome of an SMS receipt
+    group_key: str | None
+    mode: str  # a Mode
+    created_at: datetime
+    sent_at: datetime | None
+
+
+_COLUMNS = [Notification.__table__.c[f.name] for f in fields(Claimed)]
+
+
+async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Claimed]:
+    """These rows, in id order."""
+    if not ids:
+        return []
+    found = await session.execute(
+        select(*_COLUMNS).where(among(session, Notification.id, ids)).order_by(Notification.id)
+    )
+    return [Claimed(*row) for row in found]
