@@ -14,7 +14,6 @@ from notifier.db.among import among
 from notifier.db.models import (
     ChannelBlock,
     Consent,
-    Guardian,
     JournalEvent,
     Notification,
     Preference,
@@ -25,7 +24,7 @@ from notifier.db.models import (
 from notifier.db.plans import unindexed
 from notifier.db.states import RowStatus
 from notifier.delivery import policy
-from notifier.delivery.claimed import Claimed, load_claimed
+from notifier.delivery.claimed import Addressee, Claimed, load_addressees, load_claimed
 from notifier.delivery.day_card import Card, guardians_with_cards, load_cards
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES, TOLD_TYPES
 from notifier.reports import summary
@@ -37,7 +36,7 @@ from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 class Batch:
     notifications: list[Claimed]
     events: dict[int, JournalEvent] = field(default_factory=dict)
-    guardians: dict[str, Guardian] = field(default_factory=dict)
+    guardians: dict[str, Addressee] = field(default_factory=dict)
     students: dict[str, Student] = field(default_factory=dict)
     schools: dict[str, School] = field(default_factory=dict)
     classes: dict[str, str] = field(default_factory=dict)
@@ -76,12 +75,7 @@ async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) ->
         )
     }
     guardian_ids = {n.guardian_id for n in notes}
-    batch.guardians = {
-        g.id: g
-        for g in await session.scalars(
-            select(Guardian).where(among(session, Guardian.id, guardian_ids))
-        )
-    }
+    batch.guardians = await load_addressees(session, guardian_ids)
     await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
     batch.consented = set(
         await session.scalars(

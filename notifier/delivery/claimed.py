@@ -1,4 +1,4 @@
-"""A claimed outbox row as delivery reads it: a typed row of the `notifications` columns it
+"""A claimed outbox row and its guardian as delivery reads them: typed rows of the columns it
 uses, loaded by Core. An ORM object per row (its identity, its state, instrumented attributes)
 was a tenth of a claim's time in delivery's profile, and delivery writes its rows back by
 values (outbox.RowUpdate), never through the objects."""
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.among import among
-from notifier.db.models import Notification
+from notifier.db.models import Guardian, Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,30 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
         select(*_COLUMNS).where(among(session, Notification.id, ids)).order_by(Notification.id)
     )
     return [Claimed(*row) for row in found]
+
+
+@dataclass(frozen=True, slots=True)
+class Addressee:
+    """A batch's guardian: whom its messages are to, in which language, and their addresses."""
+
+    id: str
+    full_name: str
+    locale: str
+    phone: str | None
+    email: str | None
+    telegram_chat_id: str | None
+    telegram_bot_id: str | None
+    max_user_id: str | None
+
+
+_GUARDIAN_COLUMNS = [Guardian.__table__.c[f.name] for f in fields(Addressee)]
+
+
+async def load_addressees(session: AsyncSession, ids: Collection[str]) -> dict[str, Addressee]:
+    """These guardians, by id (those erased meanwhile are not there)."""
+    if not ids:
+        return {}
+    found = await session.execute(
+        select(*_GUARDIAN_COLUMNS).where(among(session, Guardian.id, ids))
+    )
+    return {row.id: Addressee(*row) for row in found}

@@ -24,12 +24,11 @@ from notifier.channels.outbox import message_ref
 from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
 from notifier.db.engine import SessionFactory
-from notifier.db.models import Guardian
 from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery import policy
 from notifier.delivery.batch import Batch, load_batch
 from notifier.delivery.budget import SmsBudget
-from notifier.delivery.claimed import Claimed
+from notifier.delivery.claimed import Addressee, Claimed
 from notifier.delivery.day_card import card_items, edits_card, evening_key
 from notifier.delivery.grouping import fold
 from notifier.delivery.message import Message, compose
@@ -416,7 +415,7 @@ class Dispatcher:
         now: datetime,
         lease: Lease,
         batch: Batch,
-        guardian: Guardian,
+        guardian: Addressee,
         members: list[Claimed],
         outcome: _Outcome,
     ) -> None:

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from notifier.categories import TITLES as CATEGORY_TITLES
 from notifier.categories import Category, Mode
 from notifier.channels.sms_text import SmsParts, measure
-from notifier.db.models import Guardian
 from notifier.delivery import day_sms
 from notifier.delivery.batch import Batch
+from notifier.delivery.claimed import Addressee
 from notifier.delivery.grouping import Item
 from notifier.message_words import category_title, language_of, say
 from notifier.rendering import (
@@ -95,7 +95,7 @@ class Message:
         return self.renderer.text(self.template, f"{channel}.txt.j2", self.context)
 
 
-def _item_context(batch: Batch, guardian: Guardian, item: Item) -> dict[str, Any]:
+def _item_context(batch: Batch, guardian: Addressee, item: Item) -> dict[str, Any]:
     student = batch.students.get(item.student_id or "")
     school = batch.schools.get(student.school_id) if student else None
     context = template_context(
@@ -347,7 +347,7 @@ def compose(
     renderer: Renderer,
     *,
     batch: Batch,
-    guardian: Guardian,
+    guardian: Addressee,
     items: list[Item],
     mode: Mode,
     now: datetime,

@@ -10,6 +10,7 @@ from datetime import datetime
 from notifier.channels.base import Channel, Recipient
 from notifier.db.models import Guardian, School
 from notifier.db.states import Reason
+from notifier.delivery.claimed import Addressee
 from notifier.delivery.timing import quiet_until
 from notifier.roster.preferences import EffectivePreferences
 
@@ -27,7 +28,7 @@ def held_until(
     return quiet_until(now, zone=school.timezone, start=start, end=end)
 
 
-def recipient_of(guardian: Guardian) -> Recipient:
+def recipient_of(guardian: Guardian | Addressee) -> Recipient:
     """The addresses of a guardian as a channel sees them (channels never read the database)."""
     return Recipient(
         guardian_id=guardian.id,
