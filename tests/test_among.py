@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from notifier.db.among import among
 from notifier.db.models import JournalEvent, School
 from notifier.db.states import EventStatus
 from notifier.delivery.grouping import MARK_ID
 from notifier.runtime import Runtime
+from tests.sql_sent import statements_sent
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
@@ -73,13 +74,7 @@ async def test_on_sqlite_every_length_of_list_is_one_statement_with_one_paramete
     await _fill(runtime)
     if runtime.engine.dialect.name != "sqlite":
         return  # PostgreSQL: SQLAlchemy's IN, a parameter per value
-    sent: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        sent.append((statement, params))
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(runtime) as sent:
         async with runtime.sessions() as session:
             for n in (1, 3, 5, 40_000):  # past SQLite's default limit of parameters
                 values = [f"s{i}" for i in range(n)]
@@ -87,7 +82,5 @@ async def test_on_sqlite_every_length_of_list_is_one_statement_with_one_paramete
                     select(School.id).where(among(session, School.id, values))
                 )
                 assert len(list(found)) == min(n, 5)
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", capture)
     assert len({statement for statement, _ in sent}) == 1, sent
     assert all(len(params) == 1 for _, params in sent), [len(p) for _, p in sent]

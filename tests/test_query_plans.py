@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
@@ -25,6 +25,7 @@ from notifier.delivery.planner import OutboxRow, Pupil, Roster, _told_now, load_
 from notifier.delivery.receipts import apply_receipts, poll_receipts
 from notifier.runtime import Runtime
 from notifier.summaries import plan_weekly
+from tests.sql_sent import statements_sent
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -32,17 +33,9 @@ NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 async def _plans(runtime: Runtime, read: Callable[[AsyncSession], Awaitable[Any]]) -> list[str]:
     """EXPLAIN QUERY PLAN of each statement `read` sends."""
-    sent: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        sent.append((statement, params))
-
-    event.listen(runtime.engine.sync_engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(runtime) as sent:
         async with runtime.sessions() as session:
             await read(session)
-    finally:
-        event.remove(runtime.engine.sync_engine, "before_cursor_execute", capture)
     plans = []
     async with runtime.engine.connect() as conn:
         for statement, params in sent:

@@ -5,14 +5,11 @@ each family once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import event
 
 from notifier.auth import Principal, Role
 from notifier.config import Settings
@@ -35,6 +32,7 @@ from tests.conftest import FakeClock
 from tests.factories import put
 from tests.servers.max import MaxApiServer
 from tests.servers.telegram import BotApiServer
+from tests.sql_sent import statements_sent
 
 ADMIN = Principal(role=Role.admin, token_id=None)
 TEACHER = Principal(role=Role.teacher, token_id=None, staff_id="t-1")
@@ -257,21 +255,6 @@ async def test_only_the_class_teacher_and_the_schools_admins_see_a_class(
         await _reach(runtime, "nope", ADMIN)
 
 
-@contextmanager
-def _statements(runtime: Runtime) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    engine = runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def test_the_number_of_queries_does_not_grow_with_the_class(
     api: httpx.AsyncClient, runtime: Runtime, bot_api: BotApiServer
 ) -> None:
@@ -287,7 +270,7 @@ async def test_the_number_of_queries_does_not_grow_with_the_class(
     await _reach(runtime, "7b", ADMIN)  # the connection's own first statements, if any
     counts = {}
     for class_id in ("7b", "8a"):
-        with _statements(runtime) as seen:
+        with statements_sent(runtime) as seen:
             reach = await _reach(runtime, class_id, ADMIN)
         assert reach.reachable_families == reach.families
         counts[class_id] = len(seen)
@@ -404,7 +387,7 @@ async def test_the_number_of_queries_does_not_grow_with_the_schools_classes(
     await _school_reach(runtime, "s3")  # the connection's own first statements, if any
     counts = {}
     for school_id in ("s3", "s10"):
-        with _statements(runtime) as seen:
+        with statements_sent(runtime) as seen:
             school = await _school_reach(runtime, school_id)
         assert school.totals.families == 4 * len(school.classes)
         assert school.totals.count(Reach.no_consent) == len(school.classes)
