@@ -37,8 +37,6 @@ from notifier.db.models import DeliveryAttempt, Guardian, JournalEvent, Notifica
 from notifier.delivery.dispatch import Dispatcher
 from notifier.embedded import EmbeddedRedis
 from notifier.event_loop import new_event_loop
-from notifier.events.schema import JournalEventIn
-from notifier.events.stream import publish
 from notifier.runtime import Runtime, build_runtime
 
 SENDS = ("sent", "answered at once")
@@ -72,28 +70,14 @@ async def plan(runtime: Runtime, pupils: list[str], tag: str) -> float:
         for model in (DeliveryAttempt, Notification, JournalEvent):
             await session.execute(delete(model))
         await session.commit()
-    events = [
-        JournalEventIn(
-            source="/bench",
-            id=f"{tag}-{i}",
-            type="journal.mark.created",
-            time=None,
-            data={
-                "mark_id": f"{tag}-m{i}",
-                "student_id": pupil,
-                "subject": "Алгебра",
-                "value": "2",
-            },
-        )
-        for i, pupil in enumerate(pupils)
-    ]
-    for start in range(0, len(events), 1000):
-        await publish(runtime.redis, events[start : start + 1000])
+    await pipeline.publish_all(
+        runtime, [pipeline.mark_event(tag, i, p, "2") for i, p in enumerate(pupils)]
+    )
     consumer = runtime.consumer(name="bench")
     started = time.process_time()
     while await consumer.run_once(block_ms=None):
         pass
-    return (time.process_time() - started) / len(events)
+    return (time.process_time() - started) / len(pupils)
 
 
 async def deliver(runtime: Runtime, answered: bool) -> tuple[float, int]:
@@ -108,14 +92,9 @@ async def deliver(runtime: Runtime, answered: bool) -> tuple[float, int]:
         settings=runtime.settings,
         clock=runtime.clock,
     )
-    sent = 0
     started = time.process_time()
     try:
-        while True:
-            stats = await dispatcher.run(time_budget=3600)
-            sent += stats.sent
-            if not stats.claimed:
-                break
+        sent = await pipeline.deliver_all(dispatcher)
     finally:
         if answered:
             await channels["telegram"].close()

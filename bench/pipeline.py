@@ -26,12 +26,13 @@ from sqlalchemy import func, select
 from notifier.config import Settings
 from notifier.db.migrate import upgrade
 from notifier.db.models import Notification
+from notifier.delivery.dispatch import Dispatcher
 from notifier.embedded import EmbeddedRedis, free_port
 from notifier.events.schema import JournalEventIn
 from notifier.events.stream import publish
 from notifier.roster import service
 from notifier.roster.schemas import ClassIn, GuardianIn, QuietHours, SchoolIn, StudentIn
-from notifier.runtime import build_runtime
+from notifier.runtime import Runtime, build_runtime
 
 CLASSES, PUPILS_PER_CLASS = 30, 30
 
@@ -80,28 +81,47 @@ async def load_school(settings: Settings) -> list[str]:
     return pupils
 
 
+def mark_event(tag: str, i: int, student_id: str, value: str) -> JournalEventIn:
+    """Mark `i` of a run (`tag`) for a pupil, as a journal sends it."""
+    return JournalEventIn(
+        source="/bench",
+        id=f"{tag}-e{i}",
+        type="journal.mark.created",
+        time=None,
+        data={
+            "mark_id": f"{tag}-m{i}",
+            "student_id": student_id,
+            "subject": "Алгебра",
+            "value": value,
+        },
+    )
+
+
+async def publish_all(runtime: Runtime, events: list[JournalEventIn]) -> None:
+    """The events into the stream, a thousand a pipeline."""
+    for start in range(0, len(events), 1000):
+        await publish(runtime.redis, events[start : start + 1000])
+
+
+async def deliver_all(dispatcher: Dispatcher) -> int:
+    """Everything due delivered, the runs one after another; the messages sent."""
+    sent = 0
+    while True:
+        stats = await dispatcher.run(time_budget=3600)
+        sent += stats.sent
+        if not stats.claimed:
+            return sent
+
+
 async def one_run(settings: Settings, pupils: list[str], n: int, run: int) -> dict[str, float]:
     rng = random.Random(run)
     events = [
-        JournalEventIn(
-            source="/bench",
-            id=f"r{run}-e{i}",
-            type="journal.mark.created",
-            time=None,
-            data={
-                "mark_id": f"r{run}-m{i}",
-                "student_id": rng.choice(pupils),
-                "subject": "Алгебра",
-                "value": str(rng.randint(2, 5)),
-            },
-        )
-        for i in range(n)
+        mark_event(f"r{run}", i, rng.choice(pupils), str(rng.randint(2, 5))) for i in range(n)
     ]
     runtime = build_runtime(settings)
     try:
         t0 = time.perf_counter()
-        for start in range(0, n, 1000):
-            await publish(runtime.redis, events[start : start + 1000])
+        await publish_all(runtime, events)
         t1 = time.perf_counter()
         consumer = runtime.consumer(name="bench")
         while await consumer.run_once(block_ms=None):
@@ -113,13 +133,7 @@ async def one_run(settings: Settings, pupils: list[str], n: int, run: int) -> di
                 .select_from(Notification)
                 .where(Notification.status == "pending")
             )
-        dispatcher = runtime.dispatcher()
-        sent = 0
-        while True:
-            stats = await dispatcher.run(time_budget=3600)
-            sent += stats.sent
-            if not stats.claimed:
-                break
+        sent = await deliver_all(runtime.dispatcher())
         t3 = time.perf_counter()
     finally:
         await runtime.close()
