@@ -62,6 +62,12 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     )
     assert telegram is not None, out[-3000:]
     assert telegram.group(1) != "0" and telegram.group(2) != "0", telegram.group(0)
+    # The workers' share of a core in that phase, and their CPU a message.
+    meanwhile = re.search(
+        r"^    workers meanwhile: ([\d.]+) cores, ([\d,]+) µs of CPU a message", out, re.M
+    )
+    assert meanwhile is not None, out[-3000:]
+    assert float(meanwhile.group(1)) > 0 and meanwhile.group(2) != "0", meanwhile.group(0)
     # Every message of the Telegram phase went by Telegram, and the reconciliation (lost and
     # duplicated, 0 above) counted the new phases' messages among the channel's.
     assert re.search(r"\btelegram_only_other_messages=0\.0\b", out), out[-3000:]

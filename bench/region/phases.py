@@ -345,8 +345,15 @@ async def one_run(
         tally += reconcile(await expected_deliveries(sessions, marks), records)
 
     if telegram.events:
+        cpu.start()
         _, records = await replay(redis, sessions, sinks, folder, telegram, args.timeout)
+        workers_cpu = cpu.used()["workers"]
         ats = [at for _, _, at in records["telegram"]]
+        if ats:
+            # Whether the phase was the workers' CPU or their waits: their cores from the
+            # first XADD to the last message, and their CPU per message, planning included.
+            figures["telegram_only_cores_workers"] = workers_cpu / (max(ats) - telegram.started)
+            figures["telegram_only_worker_cpu_us_per_message"] = 1e6 * workers_cpu / len(ats)
         figures["telegram_only_events"] = len(telegram.events)
         figures["telegram_only_made_up"] = len(made_up)
         figures["telegram_only_messages"] = len(ats)

@@ -125,11 +125,15 @@ class CpuMeter:
         self._start = self._read()
         self._t = time.monotonic()
 
+    def used(self) -> dict[str, float]:
+        """CPU seconds used by each part since start()."""
+        now = self._read()
+        return {name: now[name] - self._start.get(name, 0.0) for name in now}
+
     def shares(self) -> dict[str, float]:
         """Cores used by each part since start() (1.0 = one core busy all the time)."""
         wall = time.monotonic() - self._t
-        now = self._read()
-        return {name: (now[name] - self._start.get(name, 0.0)) / wall for name in now}
+        return {name: seconds / wall for name, seconds in self.used().items()}
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -119,6 +119,11 @@ def report(
             # Telegram's alone.
              + (f"; {others:,.0f} messages by other channels" if others else "")
         )
+        print(
+            f"    workers meanwhile: {med('telegram_only_cores_workers'):.2f} cores, "
+            f"{med('telegram_only_worker_cpu_us_per_message'):,.0f} µs of CPU a message "
+            "(planning included)"
+        )
     print(
         f"  messages delivered in the first phase: {med('messages'):,.0f} ("
         + ", ".join(f"{channel} {med(f'{sink}_messages'):,.0f}" for channel, sink, _ in CHANNELS)
