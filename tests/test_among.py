@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from notifier.db.among import among
+from notifier.db.among import Built, among
 from notifier.db.models import JournalEvent, School
 from notifier.db.states import EventStatus
 from notifier.delivery.grouping import MARK_ID
@@ -84,3 +84,37 @@ async def test_on_sqlite_every_length_of_list_is_one_statement_with_one_paramete
                 assert len(list(found)) == min(n, 5)
     assert len({statement for statement, _ in sent}) == 1, sent
     assert all(len(params) == 1 for _, params in sent), [len(p) for _, p in sent]
+
+
+_SCHOOLS = Built(lambda among: select(School.id).where(among(School.id, "ids")))
+_EVENTS_BUT = Built(
+    lambda among: select(JournalEvent.event_id).where(
+        among(MARK_ID, "marks"), ~among(JournalEvent.pk, "left_out")
+    )
+)
+
+
+async def test_a_statement_built_once_takes_its_lists_as_parameters(runtime: Runtime) -> None:
+    pks = await _fill(runtime)
+    with statements_sent(runtime) as sent:
+        async with runtime.sessions() as session:
+            statement, among = _SCHOOLS.of(session)
+            assert _SCHOOLS.of(session)[0] is statement  # built once, used again
+
+            async def schools(values: Any) -> list[str]:
+                found = await session.scalars(statement, {"ids": among.value(values)})
+                return sorted(found)
+
+            assert await schools({"s1", "s3", "nobody"}) == ["s1", "s3"]
+            assert await schools(f"s{n}" for n in range(5)) == [f"s{n}" for n in range(5)]
+            assert await schools([]) == []
+            events, among = _EVENTS_BUT.of(session)
+            found = await session.scalars(
+                events,
+                {"marks": among.value(["m0", "m1", "m2"]), "left_out": among.value(pks[1:2])},
+            )
+            assert sorted(found) == ["e0", "e2"]
+    if runtime.engine.dialect.name == "sqlite":  # one text, one JSON parameter, whatever the list
+        school_statements = {statement for statement, _ in sent if "schools" in statement}
+        assert len(school_statements) == 1, sent
+        assert all(len(params) == 1 for statement, params in sent if "schools" in statement)

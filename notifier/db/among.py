@@ -9,17 +9,23 @@ statement text whatever the length, compiled and prepared once, and no limit on 
 values (SQLite's default limit is 32,766 parameters a statement; builds may set another).
 
 PostgreSQL keeps SQLAlchemy's IN: its driver binds arrays natively, and the planner there has
-statistics either way."""
+statistics either way.
+
+A statement a claim or a record sends every time is built once (`Built`), its lists named
+parameters (`Among`): building a small query, and keying it for SQLAlchemy's cache of compiled
+statements, took a quarter of its CPU (a guardian's 120 addresses, 1.3 ms against 0.9 ms), and a
+claim sends a dozen."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.base import Executable
 
 
 def among(
@@ -34,3 +40,44 @@ def among(
     # with the column as the expanded list's parameters were.
     listed = func.json_each(json.dumps(list(values))).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+class Among:
+    """`column IN :name` for a statement built once: the list is the parameter `name`, given as
+    `value(values)`."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+
+    def __call__(
+        self, column: InstrumentedAttribute[Any] | ColumnElement[Any], name: str
+    ) -> ColumnElement[bool]:
+        if not self.sqlite:
+            return column.in_(bindparam(name, expanding=True))
+        listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
+        return column.in_(select(listed.c.value))
+
+    def value(self, values: Iterable[int | str]) -> str | list[int | str]:
+        """The list as this database's parameter takes it."""
+        listed = list(values)
+        return json.dumps(listed) if self.sqlite else listed
+
+
+S = TypeVar("S", bound=Executable)
+
+
+class Built(Generic[S]):
+    """A statement built once for each database dialect by `build(among)`, and used again."""
+
+    def __init__(self, build: Callable[[Among], S]) -> None:
+        self._build = build
+        self._built: dict[str, tuple[S, Among]] = {}
+
+    def of(self, session: AsyncSession) -> tuple[S, Among]:
+        """The statement for the session's database, and how its lists go as parameters."""
+        dialect = session.get_bind().dialect.name
+        built = self._built.get(dialect)
+        if built is None:
+            among = Among(dialect)
+            built = self._built[dialect] = (self._build(among), among)
+        return built

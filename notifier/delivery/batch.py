@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db.among import among
+from notifier.db.among import Among, Built
 from notifier.db.models import (
     ChannelBlock,
     Consent,
@@ -65,36 +65,44 @@ class Batch:
         return self._prefs.of(guardian_id, student.school_id if student else None)
 
 
+# A claim's reads, each by a list of ids (db/among.py: built once).
+_EVENTS = Built(lambda among: select(JournalEvent).where(among(JournalEvent.pk, "ids")))
+_STUDENTS = Built(lambda among: select(Student).where(among(Student.id, "ids")))
+_SCHOOLS = Built(lambda among: select(School).where(among(School.id, "ids")))
+_CLASS_NAMES = Built(
+    lambda among: select(SchoolClass.id, SchoolClass.name).where(among(SchoolClass.id, "ids"))
+)
+_CONSENTED = Built(
+    lambda among: select(Consent.guardian_id).where(
+        among(Consent.guardian_id, "ids"), Consent.revoked_at.is_(None)
+    )
+)
+_PREFERENCES = Built(lambda among: select(Preference).where(among(Preference.guardian_id, "ids")))
+_BLOCKED = Built(
+    lambda among: select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
+        among(ChannelBlock.guardian_id, "ids")
+    )
+)
+
+
+async def _by_ids(session: AsyncSession, built: Built[Any], ids: Collection[int | str]) -> Any:
+    """The rows of one of the reads above for these ids."""
+    statement, among = built.of(session)
+    return await session.execute(statement, {"ids": among.value(ids)})
+
+
 async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) -> Batch:
     notes = await load_claimed(session, ids)
     batch = Batch(notes)
-    batch.events = {
-        e.pk: e
-        for e in await session.scalars(
-            select(JournalEvent).where(among(session, JournalEvent.pk, {n.event_pk for n in notes}))
-        )
-    }
+    events = await _by_ids(session, _EVENTS, {n.event_pk for n in notes})
+    batch.events = {e.pk: e for e in events.scalars()}
     guardian_ids = {n.guardian_id for n in notes}
     batch.guardians = await load_addressees(session, guardian_ids)
     await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
-    batch.consented = set(
-        await session.scalars(
-            select(Consent.guardian_id).where(
-                among(session, Consent.guardian_id, guardian_ids), Consent.revoked_at.is_(None)
-            )
-        )
-    )
-    batch.preferences = {
-        p.guardian_id: p
-        for p in await session.scalars(
-            select(Preference).where(among(session, Preference.guardian_id, guardian_ids))
-        )
-    }
-    for guardian_id, channel in await session.execute(
-        select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
-            among(session, ChannelBlock.guardian_id, guardian_ids)
-        )
-    ):
+    batch.consented = set((await _by_ids(session, _CONSENTED, guardian_ids)).scalars())
+    preferences = await _by_ids(session, _PREFERENCES, guardian_ids)
+    batch.preferences = {p.guardian_id: p for p in preferences.scalars()}
+    for guardian_id, channel in await _by_ids(session, _BLOCKED, guardian_ids):
         batch.blocked.setdefault(guardian_id, set()).add(channel)
     for pk in {n.event_pk for n in notes if n.kind == summary.KIND}:
         data = batch.events[pk].data
@@ -132,9 +140,7 @@ async def _load_cards(
     shown = [n for card in batch.cards.values() for n in card.rows]
     missing = {n.event_pk for n in shown} - batch.events.keys()
     if missing:
-        for event in await session.scalars(
-            select(JournalEvent).where(among(session, JournalEvent.pk, missing))
-        ):
+        for event in (await _by_ids(session, _EVENTS, missing)).scalars():
             batch.events[event.pk] = event
     # A sibling's marks on the card: their pupil, class and school too.
     await _load_places(
@@ -146,22 +152,35 @@ async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str
     """These pupils, and their schools and class names, into the batch."""
     if not student_ids:
         return
-    students = list(
-        await session.scalars(select(Student).where(among(session, Student.id, student_ids)))
-    )
+    students = list((await _by_ids(session, _STUDENTS, student_ids)).scalars())
     batch.students.update((s.id, s) for s in students)
     school_ids = {s.school_id for s in students} - batch.schools.keys()
     if school_ids:
-        found = await session.scalars(select(School).where(among(session, School.id, school_ids)))
+        found = (await _by_ids(session, _SCHOOLS, school_ids)).scalars()
         batch.schools.update((s.id, s) for s in found)
     class_ids = {s.class_id for s in students if s.class_id} - batch.classes.keys()
     if class_ids:
-        names = await session.execute(
-            select(SchoolClass.id, SchoolClass.name).where(
-                among(session, SchoolClass.id, class_ids)
-            )
-        )
+        names = await _by_ids(session, _CLASS_NAMES, class_ids)
         batch.classes.update((cid, name) for cid, name in names.all())
+
+
+def _told_query(among: Among, *, leaving_out: bool) -> Select[tuple[str, Any]]:
+    query = (
+        select(Notification.guardian_id, JournalEvent.data)
+        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+        .where(
+            unindexed(Notification.status) == RowStatus.sent,
+            among(Notification.guardian_id, "guardians"),
+            JournalEvent.type.in_(TOLD_TYPES),
+            among(MARK_ID, "marks"),
+        )
+        .order_by(JournalEvent.pk)
+    )
+    return query.where(~among(Notification.id, "shown")) if leaving_out else query
+
+
+_TOLD = Built(lambda among: _told_query(among, leaving_out=False))
+_TOLD_BUT = Built(lambda among: _told_query(among, leaving_out=True))
 
 
 async def _told(
@@ -175,20 +194,11 @@ async def _told(
     (but those in `leave_out`)."""
     if not mark_ids or not guardian_ids:
         return {}
-    query = (
-        select(Notification.guardian_id, JournalEvent.data)
-        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
-        .where(
-            unindexed(Notification.status) == RowStatus.sent,
-            among(session, Notification.guardian_id, guardian_ids),
-            JournalEvent.type.in_(TOLD_TYPES),
-            among(session, MARK_ID, mark_ids),
-        )
-        .order_by(JournalEvent.pk)
-    )
+    query, among = (_TOLD_BUT if leave_out else _TOLD).of(session)
+    params = {"guardians": among.value(guardian_ids), "marks": among.value(mark_ids)}
     if leave_out:
-        query = query.where(~among(session, Notification.id, leave_out))
+        params["shown"] = among.value(leave_out)
     return {
         (guardian_id, str(data["mark_id"])): dict(data)
-        for guardian_id, data in (await session.execute(query)).all()
+        for guardian_id, data in (await session.execute(query, params)).all()
     }

@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notifier.db.among import among
+from notifier.db.among import Built
 from notifier.db.models import Guardian, Notification
 
 
@@ -40,15 +40,17 @@ class Claimed:
 
 
 _COLUMNS = [Notification.__table__.c[f.name] for f in fields(Claimed)]
+_CLAIMED = Built(
+    lambda among: select(*_COLUMNS).where(among(Notification.id, "ids")).order_by(Notification.id)
+)
 
 
 async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Claimed]:
     """These rows, in id order."""
     if not ids:
         return []
-    found = await session.execute(
-        select(*_COLUMNS).where(among(session, Notification.id, ids)).order_by(Notification.id)
-    )
+    statement, among = _CLAIMED.of(session)
+    found = await session.execute(statement, {"ids": among.value(ids)})
     return [Claimed(*row) for row in found]
 
 
@@ -67,13 +69,13 @@ class Addressee:
 
 
 _GUARDIAN_COLUMNS = [Guardian.__table__.c[f.name] for f in fields(Addressee)]
+_ADDRESSEES = Built(lambda among: select(*_GUARDIAN_COLUMNS).where(among(Guardian.id, "ids")))
 
 
 async def load_addressees(session: AsyncSession, ids: Collection[str]) -> dict[str, Addressee]:
     """These guardians, by id (those erased meanwhile are not there)."""
     if not ids:
         return {}
-    found = await session.execute(
-        select(*_GUARDIAN_COLUMNS).where(among(session, Guardian.id, ids))
-    )
+    statement, among = _ADDRESSEES.of(session)
+    found = await session.execute(statement, {"ids": among.value(ids)})
     return {row.id: Addressee(*row) for row in found}

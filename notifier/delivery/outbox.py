@@ -12,14 +12,26 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.elements import BindParameter
 
 from notifier.categories import Mode
-from notifier.db.among import among
+from notifier.db.among import Built, among
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.engine import SessionFactory
 from notifier.db.models import ChannelBlock, DeliveryAttempt, Notification
@@ -37,7 +49,7 @@ RECORD_TRIES = 6  # at least this many tries (0.2 s doubling, at most RECORD_MAX
 RECORD_MAX_DELAY = 2.0
 
 
-def _due(now: datetime, *, found: bool = False) -> Any:
+def _due(now: datetime | BindParameter[datetime], *, found: bool = False) -> Any:
     """Pending, due, and not leased. For rows `found` by id or group key the status filters
     them, and is no index's search: as one, SQLite walked (status, due_at) over every pending
     row. A claim's two leases took 13 and 6 ms of SQLite's CPU in bench.region, 1.6 ms each by
@@ -49,7 +61,7 @@ def _due(now: datetime, *, found: bool = False) -> Any:
     )
 
 
-def _card_free(now: datetime) -> Any:
+def _card_free(now: datetime | BindParameter[datetime]) -> Any:
     """A card's edits one at a time: each renders the card from the rows sent so far, so an
     edit made while another is out could leave the other's news off the card."""
     out = aliased(Notification)
@@ -164,26 +176,26 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
     skip them until the lease ends."""
     ends = time.monotonic() + lease.total_seconds()
     token = secrets.randbits(62) + 1
+    if session.get_bind().dialect.name == "sqlite":
+        return await _claim_at_once(
+            session, now=now, until=now + lease, limit=limit, token=token, ends=ends
+        )
+    # One claim at a time per database. Two claims taking whole groups lock rows in no set
+    # order and can deadlock; a claim is two short statements, so taking turns costs nothing.
+    await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
     pick = (
         select(Notification.id)
         .where(_due(now), _card_free(now))
         .order_by(Notification.due_at)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # One claim at a time per database. Two claims taking whole groups lock rows in no
-        # set order and can deadlock; a claim is two short statements, so taking turns costs
-        # nothing.
-        await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-        pick = pick.with_for_update(skip_locked=True)
     lease_them = (
         update(Notification)
         .values(lease_until=now + lease, lease_token=token)
         .returning(Notification.id, Notification.group_key)
         .execution_options(synchronize_session=False)
     )
-    if session.get_bind().dialect.name == "sqlite":
-        return await _claim_at_once(session, pick, lease_them, now, token, ends)
     # Picked first, leased second: as `id IN (subquery)`, PostgreSQL could run the locking,
     # limited subquery once per outer row, each time skipping the rows it had just locked, and
     # lease the whole backlog in one claim (9,980 rows for a limit of 200, in 8.5 s).
@@ -204,29 +216,49 @@ async def claim(*, session: AsyncSession, now: datetime, limit: int, lease: time
     return Lease(token, sorted({row_id for row_id, _ in rows}), ends)
 
 
-async def _claim_at_once(
-    session: AsyncSession,
-    pick: Select[int],
-    lease_them: ReturningUpdate[int, str | None],
-    now: datetime,
-    token: int,
-    ends: float,
-) -> Lease:
+def _claim_at_once_statement() -> ReturningUpdate[int, str | None]:
     """SQLite's claim, as one statement. Its one write lock is held from a transaction's first
     write to its commit, and each statement of a busy worker waits for a turn on the loop: with
     the lock held, the lease, the group lease and the commit were three such waits (a claim
     took 80 ms at p50 at 200 events/s, docs/scaling.md). The picked rows are taken once
     (MATERIALIZED) and lead to their groups; SQLite runs one writer at a time, so nothing can
-    lease a row between the pick and the lease."""
-    picked = pick.add_columns(Notification.group_key).cte("picked").prefix_with("MATERIALIZED")
+    lease a row between the pick and the lease. Built once (db/among.py, Built): its times,
+    limit and token are parameters."""
+    columns = Notification.__table__.c
+    now = bindparam("now", type_=columns.due_at.type)
+    picked = (
+        select(Notification.id, Notification.group_key)
+        .where(_due(now), _card_free(now))
+        .order_by(Notification.due_at)
+        .limit(bindparam("limit", type_=Integer()))
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
     grouped = select(picked.c.group_key).where(picked.c.group_key.is_not(None))
-    rows = await session.execute(
-        lease_them.where(
+    return (
+        update(Notification)
+        .values(
+            lease_until=bindparam("until", type_=columns.lease_until.type),
+            lease_token=bindparam("token", type_=columns.lease_token.type),
+        )
+        .where(
             or_(Notification.id.in_(select(picked.c.id)), Notification.group_key.in_(grouped)),
             _due(now, found=True),
         )
+        .returning(Notification.id, Notification.group_key)
+        .execution_options(synchronize_session=False)
     )
-    ids = sorted(row_id for row_id, _ in rows)
+
+
+_CLAIM_AT_ONCE = Built(lambda _: _claim_at_once_statement())
+
+
+async def _claim_at_once(
+    session: AsyncSession, *, now: datetime, until: datetime, limit: int, token: int, ends: float
+) -> Lease:
+    statement, _ = _CLAIM_AT_ONCE.of(session)
+    params = {"now": now, "until": until, "limit": limit, "token": token}
+    ids = sorted(row_id for row_id, _ in await session.execute(statement, params))
     await session.commit()
     return Lease(token, ids, ends)
 
@@ -286,6 +318,20 @@ async def record(sessions: SessionFactory, writes: list[Write], *, lease_ends: f
             await asyncio.sleep(delay)
 
 
+_FENCE = Built(
+    lambda among: (
+        update(Notification)
+        .where(
+            among(Notification.id, "ids"),
+            Notification.lease_token == bindparam("token", type_=Notification.lease_token.type),
+        )
+        .values(lease_until=None)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+)
+
+
 async def _write(session: AsyncSession, writes: list[Write]) -> int:
     # The fence first: one statement per lease marks the rows that still carry its token (it
     # also takes their locks, SQLite's write lock), and only those are written.
@@ -293,13 +339,8 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
     for token in {w.token for w in writes}:
         ids = [u.id for w in writes if w.token == token for u in w.updates]
         if ids:
-            mine = await session.execute(
-                update(Notification)
-                .where(among(session, Notification.id, ids), Notification.lease_token == token)
-                .values(lease_until=None)
-                .returning(Notification.id)
-                .execution_options(synchronize_session=False)
-            )
+            fence, among = _FENCE.of(session)
+            mine = await session.execute(fence, {"ids": among.value(ids), "token": token})
             owned.update((token, row_id) for row_id in mine.scalars())
     updates = [u.columns() for w in writes for u in w.updates if (w.token, u.id) in owned]
     attempts = [
