@@ -10,8 +10,8 @@ server the tests use (`bench.sinks telegram`, a process of its own; rate limits 
 does that twice: with the Telegram channel's send, and with a send that answers at once
 (`Answered`), which leaves the rest of delivery: its claims, loads, composing, rendering and
 records. Prints this process's CPU (time.process_time, every thread) per event planned and
-per message delivered, each run's and the medians. SQLite, a file. The uvloop event loop, as
-a worker runs.
+per message delivered, each run's and the medians. SQLite, a file. The uvloop event loop and
+the collector's settings, as a worker runs (its heap settled after startup: worker/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from notifier.delivery.dispatch import Dispatcher
 from notifier.embedded import EmbeddedRedis
 from notifier.event_loop import new_event_loop
 from notifier.runtime import Runtime, build_runtime
+from notifier.worker.lifecycle import settle_heap
 
 SENDS = ("sent", "answered at once")
 
@@ -119,6 +120,7 @@ async def bench(args: argparse.Namespace, sink: Sink) -> None:
         )
         pupils = await pipeline.load_school(settings)
         runtime = build_runtime(settings)
+        settle_heap()
         figures: dict[str, list[float]] = {"planned": [], **{how: [] for how in SENDS}}
         try:
             await link_chats(runtime)

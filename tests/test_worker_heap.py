@@ -1,5 +1,5 @@
 """A worker's startup: it leaves what it built out of the garbage collector's full collections
-(lifecycle._settle_heap): in bench.region those walked the whole heap, up to 222 ms each; it
+(lifecycle.settle_heap): in bench.region those walked the whole heap, up to 222 ms each; it
 imports no library it only needs for a PDF or a bot's conversation; and it has the record's
 statement ready before its first send (Dispatcher.warm_up)."""
 
