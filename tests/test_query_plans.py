@@ -21,8 +21,9 @@ from notifier.delivery.batch import _told
 from notifier.delivery.day_card import load_cards
 from notifier.delivery.intake import _advance_groups, _join_mark_history, _join_open_groups
 from notifier.delivery.outbox import Lease, claim, renew_lease
-from notifier.delivery.planner import OutboxRow, Pupil, Roster, _told_now, load_reports_sent
+from notifier.delivery.planner import OutboxRow, Roster, _told_now, load_reports_sent
 from notifier.delivery.receipts import apply_receipts, poll_receipts
+from notifier.roster.rows import Pupil
 from notifier.runtime import Runtime
 from notifier.summaries import plan_weekly
 from tests.sql_sent import statements_sent

@@ -24,20 +24,28 @@ from notifier.db.models import (
 from notifier.db.plans import unindexed
 from notifier.db.states import RowStatus
 from notifier.delivery import policy
-from notifier.delivery.claimed import Addressee, Claimed, load_addressees, load_claimed
+from notifier.delivery.claimed import (
+    Addressee,
+    Claimed,
+    ClaimedEvent,
+    load_addressees,
+    load_claimed,
+    load_events,
+)
 from notifier.delivery.day_card import Card, guardians_with_cards, load_cards
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES, TOLD_TYPES
 from notifier.reports import summary
 from notifier.reports.marks import Report, pupil_report
 from notifier.roster.preferences import EffectivePreferences, PreferenceCache
+from notifier.roster.rows import PUPIL_COLUMNS, Pupil
 
 
 @dataclass
 class Batch:
     notifications: list[Claimed]
-    events: dict[int, JournalEvent] = field(default_factory=dict)
+    events: dict[int, ClaimedEvent] = field(default_factory=dict)
     guardians: dict[str, Addressee] = field(default_factory=dict)
-    students: dict[str, Student] = field(default_factory=dict)
+    students: dict[str, Pupil] = field(default_factory=dict)
     schools: dict[str, School] = field(default_factory=dict)
     classes: dict[str, str] = field(default_factory=dict)
     consented: set[str] = field(default_factory=set)
@@ -66,12 +74,15 @@ class Batch:
 
 
 # A claim's reads, each by a list of ids (db/among.py: built once).
-_EVENTS = Built(lambda among: select(JournalEvent).where(among(JournalEvent.pk, "ids")))
-_STUDENTS = Built(lambda among: select(Student).where(among(Student.id, "ids")))
-_SCHOOLS = Built(lambda among: select(School).where(among(School.id, "ids")))
-_CLASS_NAMES = Built(
-    lambda among: select(SchoolClass.id, SchoolClass.name).where(among(SchoolClass.id, "ids"))
+# Pupils with their class's name, which messages print.
+_PUPILS = Built(
+    lambda among: (
+        select(*PUPIL_COLUMNS, SchoolClass.name)
+        .outerjoin(SchoolClass, SchoolClass.id == Student.class_id)
+        .where(among(Student.id, "ids"))
+    )
 )
+_SCHOOLS = Built(lambda among: select(School).where(among(School.id, "ids")))
 _CONSENTED = Built(
     lambda among: select(Consent.guardian_id).where(
         among(Consent.guardian_id, "ids"), Consent.revoked_at.is_(None)
@@ -94,8 +105,7 @@ async def _by_ids(session: AsyncSession, built: Built[Any], ids: Collection[int 
 async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) -> Batch:
     notes = await load_claimed(session, ids)
     batch = Batch(notes)
-    events = await _by_ids(session, _EVENTS, {n.event_pk for n in notes})
-    batch.events = {e.pk: e for e in events.scalars()}
+    batch.events = await load_events(session, {n.event_pk for n in notes})
     guardian_ids = {n.guardian_id for n in notes}
     batch.guardians = await load_addressees(session, guardian_ids)
     await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
@@ -139,9 +149,7 @@ async def _load_cards(
     batch.cards = await load_cards(session, since)
     shown = [n for card in batch.cards.values() for n in card.rows]
     missing = {n.event_pk for n in shown} - batch.events.keys()
-    if missing:
-        for event in (await _by_ids(session, _EVENTS, missing)).scalars():
-            batch.events[event.pk] = event
+    batch.events.update(await load_events(session, missing))
     # A sibling's marks on the card: their pupil, class and school too.
     await _load_places(
         session, batch, {n.student_id for n in shown if n.student_id} - batch.students.keys()
@@ -152,16 +160,17 @@ async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str
     """These pupils, and their schools and class names, into the batch."""
     if not student_ids:
         return
-    students = list((await _by_ids(session, _STUDENTS, student_ids)).scalars())
+    students = []
+    for *pupil, class_name in await _by_ids(session, _PUPILS, student_ids):
+        student = Pupil(*pupil)
+        students.append(student)
+        if student.class_id is not None and class_name is not None:
+            batch.classes[student.class_id] = class_name
     batch.students.update((s.id, s) for s in students)
     school_ids = {s.school_id for s in students} - batch.schools.keys()
     if school_ids:
         found = (await _by_ids(session, _SCHOOLS, school_ids)).scalars()
         batch.schools.update((s.id, s) for s in found)
-    class_ids = {s.class_id for s in students if s.class_id} - batch.classes.keys()
-    if class_ids:
-        names = await _by_ids(session, _CLASS_NAMES, class_ids)
-        batch.classes.update((cid, name) for cid, name in names.all())
 
 
 def _told_query(among: Among, *, leaving_out: bool) -> Select[tuple[str, Any]]:

@@ -1,7 +1,7 @@
-"""A claimed outbox row and its guardian as delivery reads them: typed rows of the columns it
-uses, loaded by Core. An ORM object per row (its identity, its state, instrumented attributes)
-was a tenth of a claim's time in delivery's profile, and delivery writes its rows back by
-values (outbox.RowUpdate), never through the objects."""
+"""A claimed outbox row, its event and its guardian as delivery reads them: typed rows of the
+columns it uses, loaded by Core. An ORM object per row (its identity, its state, instrumented
+attributes) was a tenth of a claim's time in delivery's profile, and delivery writes its rows
+back by values (outbox.RowUpdate), never through the objects."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.among import Built
-from notifier.db.models import Guardian, Notification
+from notifier.db.models import Guardian, JournalEvent, Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +80,27 @@ async def load_addressees(session: AsyncSession, ids: Collection[str]) -> dict[s
     statement, among = _ADDRESSEES.of(session)
     found = await session.execute(statement, {"ids": among.value(ids)})
     return {row.id: Addressee(*row) for row in found}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    """The journal event a claimed row is about."""
+
+    pk: int
+    type: str
+    time: datetime | None
+    data: dict[str, Any]
+    student_id: str | None
+
+
+_EVENT_COLUMNS = [JournalEvent.__table__.c[f.name] for f in fields(ClaimedEvent)]
+_EVENTS = Built(lambda among: select(*_EVENT_COLUMNS).where(among(JournalEvent.pk, "ids")))
+
+
+async def load_events(session: AsyncSession, pks: Collection[int]) -> dict[int, ClaimedEvent]:
+    """These events, by pk."""
+    if not pks:
+        return {}
+    statement, among = _EVENTS.of(session)
+    found = await session.execute(statement, {"ids": among.value(pks)})
+    return {row.pk: ClaimedEvent(*row) for row in found}

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.channels.base import Messenger
 from notifier.db.among import among
-from notifier.db.models import DeliveryAttempt, JournalEvent, Notification
+from notifier.db.models import DeliveryAttempt, Notification
 from notifier.db.plans import unindexed
 from notifier.db.states import Outcome, RowStatus
-from notifier.delivery.claimed import Claimed, load_claimed
+from notifier.delivery.claimed import Claimed, ClaimedEvent, load_claimed
 from notifier.delivery.grouping import MARK_TYPES, Item, fold
 
 # The keys of a guardian's groups that wait for a time of the school's day.
@@ -101,7 +101,7 @@ def mark_of(item: Item) -> str | None:
 def card_items(
     card: Card,
     news: list[Claimed],
-    events: dict[int, JournalEvent],
+    events: dict[int, ClaimedEvent],
     *,
     told_before: dict[tuple[str, str], dict[str, Any]],
     told: dict[tuple[str, str], dict[str, Any]],

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notifier.db.models import JournalEvent
-from notifier.delivery.claimed import Claimed
+from notifier.delivery.claimed import Claimed, ClaimedEvent
 
 MARK_CREATED = "journal.mark.created"
 MARK_UPDATED = "journal.mark.updated"
@@ -27,7 +27,7 @@ class Item:
     kind: str
     category: str
     student_id: str | None
-    event: JournalEvent
+    event: ClaimedEvent
     data: dict[str, Any]
     previous: dict[str, Any] | None
     members: list[Claimed] = field(default_factory=list)
@@ -41,7 +41,7 @@ class Folded:
 
 def fold(
     members: list[Claimed],
-    events: dict[int, JournalEvent],
+    events: dict[int, ClaimedEvent],
     told: dict[tuple[str, str], dict[str, Any]],
 ) -> Folded:
     """Items of a group in event order; `told` is (guardian, mark_id) → the mark as last sent."""
@@ -76,7 +76,7 @@ def fold(
 
 
 def _fold_mark(
-    notes: list[Claimed], events: dict[int, JournalEvent], told: dict[str, Any] | None
+    notes: list[Claimed], events: dict[int, ClaimedEvent], told: dict[str, Any] | None
 ) -> Item | None:
     history = [events[n.event_pk] for n in notes]
     final = history[-1]

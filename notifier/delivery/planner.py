@@ -34,22 +34,7 @@ from notifier.delivery.timing import defer_past_quiet, next_at
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
 from notifier.roster.preferences import EffectivePreferences, PreferenceCache
-
-
-@dataclass(frozen=True, slots=True)
-class Pupil:
-    """What planning reads of a pupil. Plain rows, not the ORM's: a batch of homework loads
-    whole classes, and in bench.region the ORM's pupils and guardians were 22,905 objects and
-    about 24 MB (tracemalloc) at the worker's peak; as rows, load_roster for 500 marks' pupils
-    took 19.2 ms of CPU instead of 29.2."""
-
-    id: str
-    school_id: str
-    class_id: str | None
-    full_name: str
-
-
-PUPIL_COLUMNS = (Student.id, Student.school_id, Student.class_id, Student.full_name)
+from notifier.roster.rows import PUPIL_COLUMNS, Pupil
 
 
 @dataclass(frozen=True, slots=True)
