@@ -19,7 +19,7 @@ claim sends a dozen."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, String, bindparam, func, select
@@ -81,3 +81,17 @@ class Built(Generic[S]):
             among = Among(dialect)
             built = self._built[dialect] = (self._build(among), among)
         return built
+
+    async def execute(
+        self,
+        session: AsyncSession,
+        values: Mapping[str, Any] | None = None,
+        /,
+        **lists: Iterable[int | str],
+    ) -> Any:
+        """The statement run with these `values`, and these lists for its Among parameters: its
+        Result (typed Any: the statement is any of the built ones)."""
+        statement, among = self.of(session)
+        params = dict(values or {})
+        params.update((name, among.value(listed)) for name, listed in lists.items())
+        return await session.execute(statement, params)

@@ -96,12 +96,6 @@ _BLOCKED = Built(
 )
 
 
-async def _by_ids(session: AsyncSession, built: Built[Any], ids: Collection[int | str]) -> Any:
-    """The rows of one of the reads above for these ids."""
-    statement, among = built.of(session)
-    return await session.execute(statement, {"ids": among.value(ids)})
-
-
 async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) -> Batch:
     notes = await load_claimed(session, ids)
     batch = Batch(notes)
@@ -109,10 +103,10 @@ async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) ->
     guardian_ids = {n.guardian_id for n in notes}
     batch.guardians = await load_addressees(session, guardian_ids)
     await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
-    batch.consented = set((await _by_ids(session, _CONSENTED, guardian_ids)).scalars())
-    preferences = await _by_ids(session, _PREFERENCES, guardian_ids)
+    batch.consented = set((await _CONSENTED.execute(session, ids=guardian_ids)).scalars())
+    preferences = await _PREFERENCES.execute(session, ids=guardian_ids)
     batch.preferences = {p.guardian_id: p for p in preferences.scalars()}
-    for guardian_id, channel in await _by_ids(session, _BLOCKED, guardian_ids):
+    for guardian_id, channel in await _BLOCKED.execute(session, ids=guardian_ids):
         batch.blocked.setdefault(guardian_id, set()).add(channel)
     for pk in {n.event_pk for n in notes if n.kind == summary.KIND}:
         data = batch.events[pk].data
@@ -161,7 +155,7 @@ async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str
     if not student_ids:
         return
     students = []
-    for *pupil, class_name in await _by_ids(session, _PUPILS, student_ids):
+    for *pupil, class_name in await _PUPILS.execute(session, ids=student_ids):
         student = Pupil(*pupil)
         students.append(student)
         if student.class_id is not None and class_name is not None:
@@ -169,7 +163,7 @@ async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str
     batch.students.update((s.id, s) for s in students)
     school_ids = {s.school_id for s in students} - batch.schools.keys()
     if school_ids:
-        found = (await _by_ids(session, _SCHOOLS, school_ids)).scalars()
+        found = (await _SCHOOLS.execute(session, ids=school_ids)).scalars()
         batch.schools.update((s.id, s) for s in found)
 
 
@@ -203,11 +197,10 @@ async def _told(
     (but those in `leave_out`)."""
     if not mark_ids or not guardian_ids:
         return {}
-    query, among = (_TOLD_BUT if leave_out else _TOLD).of(session)
-    params = {"guardians": among.value(guardian_ids), "marks": among.value(mark_ids)}
     if leave_out:
-        params["shown"] = among.value(leave_out)
-    return {
-        (guardian_id, str(data["mark_id"])): dict(data)
-        for guardian_id, data in (await session.execute(query, params)).all()
-    }
+        found = await _TOLD_BUT.execute(
+            session, guardians=guardian_ids, marks=mark_ids, shown=leave_out
+        )
+    else:
+        found = await _TOLD.execute(session, guardians=guardian_ids, marks=mark_ids)
+    return {(guardian_id, str(data["mark_id"])): dict(data) for guardian_id, data in found.all()}

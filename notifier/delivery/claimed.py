@@ -50,9 +50,7 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
     """These rows, in id order."""
     if not ids:
         return []
-    statement, among = _CLAIMED.of(session)
-    found = await session.execute(statement, {"ids": among.value(ids)})
-    return [Claimed(*row) for row in found]
+    return [Claimed(*row) for row in await _CLAIMED.execute(session, ids=ids)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +75,7 @@ async def load_addressees(session: AsyncSession, ids: Collection[str]) -> dict[s
     """These guardians, by id (those erased meanwhile are not there)."""
     if not ids:
         return {}
-    statement, among = _ADDRESSEES.of(session)
-    found = await session.execute(statement, {"ids": among.value(ids)})
-    return {row.id: Addressee(*row) for row in found}
+    return {row.id: Addressee(*row) for row in await _ADDRESSEES.execute(session, ids=ids)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +97,4 @@ async def load_events(session: AsyncSession, pks: Collection[int]) -> dict[int, 
     """These events, by pk."""
     if not pks:
         return {}
-    statement, among = _EVENTS.of(session)
-    found = await session.execute(statement, {"ids": among.value(pks)})
-    return {row.pk: ClaimedEvent(*row) for row in found}
+    return {row.pk: ClaimedEvent(*row) for row in await _EVENTS.execute(session, ids=pks)}

@@ -256,9 +256,8 @@ _CLAIM_AT_ONCE = Built(lambda _: _claim_at_once_statement())
 async def _claim_at_once(
     session: AsyncSession, *, now: datetime, until: datetime, limit: int, token: int, ends: float
 ) -> Lease:
-    statement, _ = _CLAIM_AT_ONCE.of(session)
     params = {"now": now, "until": until, "limit": limit, "token": token}
-    ids = sorted(row_id for row_id, _ in await session.execute(statement, params))
+    ids = sorted(row_id for row_id, _ in await _CLAIM_AT_ONCE.execute(session, params))
     await session.commit()
     return Lease(token, ids, ends)
 
@@ -339,8 +338,7 @@ async def _write(session: AsyncSession, writes: list[Write]) -> int:
     for token in {w.token for w in writes}:
         ids = [u.id for w in writes if w.token == token for u in w.updates]
         if ids:
-            fence, among = _FENCE.of(session)
-            mine = await session.execute(fence, {"ids": among.value(ids), "token": token})
+            mine = await _FENCE.execute(session, {"token": token}, ids=ids)
             owned.update((token, row_id) for row_id in mine.scalars())
     updates = [u.columns() for w in writes for u in w.updates if (w.token, u.id) in owned]
     attempts = [
