@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import BindParameter
 
 
 def among(
@@ -36,9 +37,16 @@ def among(
     """`column IN values` for the session's database: ints or strings, any number of them."""
     if session.get_bind().dialect.name != "sqlite":
         return column.in_(list(values))
-    # json_each's `value` column gives each element back as SQL: an integer or a text, compared
-    # with the column as the expanded list's parameters were.
-    listed = func.json_each(json.dumps(list(values))).table_valued("value")
+    return _in_json(column, json.dumps(list(values)))
+
+
+def _in_json(
+    column: InstrumentedAttribute[Any] | ColumnElement[Any], array: str | BindParameter[str]
+) -> ColumnElement[bool]:
+    """`column IN` the elements of a JSON array, on SQLite. json_each's `value` column gives each
+    element back as SQL: an integer or a text, compared with the column as the expanded list's
+    parameters were."""
+    listed = func.json_each(array).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
@@ -54,8 +62,7 @@ class Among:
     ) -> ColumnElement[bool]:
         if not self.sqlite:
             return column.in_(bindparam(name, expanding=True))
-        listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
-        return column.in_(select(listed.c.value))
+        return _in_json(column, bindparam(name, type_=String()))
 
     def value(self, values: Iterable[int | str]) -> str | list[int | str]:
         """The list as this database's parameter takes it."""

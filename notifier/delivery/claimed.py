@@ -9,13 +9,37 @@ from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import FromClause, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.db.among import Built
 from notifier.db.models import Guardian, JournalEvent, Notification
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+
+R = TypeVar("R", bound="DataclassInstance")
+
+
+class _Read(Generic[R]):
+    """A typed row's columns (its fields, by name) of `table`, read by a list of `key` values
+    (the statement built once: db/among.py)."""
+
+    def __init__(self, row: type[R], table: FromClause, key: str, *, ordered: bool = False) -> None:
+        self._row = row
+        by = table.c[key]
+        read = select(*(table.c[f.name] for f in fields(row)))
+        if ordered:
+            read = read.order_by(by)
+        self._built = Built(lambda among: read.where(among(by, "ids")))
+
+    async def __call__(self, session: AsyncSession, keys: Collection[int | str]) -> list[R]:
+        if not keys:
+            return []
+        return [self._row(*values) for values in await self._built.execute(session, ids=keys)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +64,12 @@ class Claimed:
     sent_at: datetime | None
 
 
-_COLUMNS = [Notification.__table__.c[f.name] for f in fields(Claimed)]
-_CLAIMED = Built(
-    lambda among: select(*_COLUMNS).where(among(Notification.id, "ids")).order_by(Notification.id)
-)
+_CLAIMED = _Read(Claimed, Notification.__table__, "id", ordered=True)
 
 
 async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Claimed]:
     """These rows, in id order."""
-    if not ids:
-        return []
-    return [Claimed(*row) for row in await _CLAIMED.execute(session, ids=ids)]
+    return await _CLAIMED(session, ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +86,12 @@ class Addressee:
     max_user_id: str | None
 
 
-_GUARDIAN_COLUMNS = [Guardian.__table__.c[f.name] for f in fields(Addressee)]
-_ADDRESSEES = Built(lambda among: select(*_GUARDIAN_COLUMNS).where(among(Guardian.id, "ids")))
+_ADDRESSEES = _Read(Addressee, Guardian.__table__, "id")
 
 
 async def load_addressees(session: AsyncSession, ids: Collection[str]) -> dict[str, Addressee]:
     """These guardians, by id (those erased meanwhile are not there)."""
-    if not ids:
-        return {}
-    return {row.id: Addressee(*row) for row in await _ADDRESSEES.execute(session, ids=ids)}
+    return {guardian.id: guardian for guardian in await _ADDRESSEES(session, ids)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +105,9 @@ class ClaimedEvent:
     student_id: str | None
 
 
-_EVENT_COLUMNS = [JournalEvent.__table__.c[f.name] for f in fields(ClaimedEvent)]
-_EVENTS = Built(lambda among: select(*_EVENT_COLUMNS).where(among(JournalEvent.pk, "ids")))
+_EVENTS = _Read(ClaimedEvent, JournalEvent.__table__, "pk")
 
 
 async def load_events(session: AsyncSession, pks: Collection[int]) -> dict[int, ClaimedEvent]:
     """These events, by pk."""
-    if not pks:
-        return {}
-    return {row.pk: ClaimedEvent(*row) for row in await _EVENTS.execute(session, ids=pks)}
+    return {event.pk: event for event in await _EVENTS(session, pks)}
