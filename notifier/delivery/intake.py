@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
-from notifier.db.among import among
+from notifier.db.among import Built
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.models import JournalEvent, Notification
 from notifier.db.plans import unindexed
@@ -131,29 +131,48 @@ def _open(row: OutboxRow) -> bool:
     return row.status is RowStatus.pending and row.mode is Mode.instant
 
 
+def _waiting() -> ColumnElement[bool]:
+    """A row still to go that no worker holds (a lease out, or run out at :now)."""
+    return and_(
+        unindexed(Notification.status) == RowStatus.pending,
+        or_(Notification.lease_until.is_(None), Notification.lease_until < bindparam("now")),
+    )
+
+
+_OPEN_GROUPS = Built(
+    lambda among: (
+        select(Notification.group_key, func.min(Notification.due_at))
+        .where(among(Notification.group_key, "keys"), _waiting())
+        .group_by(Notification.group_key)
+    )
+)
+
+
 async def _join_open_groups(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
     """A new instant row joins its guardian-child-category group already waiting to go, so the
     window counts from the group's first event and the group leaves as one message."""
     keys = {r.group_key for r in rows if _open(r)}
     if not keys:
         return
-    waiting = dict(
-        (
-            await session.execute(
-                select(Notification.group_key, func.min(Notification.due_at))
-                .where(
-                    among(session, Notification.group_key, keys),
-                    unindexed(Notification.status) == RowStatus.pending,
-                    or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-                )
-                .group_by(Notification.group_key)
-            )
-        ).all()
-    )
+    waiting = dict((await _OPEN_GROUPS.execute(session, {"now": now}, keys=keys)).all())
     for row in rows:
         due = waiting.get(row.group_key)
         if due is not None and _open(row):
             row.due_at = min(row.due_at, due)
+
+
+_MARK_HISTORY = Built(
+    lambda among: (
+        select(Notification.id, Notification.guardian_id, MARK_ID, Notification.group_key)
+        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+        .where(
+            among(Notification.guardian_id, "guardians"),
+            _waiting(),
+            JournalEvent.type.in_(MARK_TYPES),
+            among(MARK_ID, "marks"),
+        )
+    )
+)
 
 
 async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
@@ -167,16 +186,11 @@ async def _join_mark_history(session: AsyncSession, rows: list[OutboxRow], now: 
     }
     if not latest:
         return
-    waiting = await session.execute(
-        select(Notification.id, Notification.guardian_id, MARK_ID, Notification.group_key)
-        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
-        .where(
-            among(session, Notification.guardian_id, {g for g, _ in latest}),
-            unindexed(Notification.status) == RowStatus.pending,
-            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-            JournalEvent.type.in_(MARK_TYPES),
-            among(session, MARK_ID, {m for _, m in latest}),
-        )
+    waiting = await _MARK_HISTORY.execute(
+        session,
+        {"now": now},
+        guardians={g for g, _ in latest},
+        marks={m for _, m in latest},
     )
     moves = [
         {"id": pk, "group_key": row.group_key, "due_at": row.due_at, "mode": row.mode}
@@ -191,6 +205,19 @@ def _guardians(plans: Iterable[Plan]) -> set[str]:
     return {t.guardian_id for plan in plans for t in plan.targets}
 
 
+_ADVANCE = Built(
+    lambda among: (
+        update(Notification)
+        .where(
+            among(Notification.group_key, "keys"),
+            _waiting(),
+            Notification.due_at > bindparam("at"),
+        )
+        .values(due_at=bindparam("at"))
+    )
+)
+
+
 async def _advance_groups(session: AsyncSession, rows: list[OutboxRow], now: datetime) -> None:
     """A group goes when its most urgent row is due: a row going now that takes the day's report
     with it (planner.settle), an absence joining a timetable change that waited for more news
@@ -200,16 +227,7 @@ async def _advance_groups(session: AsyncSession, rows: list[OutboxRow], now: dat
         if r.status is RowStatus.pending and r.mode is Mode.instant:
             keys_by_due[r.due_at].add(r.group_key)
     for at, keys in keys_by_due.items():  # one due time for a batch's rows, mostly
-        await session.execute(
-            update(Notification)
-            .where(
-                among(session, Notification.group_key, keys),
-                unindexed(Notification.status) == RowStatus.pending,
-                Notification.due_at > at,
-                or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-            )
-            .values(due_at=at)
-        )
+        await _ADVANCE.execute(session, {"now": now, "at": at}, keys=keys)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import scope
 from notifier.categories import Category, Mode
-from notifier.db.among import among
+from notifier.db.among import Built
 from notifier.db.models import (
     Consent,
     Guardian,
@@ -208,6 +208,30 @@ def named_in(events: Iterable[JournalEventIn]) -> Named:
     return named
 
 
+_CLASSES = Built(
+    lambda among: select(SchoolClass.id, SchoolClass.school_id).where(among(SchoolClass.id, "ids"))
+)
+_CLASS_PUPILS = Built(lambda among: select(*PUPIL_COLUMNS).where(among(Student.class_id, "ids")))
+_PUPILS = Built(lambda among: select(*PUPIL_COLUMNS).where(among(Student.id, "ids")))
+_LINKS = Built(
+    lambda among: select(GuardianStudent.student_id, GuardianStudent.guardian_id).where(
+        among(GuardianStudent.student_id, "ids")
+    )
+)
+_CONSENTED = Built(
+    lambda among: select(Consent.guardian_id).where(
+        among(Consent.guardian_id, "ids"), Consent.revoked_at.is_(None)
+    )
+)
+_PREFERENCES = Built(lambda among: select(Preference).where(among(Preference.guardian_id, "ids")))
+_ADDRESSES = Built(
+    lambda among: select(
+        Guardian.id, Guardian.telegram_chat_id, Guardian.max_user_id, Guardian.email, Guardian.phone
+    ).where(among(Guardian.id, "ids"))
+)
+_SCHOOLS = Built(lambda among: select(School).where(among(School.id, "ids")))
+
+
 async def load_roster(
     *,
     session: AsyncSession,
@@ -220,88 +244,60 @@ async def load_roster(
     student_ids, class_ids = set(student_ids), set(class_ids)
     roster = Roster()
     if class_ids:
-        roster.classes = dict(
-            (
-                await session.execute(
-                    select(SchoolClass.id, SchoolClass.school_id).where(
-                        among(session, SchoolClass.id, class_ids)
-                    )
-                )
-            ).all()
-        )
-        for row in await session.execute(
-            select(*PUPIL_COLUMNS).where(among(session, Student.class_id, class_ids))
-        ):
+        roster.classes = dict((await _CLASSES.execute(session, ids=class_ids)).all())
+        for row in await _CLASS_PUPILS.execute(session, ids=class_ids):
             student = Pupil(*row)
             roster.students[student.id] = student
             if student.class_id is not None:
                 roster.class_students[student.class_id].append(student.id)
     missing = student_ids - roster.students.keys()
     if missing:
-        for row in await session.execute(
-            select(*PUPIL_COLUMNS).where(among(session, Student.id, missing))
-        ):
+        for row in await _PUPILS.execute(session, ids=missing):
             roster.students[row.id] = Pupil(*row)
     if not roster.students:
         return roster
-    links = await session.execute(
-        select(GuardianStudent.student_id, GuardianStudent.guardian_id).where(
-            among(session, GuardianStudent.student_id, roster.students.keys())
-        )
-    )
     guardian_ids: set[str] = set()
-    for student_id, guardian_id in links:
+    for student_id, guardian_id in await _LINKS.execute(session, ids=roster.students.keys()):
         roster.guardians_of[student_id].append(guardian_id)
         guardian_ids.add(guardian_id)
     for ids in roster.guardians_of.values():
         ids.sort()
     if guardian_ids:
-        roster.consented = set(
-            await session.scalars(
-                select(Consent.guardian_id).where(
-                    among(session, Consent.guardian_id, guardian_ids), Consent.revoked_at.is_(None)
-                )
-            )
-        )
-        for pref in await session.scalars(
-            select(Preference).where(among(session, Preference.guardian_id, guardian_ids))
-        ):
+        roster.consented = set((await _CONSENTED.execute(session, ids=guardian_ids)).scalars())
+        for pref in (await _PREFERENCES.execute(session, ids=guardian_ids)).scalars():
             roster.preferences[pref.guardian_id] = pref
-        addresses = select(
-            Guardian.id,
-            Guardian.telegram_chat_id,
-            Guardian.max_user_id,
-            Guardian.email,
-            Guardian.phone,
-        ).where(among(session, Guardian.id, guardian_ids))
         roster.guardians = {
-            guardian_id: Addresses(*rest) for guardian_id, *rest in await session.execute(addresses)
+            guardian_id: Addresses(*rest)
+            for guardian_id, *rest in await _ADDRESSES.execute(session, ids=guardian_ids)
         }
         if corrected := set(corrected_marks):
             roster.told_now = await _told_now(session, guardian_ids, corrected)
     school_ids = {s.school_id for s in roster.students.values()}
-    roster.schools = {
-        s.id: s
-        for s in await session.scalars(select(School).where(among(session, School.id, school_ids)))
-    }
+    found = (await _SCHOOLS.execute(session, ids=school_ids)).scalars()
+    roster.schools = {s.id: s for s in found}
     return roster
+
+
+_TOLD_NOW = Built(
+    lambda among: (
+        select(Notification.guardian_id, MARK_ID)
+        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
+        .where(
+            among(Notification.guardian_id, "guardians"),
+            Notification.mode == Mode.instant,
+            unindexed(Notification.status).in_((RowStatus.pending, RowStatus.sent)),
+            JournalEvent.type.in_(TOLD_TYPES),
+            among(MARK_ID, "marks"),
+        )
+    )
+)
 
 
 async def _told_now(
     session: AsyncSession, guardian_ids: set[str], mark_ids: set[str]
 ) -> set[tuple[str, str]]:
     """(guardian, mark) pairs of these marks planned to go at once (sent or still going)."""
-    found = await session.execute(
-        select(Notification.guardian_id, MARK_ID)
-        .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
-        .where(
-            among(session, Notification.guardian_id, guardian_ids),
-            Notification.mode == Mode.instant,
-            unindexed(Notification.status).in_((RowStatus.pending, RowStatus.sent)),
-            JournalEvent.type.in_(TOLD_TYPES),
-            among(session, MARK_ID, mark_ids),
-        )
-    )
+    found = await _TOLD_NOW.execute(session, guardians=guardian_ids, marks=mark_ids)
     return {(guardian_id, str(mark_id)) for guardian_id, mark_id in found.all()}
 
 
@@ -424,6 +420,19 @@ def settle(target: Target, roster: Roster, now: datetime) -> Target:
     return target
 
 
+_REPORTS_SENT = Built(
+    lambda among: (
+        select(Notification.guardian_id, Notification.student_id, func.max(Notification.sent_at))
+        .where(
+            among(Notification.group_key, "keys"),
+            unindexed(Notification.status) == RowStatus.sent,
+            Notification.sent_at >= bindparam("since"),
+        )
+        .group_by(Notification.guardian_id, Notification.student_id)
+    )
+)
+
+
 async def load_reports_sent(
     session: AsyncSession, roster: Roster, guardian_ids: Iterable[str], now: datetime
 ) -> None:
@@ -434,15 +443,7 @@ async def load_reports_sent(
     if not keys or not roster.schools:
         return
     opens = {sid: policy.early_since(now, school) for sid, school in roster.schools.items()}
-    sent = await session.execute(
-        select(Notification.guardian_id, Notification.student_id, func.max(Notification.sent_at))
-        .where(
-            among(session, Notification.group_key, keys),
-            unindexed(Notification.status) == RowStatus.sent,
-            Notification.sent_at >= min(opens.values()),
-        )
-        .group_by(Notification.guardian_id, Notification.student_id)
-    )
+    sent = await _REPORTS_SENT.execute(session, {"since": min(opens.values())}, keys=keys)
     for guardian_id, student_id, at in sent.all():
         school = roster.school_of(student_id or "")
         if school is not None and at is not None and at >= opens[school.id]:
