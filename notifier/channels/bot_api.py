@@ -1,5 +1,5 @@
 """The Telegram Bot API calls delivery makes (sendMessage, editMessageText, getMe), as JSON over
-one aiohttp session: https://core.telegram.org/bots/api#making-requests.
+kept-alive HTTP/1.1 connections (channels/http1.py): https://core.telegram.org/bots/api#making-requests.
 
 The bots (bots/telegram/) talk to Telegram through aiogram, as the design has it. Delivery does
 not: importing aiogram costs a process 131 MB (its types are pydantic models, built at import)
@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
+from notifier.channels.http1 import JsonPoster
 
-# Seconds a call may take before it counts as a network failure (retried later).
-TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
+# Seconds a call may take before it counts as a network failure (retried later), and of those
+# seconds, how long connecting may take.
+TIMEOUT_SECONDS = 30
+CONNECT_SECONDS = 10
 
 
 class BotApiError(Exception):
@@ -30,33 +32,36 @@ class BotApiError(Exception):
 
 
 class BotApiSession:
-    """One HTTP session for every bot token of a process (made on first use, in its loop)."""
+    """The Bot API's connections for every bot token of a process (made on first use, in its
+    loop)."""
 
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
+        self._poster: JsonPoster | None = None
 
     async def call(self, token: str, method: str, params: dict[str, Any]) -> Any:
-        """The call's `result`; raises BotApiError when Telegram says no, aiohttp's errors, a
-        TimeoutError or a ValueError (an answer that is not the Bot API's JSON: a proxy's page)
-        when the call did not get that far."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-        url = f"{self.base}/bot{token}/{method}"
-        async with self._session.post(url, json=params) as response:
-            body = await response.read()
-        answer = json.loads(body)
+        """The call's `result`; raises BotApiError when Telegram says no, an OSError (the
+        connection failed), a TimeoutError or a ValueError (an answer that is not the Bot API's
+        JSON: a proxy's page) when the call did not get that far."""
+        if self._poster is None:
+            self._poster = JsonPoster(
+                self.base, timeout=TIMEOUT_SECONDS, connect_timeout=CONNECT_SECONDS
+            )
+        body = json.dumps(params, ensure_ascii=False).encode()
+        status, answered = await self._poster.post(f"/bot{token}/{method}", body)
+        answer = json.loads(answered)
         if not isinstance(answer, dict):
             raise ValueError("the Bot API answered something else than a JSON object")
         if answer.get("ok") is True:
             return answer.get("result")
         parameters = answer.get("parameters") or {}
         raise BotApiError(
-            int(answer.get("error_code") or response.status),
+            int(answer.get("error_code") or status),
             str(answer.get("description") or ""),
             parameters.get("retry_after") if isinstance(parameters, dict) else None,
         )
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        if self._poster is not None:
+            await self._poster.close()
+            self._poster = None

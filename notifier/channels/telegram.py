@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
-
 from notifier.channels.base import Messenger, Recipient, SendResult
 from notifier.channels.bot_api import BotApiError, BotApiSession
 from notifier.channels.ratelimit import Limit, RateLimiter, per_second
@@ -120,7 +118,7 @@ class TelegramChannel:
         if key not in self._usernames:
             try:
                 me = await self.api.call(token, "getMe", {})
-            except (BotApiError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            except (BotApiError, OSError, TimeoutError, ValueError) as exc:
                 raise TransientDelivery(f"telegram getMe failed ({type(exc).__name__})") from None
             self._usernames[key] = str(me.get("username") or "")
         return deep_link(self._usernames[key], code)
@@ -188,7 +186,7 @@ class TelegramChannel:
             return await call()
         except BotApiError as exc:
             raise await self._refused(bucket, exc) from None
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             # A dropped connection, a timeout, a proxy's HTML error page: later.
             raise TransientDelivery(f"telegram {type(exc).__name__}") from None
 

@@ -1,0 +1,325 @@
+"""notifier/channels/http1.py against a local HTTP/1.1 server that answers as each test scripts
+it (kept alive, closed, chunked, cut short, not HTTP, slow, over TLS), and TelegramChannel over
+it when the connection drops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trustme
+from pydantic import SecretStr
+
+from notifier.channels import http1
+from notifier.channels.base import Recipient
+from notifier.channels.http1 import HttpError, JsonPoster
+from notifier.channels.ratelimit import RateLimiter
+from notifier.channels.telegram import TelegramChannel
+from notifier.errors import PermanentDelivery, TransientDelivery
+from notifier.runtime import Runtime
+
+OK = b'{"ok":true,"result":{"message_id":7}}'
+
+
+@dataclass
+class Request:
+    line: bytes
+    headers: dict[bytes, bytes]
+    body: bytes
+
+
+Answer = Callable[[Request, asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass
+class Server:
+    """Counts connections and keeps each request; `answer` writes the reply (kept alive unless
+    it closes the writer)."""
+
+    answer: Answer
+    connections: int = 0
+    requests: list[Request] = field(default_factory=list)
+    open_writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line, *rest = head[:-4].split(b"\r\n")
+                headers = {k.lower(): v.strip() for k, _, v in (h.partition(b":") for h in rest)}
+                body = await reader.readexactly(int(headers.get(b"content-length", b"0")))
+                request = Request(line, headers, body)
+                self.requests.append(request)
+                await self.answer(request, writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+
+def reply(body: bytes = OK, *, status: bytes = b"200 OK", extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        status,
+        len(body),
+        extra,
+        body,
+    )
+
+
+async def answer_ok(request: Request, writer: asyncio.StreamWriter) -> None:
+    writer.write(reply())
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[tuple[Server, str]]]]:
+    servers: list[tuple[Server, asyncio.Server]] = []
+
+    async def start(answer: Answer, tls: ssl.SSLContext | None = None) -> tuple[Server, str]:
+        server = Server(answer)
+        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
+        servers.append((server, listening))
+        port = listening.sockets[0].getsockname()[1]
+        return server, f"{'https' if tls else 'http'}://127.0.0.1:{port}/api"
+
+    yield start
+    for server, listening in servers:
+        listening.close()
+        for writer in server.open_writers:
+            writer.close()
+    await asyncio.sleep(0.01)  # the handlers see their connections closed and end
+
+
+async def test_a_call_is_posted_as_json_and_its_connection_kept_for_the_next(serve) -> None:
+    server, base = await serve(answer_ok)
+    poster = JsonPoster(base)
+    for n in range(3):
+        status, body = await poster.post("/sendMessage", json.dumps({"n": n}).encode())
+        assert (status, body) == (200, OK)
+    await poster.close()
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.line == b"POST /api/sendMessage HTTP/1.1"
+    assert first.headers[b"host"] == base.split("/")[2].encode()
+    assert first.headers[b"content-type"] == b"application/json"
+    assert [json.loads(r.body) for r in server.requests] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+async def test_calls_at_once_take_a_connection_each_and_share_them_after(serve) -> None:
+    async def slow_ok(request: Request, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.05)
+        writer.write(reply(request.body))
+
+    server, base = await serve(slow_ok)
+    poster = JsonPoster(base)
+    answers = await asyncio.gather(*(poster.post("/m", b'{"n":%d}' % n) for n in range(5)))
+    assert [body for _, body in answers] == [b'{"n":%d}' % n for n in range(5)]
+    await asyncio.gather(*(poster.post("/m", b"{}") for _ in range(5)))
+    assert server.connections == 5
+    await poster.close()
+
+
+async def test_an_answer_that_closes_the_connection_is_read_and_the_next_call_connects_again(
+    serve,
+) -> None:
+    async def close_after(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(reply(extra=b"Connection: close\r\n"))
+        await writer.drain()
+        writer.close()
+
+    server, base = await serve(close_after)
+    poster = JsonPoster(base)
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert server.connections == 2
+    await poster.close()
+
+
+async def test_a_chunked_answer_is_joined(serve) -> None:
+    async def chunked(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for part in (OK[:10], OK[10:]):
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+        writer.write(b"0\r\n\r\n")
+
+    server, base = await serve(chunked)
+    poster = JsonPoster(base)
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert server.connections == 1
+    await poster.close()
+
+
+async def test_an_error_status_comes_back_with_its_body(serve) -> None:
+    refusal = b'{"ok":false,"error_code":429,"parameters":{"retry_after":3}}'
+
+    async def too_many(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(reply(refusal, status=b"429 Too Many Requests"))
+
+    _, base = await serve(too_many)
+    poster = JsonPoster(base)
+    assert await poster.post("/m", b"{}") == (429, refusal)
+    await poster.close()
+
+
+async def test_a_connection_cut_before_the_whole_answer_raises_and_is_not_used_again(
+    serve,
+) -> None:
+    calls = 0
+
+    async def cut_first(request: Request, writer: asyncio.StreamWriter) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            writer.write(reply()[:-5])
+            await writer.drain()
+            writer.close()
+        else:
+            writer.write(reply())
+
+    server, base = await serve(cut_first)
+    poster = JsonPoster(base)
+    with pytest.raises(HttpError, match="before its answer was whole"):
+        await poster.post("/m", b"{}")
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert server.connections == 2
+    await poster.close()
+
+
+async def test_an_idle_connection_the_server_closed_is_left_for_a_new_one(serve) -> None:
+    server, base = await serve(answer_ok)
+    poster = JsonPoster(base)
+    await poster.post("/m", b"{}")
+    for writer in server.open_writers:  # the server's keep-alive timeout
+        writer.close()
+    await asyncio.sleep(0.05)
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert server.connections == 2
+    await poster.close()
+
+
+async def test_a_connection_idle_too_long_is_not_used_again(serve, monkeypatch) -> None:
+    server, base = await serve(answer_ok)
+    poster = JsonPoster(base)
+    await poster.post("/m", b"{}")
+    monkeypatch.setattr(http1, "IDLE_SECONDS", 0.0)
+    await poster.post("/m", b"{}")
+    assert server.connections == 2
+    await poster.close()
+
+
+async def test_an_answer_that_is_not_http_is_a_value_error(serve) -> None:
+    async def html(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"<html>proxy error</html>\r\n\r\n")
+
+    _, base = await serve(html)
+    poster = JsonPoster(base)
+    with pytest.raises(ValueError, match="not HTTP"):
+        await poster.post("/m", b"{}")
+    await poster.close()
+
+
+async def test_an_answer_too_large_for_an_api_is_a_value_error(serve) -> None:
+    async def huge(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(reply(b"x" * (http1.MAX_ANSWER_BYTES + 1)))
+
+    _, base = await serve(huge)
+    poster = JsonPoster(base)
+    with pytest.raises(ValueError, match="over"):
+        await poster.post("/m", b"{}")
+    await poster.close()
+
+
+async def test_a_server_too_slow_times_out_and_its_connection_is_closed(serve) -> None:
+    async def never(request: Request, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    server, base = await serve(never)
+    poster = JsonPoster(base, timeout=0.2)
+    with pytest.raises(TimeoutError):
+        await poster.post("/m", b"{}")
+    server.answer = answer_ok
+    assert await poster.post("/m", b"{}") == (200, OK)
+    assert server.connections == 2
+    await poster.close()
+
+
+async def test_nothing_listening_is_an_os_error() -> None:
+    poster = JsonPoster("http://127.0.0.1:9")
+    with pytest.raises(OSError):
+        await poster.post("/m", b"{}")
+
+
+def test_a_base_that_is_not_http_is_refused() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        JsonPoster("ftp://example.org")
+
+
+async def test_https_checks_the_server_by_the_system_s_trusted_authorities(
+    serve, monkeypatch, tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    server, base = await serve(answer_ok, server_tls)
+
+    untrusted = JsonPoster(base)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await untrusted.post("/m", b"{}")
+
+    # An operator's own authority, as OpenSSL reads it (SSL_CERT_FILE).
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    trusted = JsonPoster(base)
+    assert await trusted.post("/m", b"{}") == (200, OK)
+    assert await trusted.post("/m", b"{}") == (200, OK)
+    assert server.connections == 1  # kept alive (the refused handshake never reached it)
+    await trusted.close()
+
+
+@pytest.mark.redis
+async def test_telegram_retries_later_what_did_not_get_an_answer_and_drops_a_dead_chat(
+    serve, runtime: Runtime
+) -> None:
+    """Through TelegramChannel: a cut connection and a proxy's page are retried later; Telegram's
+    "chat not found" is not."""
+    answers = iter([b"cut", b"html", b"dead", b"ok"])
+
+    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
+        step = next(answers)
+        if step == b"cut":
+            writer.write(reply()[:20])
+            await writer.drain()
+            writer.close()
+        elif step == b"html":
+            writer.write(reply(b"<html>Bad gateway</html>", status=b"502 Bad Gateway"))
+        elif step == b"dead":
+            dead = b'{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}'
+            writer.write(reply(dead, status=b"400 Bad Request"))
+        else:
+            writer.write(reply())
+
+    _, base = await serve(scripted)
+    settings = runtime.settings.model_copy(
+        update={"telegram_token": SecretStr("123:abc"), "telegram_api_base": base}
+    )
+    channel = TelegramChannel(settings, RateLimiter(runtime.redis))
+    to = Recipient("g1", "Анна", telegram_chat_id="600000001")
+    now = runtime.clock()
+    for later in ("telegram HttpError", "telegram JSONDecodeError"):
+        with pytest.raises(TransientDelivery) as transient:
+            await channel.send(to, "<b>5</b>", ref="r1", now=now)
+        assert transient.value.reason == later
+    with pytest.raises(PermanentDelivery) as permanent:
+        await channel.send(to, "<b>5</b>", ref="r1", now=now)
+    assert permanent.value.unusable
+    assert (await channel.send(to, "<b>5</b>", ref="r1", now=now)).provider_id == "7"
+    await channel.close()
