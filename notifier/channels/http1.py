@@ -120,9 +120,8 @@ class JsonPoster:
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
         self.tls = ssl_context(None) if parts.scheme == "https" else None
-        default = self.port == (443 if self.tls else 80)
         self._head = (
-            f"Host: {parts.hostname if default else f'{parts.hostname}:{self.port}'}\r\n"
+            f"Host: {parts.netloc.rpartition('@')[2]}\r\n"
             "User-Agent: notifier\r\nAccept: application/json\r\n"
             "Content-Type: application/json\r\n"
         ).encode()
