@@ -77,9 +77,14 @@ async def store_and_plan(
         }
         for ev in unique
     ]
-    # Read before the first write: on SQLite the INSERT takes the database's one write lock,
-    # held until the commit, and every read after it holds off the worker's claims and records.
+    # Read and work out the rows before the first write: on SQLite the INSERT takes the
+    # database's one write lock, held until the commit, and whatever the consumer does after it
+    # (a read, or a turn of Python that waits for the GIL behind the worker's loop) holds off
+    # the worker's claims and records. A row's event pk is set once the INSERT returns it.
     await load_reports_sent(session, roster, _guardians(plans.values()), now)
+    planned = {
+        key: notification_rows(0, plan, roster, now, coalesce) for key, plan in plans.items()
+    }
     table = JournalEvent.__table__
     stmt = insert_ignore(session, table).returning(  # type: ignore[arg-type]
         table.c.pk, table.c.tenant, table.c.source, table.c.event_id
@@ -87,8 +92,9 @@ async def store_and_plan(
     inserted = (await session.execute(stmt, rows)).all() if rows else []
     outbox: list[OutboxRow] = []
     for pk, tenant, source, event_id in inserted:
-        plan = plans[(tenant, source, event_id)]
-        outbox.extend(notification_rows(pk, plan, roster, now, coalesce))
+        for row in planned[(tenant, source, event_id)]:
+            row.event_pk = pk
+            outbox.append(row)
     await _write_outbox(session, outbox, now)
     await session.commit()
     _count_planned(outbox)
