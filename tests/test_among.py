@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from notifier.db.among import Built, among
 from notifier.db.models import JournalEvent, School
@@ -117,3 +117,26 @@ async def test_a_statement_built_once_takes_its_lists_as_parameters(runtime: Run
         school_statements = {statement for statement, _ in sent if "schools" in statement}
         assert len(school_statements) == 1, sent
         assert all(len(params) == 1 for statement, params in sent if "schools" in statement)
+
+
+_SCHOOL_OBJECTS = Built(lambda among: select(School).where(among(School.id, "ids")))
+_RENAME = Built(
+    lambda among: update(School).where(among(School.id, "ids")).values(name=bindparam("name"))
+)
+
+
+async def test_a_built_statement_gives_objects_when_it_selects_them_and_rows_otherwise(
+    runtime: Runtime,
+) -> None:
+    await _fill(runtime)
+    async with runtime.sessions() as session:
+        objects = (await _SCHOOL_OBJECTS.execute(session, ids=["s1", "s2"])).scalars().all()
+        assert sorted(s.id for s in objects) == ["s1", "s2"]
+        assert all(isinstance(s, School) for s in objects)
+        assert (await _SCHOOLS.execute(session, ids=["s3"])).all() == [("s3",)]
+        # On the session's connection: an UPDATE of rows, in the session's transaction.
+        await _RENAME.execute(session, {"name": "Лицей"}, ids=["s1", "s4"])
+        await session.commit()
+    async with runtime.sessions() as session:
+        named = await session.execute(select(School.id, School.name).order_by(School.id))
+        assert [name for _, name in named] == ["Школа 0", "Лицей", "Школа 2", "Школа 3", "Лицей"]

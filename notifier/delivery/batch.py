@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notifier.db.among import Among, Built
 from notifier.db.models import (
     ChannelBlock,
-    Consent,
     JournalEvent,
     Notification,
     Preference,
@@ -36,6 +35,7 @@ from notifier.delivery.day_card import Card, guardians_with_cards, load_cards
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES, TOLD_TYPES
 from notifier.reports import summary
 from notifier.reports.marks import Report, pupil_report
+from notifier.roster import rows as roster_rows
 from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 from notifier.roster.rows import PUPIL_COLUMNS, Pupil
 
@@ -82,13 +82,6 @@ _PUPILS = Built(
         .where(among(Student.id, "ids"))
     )
 )
-_SCHOOLS = Built(lambda among: select(School).where(among(School.id, "ids")))
-_CONSENTED = Built(
-    lambda among: select(Consent.guardian_id).where(
-        among(Consent.guardian_id, "ids"), Consent.revoked_at.is_(None)
-    )
-)
-_PREFERENCES = Built(lambda among: select(Preference).where(among(Preference.guardian_id, "ids")))
 _BLOCKED = Built(
     lambda among: select(ChannelBlock.guardian_id, ChannelBlock.channel).where(
         among(ChannelBlock.guardian_id, "ids")
@@ -103,9 +96,8 @@ async def load_batch(*, session: AsyncSession, ids: list[int], now: datetime) ->
     guardian_ids = {n.guardian_id for n in notes}
     batch.guardians = await load_addressees(session, guardian_ids)
     await _load_places(session, batch, {n.student_id for n in notes if n.student_id})
-    batch.consented = set((await _CONSENTED.execute(session, ids=guardian_ids)).scalars())
-    preferences = await _PREFERENCES.execute(session, ids=guardian_ids)
-    batch.preferences = {p.guardian_id: p for p in preferences.scalars()}
+    batch.consented = await roster_rows.consented(session, guardian_ids)
+    batch.preferences = await roster_rows.preferences(session, guardian_ids)
     for guardian_id, channel in await _BLOCKED.execute(session, ids=guardian_ids):
         batch.blocked.setdefault(guardian_id, set()).add(channel)
     for pk in {n.event_pk for n in notes if n.kind == summary.KIND}:
@@ -163,8 +155,7 @@ async def _load_places(session: AsyncSession, batch: Batch, student_ids: set[str
     batch.students.update((s.id, s) for s in students)
     school_ids = {s.school_id for s in students} - batch.schools.keys()
     if school_ids:
-        found = (await _SCHOOLS.execute(session, ids=school_ids)).scalars()
-        batch.schools.update((s.id, s) for s in found)
+        batch.schools.update(await roster_rows.schools(session, school_ids))
 
 
 def _told_query(among: Among, *, leaving_out: bool) -> Select[tuple[str, Any]]:

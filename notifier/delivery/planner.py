@@ -15,7 +15,6 @@ from notifier import scope
 from notifier.categories import Category, Mode
 from notifier.db.among import Built
 from notifier.db.models import (
-    Consent,
     Guardian,
     GuardianStudent,
     JournalEvent,
@@ -33,6 +32,7 @@ from notifier.delivery.grouping import CORRECTIONS, MARK_ID, TOLD_TYPES
 from notifier.delivery.timing import defer_past_quiet, next_at
 from notifier.events.schema import JournalEventIn
 from notifier.events.types import KINDS
+from notifier.roster import rows as roster_rows
 from notifier.roster.preferences import EffectivePreferences, PreferenceCache
 from notifier.roster.rows import PUPIL_COLUMNS, Pupil
 
@@ -67,7 +67,7 @@ class Roster:
     # A batch's rows share a few schools, quiet hours and modes: their report slots and due
     # times (planner.settle, due_time) are worked out once each (a tenth of planning's CPU).
     _slots: dict[tuple[datetime, str, bool], policy.ReportSlot] = field(default_factory=dict)
-    due: dict[tuple[Any, ...], datetime] = field(default_factory=dict)  # due_time's, by its key
+    _due: dict[tuple[Any, ...], datetime] = field(default_factory=dict)  # due_time's, by its key
 
     def prefs(self, guardian_id: str, student_id: str) -> EffectivePreferences:
         """The guardian's choices over the defaults of this pupil's school."""
@@ -232,18 +232,11 @@ _LINKS = Built(
         among(GuardianStudent.student_id, "ids")
     )
 )
-_CONSENTED = Built(
-    lambda among: select(Consent.guardian_id).where(
-        among(Consent.guardian_id, "ids"), Consent.revoked_at.is_(None)
-    )
-)
-_PREFERENCES = Built(lambda among: select(Preference).where(among(Preference.guardian_id, "ids")))
 _ADDRESSES = Built(
     lambda among: select(
         Guardian.id, Guardian.telegram_chat_id, Guardian.max_user_id, Guardian.email, Guardian.phone
     ).where(among(Guardian.id, "ids"))
 )
-_SCHOOLS = Built(lambda among: select(School).where(among(School.id, "ids")))
 
 
 async def load_roster(
@@ -277,18 +270,17 @@ async def load_roster(
     for ids in roster.guardians_of.values():
         ids.sort()
     if guardian_ids:
-        roster.consented = set((await _CONSENTED.execute(session, ids=guardian_ids)).scalars())
-        for pref in (await _PREFERENCES.execute(session, ids=guardian_ids)).scalars():
-            roster.preferences[pref.guardian_id] = pref
+        roster.consented = await roster_rows.consented(session, guardian_ids)
+        roster.preferences = await roster_rows.preferences(session, guardian_ids)
         roster.guardians = {
             guardian_id: Addresses(*rest)
             for guardian_id, *rest in await _ADDRESSES.execute(session, ids=guardian_ids)
         }
         if corrected := set(corrected_marks):
             roster.told_now = await _told_now(session, guardian_ids, corrected)
-    school_ids = {s.school_id for s in roster.students.values()}
-    found = (await _SCHOOLS.execute(session, ids=school_ids)).scalars()
-    roster.schools = {s.id: s for s in found}
+    roster.schools = await roster_rows.schools(
+        session, {s.school_id for s in roster.students.values()}
+    )
     return roster
 
 
@@ -486,9 +478,9 @@ def due_time(target: Target, roster: Roster, now: datetime, coalesce: timedelta)
         return now + coalesce
     quiet = roster.prefs(target.guardian_id, target.student_id).quiet_window(school)
     key = (now, coalesce, school.id, quiet, target.mode, target.card, target.gather)
-    due = roster.due.get(key)
+    due = roster._due.get(key)
     if due is None:
-        due = roster.due[key] = _due_time(target, school, quiet, now, coalesce)
+        due = roster._due[key] = _due_time(target, school, quiet, now, coalesce)
     return due
 
 
