@@ -98,6 +98,17 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[tuple[Server, str]]]]
     await asyncio.sleep(0.01)  # the handlers see their connections closed and end
 
 
+async def two_calls(serve: Callable[..., Awaitable[tuple[Server, str]]], answer: Answer) -> Server:
+    """Two calls in turn to a server answering with `answer`, each answered whole; the server,
+    to count the connections they took."""
+    server, base = await serve(answer)
+    poster = JsonPoster(base)
+    for _ in range(2):
+        assert await poster.post("/m", b"{}") == (200, OK)
+    await poster.close()
+    return server
+
+
 async def test_a_call_is_posted_as_json_and_its_connection_kept_for_the_next(serve) -> None:
     server, base = await serve(answer_ok)
     poster = JsonPoster(base)
@@ -135,12 +146,7 @@ async def test_an_answer_that_closes_the_connection_is_read_and_the_next_call_co
         await writer.drain()
         writer.close()
 
-    server, base = await serve(close_after)
-    poster = JsonPoster(base)
-    assert await poster.post("/m", b"{}") == (200, OK)
-    assert await poster.post("/m", b"{}") == (200, OK)
-    assert server.connections == 2
-    await poster.close()
+    assert (await two_calls(serve, close_after)).connections == 2
 
 
 async def test_a_chunked_answer_is_joined(serve) -> None:
@@ -150,12 +156,7 @@ async def test_a_chunked_answer_is_joined(serve) -> None:
             writer.write(b"%x\r\n%s\r\n" % (len(part), part))
         writer.write(b"0\r\n\r\n")
 
-    server, base = await serve(chunked)
-    poster = JsonPoster(base)
-    assert await poster.post("/m", b"{}") == (200, OK)
-    assert await poster.post("/m", b"{}") == (200, OK)
-    assert server.connections == 1
-    await poster.close()
+    assert (await two_calls(serve, chunked)).connections == 1
 
 
 async def test_an_error_status_comes_back_with_its_body(serve) -> None:

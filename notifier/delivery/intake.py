@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier.categories import Mode
 from notifier.db.among import Built
 from notifier.db.bulk import insert_ignore, update_by_id
 from notifier.db.models import JournalEvent, Notification
-from notifier.db.plans import unindexed
 from notifier.db.states import EventStatus, RowStatus
 from notifier.delivery.grouping import MARK_ID, MARK_TYPES
+from notifier.delivery.outbox import unleased
 from notifier.delivery.planner import (
     OutboxRow,
     Plan,
@@ -137,18 +137,10 @@ def _open(row: OutboxRow) -> bool:
     return row.status is RowStatus.pending and row.mode is Mode.instant
 
 
-def _waiting() -> ColumnElement[bool]:
-    """A row still to go that no worker holds (a lease out, or run out at :now)."""
-    return and_(
-        unindexed(Notification.status) == RowStatus.pending,
-        or_(Notification.lease_until.is_(None), Notification.lease_until < bindparam("now")),
-    )
-
-
 _OPEN_GROUPS = Built(
     lambda among: (
         select(Notification.group_key, func.min(Notification.due_at))
-        .where(among(Notification.group_key, "keys"), _waiting())
+        .where(among(Notification.group_key, "keys"), unleased(bindparam("now"), found=True))
         .group_by(Notification.group_key)
     )
 )
@@ -173,7 +165,7 @@ _MARK_HISTORY = Built(
         .join(JournalEvent, JournalEvent.pk == Notification.event_pk)
         .where(
             among(Notification.guardian_id, "guardians"),
-            _waiting(),
+            unleased(bindparam("now"), found=True),
             JournalEvent.type.in_(MARK_TYPES),
             among(MARK_ID, "marks"),
         )
@@ -216,7 +208,7 @@ _ADVANCE = Built(
         update(Notification)
         .where(
             among(Notification.group_key, "keys"),
-            _waiting(),
+            unleased(bindparam("now"), found=True),
             Notification.due_at > bindparam("at"),
         )
         .values(due_at=bindparam("at"))

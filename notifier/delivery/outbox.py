@@ -49,16 +49,21 @@ RECORD_TRIES = 6  # at least this many tries (0.2 s doubling, at most RECORD_MAX
 RECORD_MAX_DELAY = 2.0
 
 
-def _due(now: datetime | BindParameter[datetime], *, found: bool = False) -> Any:
-    """Pending, due, and not leased. For rows `found` by id or group key the status filters
-    them, and is no index's search: as one, SQLite walked (status, due_at) over every pending
-    row. A claim's two leases took 13 and 6 ms of SQLite's CPU in bench.region, 1.6 ms each by
-    the group keys' index and the primary key (db/plans.py)."""
+def unleased(now: datetime | BindParameter[datetime], *, found: bool = False) -> Any:
+    """Pending, and held by no worker at `now` (never leased, or its lease ran out). For rows
+    `found` by id or group key the status filters them, and is no index's search: as one,
+    SQLite walked (status, due_at) over every pending row. A claim's two leases took 13 and
+    6 ms of SQLite's CPU in bench.region, 1.6 ms each by the group keys' index and the primary
+    key (db/plans.py)."""
     return and_(
         (unindexed(Notification.status) if found else Notification.status) == RowStatus.pending,
-        Notification.due_at <= now,
         or_(Notification.lease_until.is_(None), Notification.lease_until < now),
     )
+
+
+def _due(now: datetime | BindParameter[datetime], *, found: bool = False) -> Any:
+    """Pending, due, and not leased (unleased)."""
+    return and_(unleased(now, found=found), Notification.due_at <= now)
 
 
 def _card_free(now: datetime | BindParameter[datetime]) -> Any:
