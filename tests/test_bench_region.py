@@ -62,6 +62,16 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     )
     assert telegram is not None, out[-3000:]
     assert telegram.group(1) != "0" and telegram.group(2) != "0", telegram.group(0)
+    # Its ceiling is the bare client timed just before the phase; the idle service beside it.
+    beside = re.search(
+        r"^    the bare client timed just before the phase, beside the idle service \(its "
+        r"workers: ([\d.]+) cores\); against the bench's first ceiling \([\d,]+/s\) the "
+        r"phase is [\d.]+$",
+        out,
+        re.M,
+    )
+    assert beside is not None, out[-3000:]
+    assert float(beside.group(1)) < 0.5, beside.group(0)
     # The workers' share of a core in that phase, and their CPU a message.
     meanwhile = re.search(
         r"^    workers meanwhile: ([\d.]+) cores, ([\d,]+) µs of CPU a message", out, re.M

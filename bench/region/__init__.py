@@ -30,7 +30,8 @@ Each run, on an emptied outbox:
   5. Telegram alone: `--telegram-events` marks about pupils whose guardians with consent all
      read Telegram (the day's next, then made up beyond the day if it has too few), XADDed
      as fast as possible; Telegram's messages/s (in the mix, where Telegram has about half
-     the messages, the whole service's rate bounds it);
+     the messages, the whole service's rate bounds it), as a ratio to the bare Bot API
+     client timed again just before the phase;
 (each phase replays a part of the day no earlier phase did; 0 skips phase 4 or 5), then
 reconciles, per channel and recipient (a MAX message must reach the guardian's MAX user,
 once): lost (planned for a reachable guardian and not received) and duplicated (received more
