@@ -69,6 +69,9 @@ async def test_columns_returning_and_many_rows_of_parameters(engine: AsyncEngine
         assert await conn.scalar(text("SELECT count(*) FROM pupils")) == 5
         empty = await conn.execute(text("SELECT id FROM pupils WHERE id < 0"))
         assert empty.all() == []
+        some = await conn.execute(text("SELECT id FROM pupils ORDER BY id"))
+        assert [tuple(row) for row in some.fetchmany()] == [(1,)]  # sqlite3's arraysize, 1
+        assert [tuple(row) for row in some.fetchmany(2)] == [(2,), (3,)]
 
 
 async def test_an_error_is_sqlalchemys_and_the_connection_goes_on(engine: AsyncEngine) -> None:

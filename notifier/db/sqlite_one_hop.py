@@ -56,7 +56,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     connection's thread. No statement of another can come between its execute and its fetch,
     so it needs no lock of its own."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     # Nothing is left open on the thread to close, so SQLAlchemy has nothing to await.
     _awaitable_cursor_close = False
@@ -70,6 +70,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1  # sqlite3's: what fetchmany() takes without a size
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
 
     @property
     def description(self) -> Any:
