@@ -353,7 +353,8 @@ async def one_run(
         figures["telegram_only_bare_per_s"] = await bare_rate(sinks, "telegram", args.ceiling_size)
         # The idle service's workers meanwhile: a few hundredths of a core, or the ceiling is
         # lower than the bare client's own.
-        figures["telegram_only_bare_cores_workers"] = cpu.shares()["workers"]
+        for part, cores in cpu.shares().items():
+            figures[f"telegram_only_bare_cores_{part}"] = cores
         cpu.start()
         _, records = await replay(redis, sessions, sinks, folder, telegram, args.timeout)
         workers_cpu = cpu.used()["workers"]

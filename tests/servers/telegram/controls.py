@@ -30,10 +30,14 @@ class Controls(BotState):
     # -- test side: programming ----------------------------------------------------------
 
     def clear(self) -> None:
-        """Forget records, faults, queued updates and the webhook."""
+        """Forget records, the messages kept for edits and each chat's message ids, faults,
+        queued updates and the webhook. (A bench sends tens of thousands of messages between
+        clears: kept, they slow each request after.)"""
         with self._lock:
             self.sent.clear()
             self.calls.clear()
+            self._messages.clear()
+            self._next_message_id.clear()
             self._faults.clear()
             self._blocked.clear()
             self._missing.clear()
