@@ -346,9 +346,9 @@ async def one_run(
         tally += reconcile(await expected_deliveries(sessions, marks), records)
 
     if telegram.events:
-        # The bare client's ceiling again, just before the phase it is the ceiling of: over a
-        # bench's minutes the machine's pace moves, the start's ceiling by 4,638-5,580/s on one
-        # day, and the phase's ratio moved with it as much as with our code.
+        # The bare client's ceiling again, just before the phase it is the ceiling of: the
+        # machine's pace moves over a bench's minutes (this ceiling and the bench's first one
+        # differed by up to 12% within one bench), and a ratio to the first would move with it.
         cpu.start()
         figures["telegram_only_bare_per_s"] = await bare_rate(sinks, "telegram", args.ceiling_size)
         # The idle service's workers meanwhile: a few hundredths of a core, or the ceiling is
