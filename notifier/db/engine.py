@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
-from notifier.db import sqlite_one_hop, sqlite_turns
+from notifier.db import sqlite_turns
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -45,7 +45,6 @@ def create_engine(
     if is_sqlite(database_url):
         db_path = make_url(database_url).database
         kwargs["connect_args"] = {"timeout": 30, "cached_statements": cached_statements}
-        kwargs["module"] = sqlite_one_hop.dbapi()
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
             if sqlite_turns.AVAILABLE:
