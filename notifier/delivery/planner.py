@@ -76,9 +76,8 @@ class Roster:
         student = self.students.get(student_id)
         return self._prefs.of(guardian_id, student.school_id if student else None)
 
-    def report_slot(self, now: datetime, school: School, guardian_id: str) -> policy.ReportSlot:
-        """policy.report_slot for this guardian of this school (whether their report went)."""
-        sent = guardian_id in self.reports_sent
+    def report_slot(self, now: datetime, school: School, sent: bool) -> policy.ReportSlot:
+        """policy.report_slot for a guardian of this school whose report went today, or not."""
         slot = self._slots.get((now, school.id, sent))
         if slot is None:
             slot = self._slots[(now, school.id, sent)] = policy.report_slot(
@@ -416,7 +415,7 @@ def settle(target: Target, roster: Roster, now: datetime) -> Target:
     if school is None:
         return target
     sent = target.guardian_id in roster.reports_sent
-    slot = roster.report_slot(now, school, target.guardian_id)
+    slot = roster.report_slot(now, school, sent)
     if target.mode is Mode.report and slot is policy.ReportSlot.evening:
         if school.edit_day_card and sent:
             return replace(target, card=True)
