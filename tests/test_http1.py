@@ -217,24 +217,21 @@ async def test_a_connection_idle_too_long_is_not_used_again(serve, monkeypatch) 
     await poster.close()
 
 
-async def test_an_answer_that_is_not_http_is_a_value_error(serve) -> None:
-    async def html(request: Request, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"<html>proxy error</html>\r\n\r\n")
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        (b"<html>proxy error</html>\r\n\r\n", "not HTTP"),  # a proxy's page
+        (reply(b"x" * (http1.MAX_ANSWER_BYTES + 1)), "over"),  # too large for an API's answer
+    ],
+    ids=["not-http", "too-large"],
+)
+async def test_an_answer_not_an_apis_is_a_value_error(serve, answer: bytes, why: str) -> None:
+    async def wrong(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(answer)
 
-    _, base = await serve(html)
+    _, base = await serve(wrong)
     poster = JsonPoster(base)
-    with pytest.raises(ValueError, match="not HTTP"):
-        await poster.post("/m", b"{}")
-    await poster.close()
-
-
-async def test_an_answer_too_large_for_an_api_is_a_value_error(serve) -> None:
-    async def huge(request: Request, writer: asyncio.StreamWriter) -> None:
-        writer.write(reply(b"x" * (http1.MAX_ANSWER_BYTES + 1)))
-
-    _, base = await serve(huge)
-    poster = JsonPoster(base)
-    with pytest.raises(ValueError, match="over"):
+    with pytest.raises(ValueError, match=why):
         await poster.post("/m", b"{}")
     await poster.close()
 
