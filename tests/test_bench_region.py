@@ -78,6 +78,15 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     )
     assert meanwhile is not None, out[-3000:]
     assert float(meanwhile.group(1)) > 0 and meanwhile.group(2) != "0", meanwhile.group(0)
+    # The phase split at its last event stored: delivery alone after it.
+    split = re.search(
+        r"^    its events were all stored and planned at ([\d,]+) ms, ([\d,]+) messages sent by "
+        r"then; after, delivery alone: ([\d,]+) messages/s = ([\d.]+) × the bare client",
+        out,
+        re.M,
+    )
+    assert split is not None, out[-3000:]
+    assert split.group(1) != "0" and split.group(3) != "0", split.group(0)
     # Every message of the Telegram phase went by Telegram, and the reconciliation (lost and
     # duplicated, 0 above) counted the new phases' messages among the channel's.
     assert re.search(r"\btelegram_only_other_messages=0\.0\b", out), out[-3000:]

@@ -80,6 +80,21 @@ def received_per_s(phase: Phase, ats: list[float]) -> float:
     return len(ats) / (max(ats) - phase.started) if ats else 0.0
 
 
+def after_stored(phase: Phase, last_stored: datetime, ats: list[float]) -> dict[str, float]:
+    """The Telegram-alone phase in two parts: until its last event was stored and planned,
+    while planning shared the workers' cores with delivery, and after, delivery alone. (The
+    sinks stamp `ats` with the monotonic clock, the worker stamps `last_stored` with the wall
+    clock: both are offsets from the phase's start here.)"""
+    stored_s = (last_stored.replace(tzinfo=UTC) - phase.started_wall).total_seconds()
+    end_s = max(ats) - phase.started
+    after = sum(1 for at in ats if at - phase.started > stored_s)
+    return {
+        "telegram_only_stored_ms": 1000 * stored_s,
+        "telegram_only_sent_while_storing": len(ats) - after,
+        "telegram_only_after_stored_per_s": after / (end_s - stored_s) if end_s > stored_s else 0.0,
+    }
+
+
 async def wait_done(
     sessions: Any,
     phase: Phase,
@@ -356,7 +371,7 @@ async def one_run(
         for part, cores in cpu.shares().items():
             figures[f"telegram_only_bare_cores_{part}"] = cores
         cpu.start()
-        _, records = await replay(redis, sessions, sinks, folder, telegram, args.timeout)
+        last_stored, records = await replay(redis, sessions, sinks, folder, telegram, args.timeout)
         workers_cpu = cpu.used()["workers"]
         ats = [at for _, _, at in records["telegram"]]
         if ats:
@@ -364,6 +379,7 @@ async def one_run(
             # first XADD to the last message, and their CPU per message, planning included.
             figures["telegram_only_cores_workers"] = workers_cpu / (max(ats) - telegram.started)
             figures["telegram_only_worker_cpu_us_per_message"] = 1e6 * workers_cpu / len(ats)
+            figures.update(after_stored(telegram, last_stored, ats))
         figures["telegram_only_events"] = len(telegram.events)
         figures["telegram_only_made_up"] = len(made_up)
         figures["telegram_only_messages"] = len(ats)
