@@ -6,6 +6,7 @@ bench.region's to show (docs/scaling.md)."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from notifier.db import turn_watch
 from notifier.db.engine import create_engine
 from notifier.db.sqlite_turns import TakingTurns, lock_path, writes
 
@@ -97,6 +99,77 @@ def test_a_waiting_writer_goes_on_when_the_holder_commits(database: Path) -> Non
     assert [x for (x,) in first.execute("SELECT x FROM t ORDER BY rowid")] == [1, 2]
     first.close()
     second.close()
+
+
+def test_a_long_wait_for_the_turn_is_logged_with_who_holds_it(
+    database: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A holder that keeps the turn (here another open file of this process, as a stuck
+    process would) is named in the log while a writer waits, and the wait's end is logged."""
+    monkeypatch.setattr(turn_watch, "WARN_SECONDS", 0.3)
+    caplog.set_level(logging.INFO, logger=turn_watch.__name__)
+    holder = os.open(lock_path(str(database)), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    writer = _connect(database, check_same_thread=False)
+    done = threading.Event()
+
+    def write() -> None:
+        writer.execute("INSERT INTO t VALUES (1)")
+        writer.commit()
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        for _ in range(100):
+            if any(r.message == "sqlite.turn_waiting" for r in caplog.records):
+                break
+            done.wait(0.05)
+        (waiting,) = [r for r in caplog.records if r.message == "sqlite.turn_waiting"]
+        assert waiting.levelno == logging.WARNING
+        assert waiting.holder_pid == (os.getpid() if Path(turn_watch.PROC_LOCKS).exists() else None)
+        assert waiting.seconds >= 0.3
+        assert not done.is_set()
+    finally:
+        os.close(holder)  # gives the lock back
+        thread.join(10)
+    assert done.is_set()
+    (taken,) = [r for r in caplog.records if r.message == "sqlite.turn_taken"]
+    assert taken.seconds >= 0.3
+    writer.close()
+
+
+def test_a_turn_taken_at_once_or_soon_logs_nothing(
+    database: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=turn_watch.__name__)
+    first, second = _connect(database), _connect(database, check_same_thread=False)
+    first.execute("INSERT INTO t VALUES (1)")
+
+    def write() -> None:
+        second.execute("INSERT INTO t VALUES (2)")
+        second.commit()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    first.commit()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert [r.message for r in caplog.records if r.name == turn_watch.__name__] == []
+    first.close()
+    second.close()
+
+
+def test_the_holder_is_found_in_proc_locks(database: Path) -> None:
+    if not Path(turn_watch.PROC_LOCKS).exists():
+        pytest.skip("no /proc/locks here (not Linux)")
+    fd = os.open(lock_path(str(database)), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        assert turn_watch.holder_pid(fd) is None  # open, not locked
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert turn_watch.holder_pid(fd) == os.getpid()
+    finally:
+        os.close(fd)
 
 
 async def test_the_services_engine_takes_turns(database: Path) -> None:

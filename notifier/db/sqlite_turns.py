@@ -8,7 +8,8 @@ stored → claimed p99 364-529 ms; with turns, 57-63 ms). Here a connection take
 `flock` on `<database>-writers.lock` before its transaction's first write, in the driver's
 thread (aiosqlite runs each connection on a thread of its own), and gives it back when the
 transaction ends; a writer blocked on it is woken by the kernel when it is free, and SQLite's
-own lock is free then too. Every process that opens the file through `create_engine` takes
+own lock is free then too. A wait of more than 30 s is logged with the pid that holds the
+lock (db/turn_watch.py). Every process that opens the file through `create_engine` takes
 turns; another program writing to it (the sqlite3 shell) still meets SQLite's busy handler.
 
 Reads take no turn: WAL lets them run beside the writer. Where `fcntl` is missing (Windows),
@@ -19,6 +20,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from typing import Any
+
+from notifier.db.turn_watch import WATCH
 
 try:
     import fcntl
@@ -67,9 +70,14 @@ class TakingTurns(sqlite3.Connection):
         return self.cursor().executemany(sql, *args)
 
     def take_turn(self) -> None:
-        if not self.has_turn:
-            fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
-            self.has_turn = True
+        if self.has_turn:
+            return
+        try:
+            fcntl.flock(self._turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another writer's turn: wait, watched (turn_watch)
+            with WATCH.waiting(self._turn_fd):
+                fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+        self.has_turn = True
 
     def end_turn(self) -> None:
         if self.has_turn:
