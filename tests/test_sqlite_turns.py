@@ -121,7 +121,7 @@ def test_a_long_wait_for_the_turn_is_logged_with_who_holds_it(
     thread = threading.Thread(target=write)
     thread.start()
     try:
-        for _ in range(100):
+        for _ in range(100):  # the watch looks once a second (CHECK_SECONDS)
             if any(r.message == "sqlite.turn_waiting" for r in caplog.records):
                 break
             done.wait(0.05)

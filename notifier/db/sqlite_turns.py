@@ -75,8 +75,11 @@ class TakingTurns(sqlite3.Connection):
         try:
             fcntl.flock(self._turn_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # another writer's turn: wait, watched (turn_watch)
-            with WATCH.waiting(self._turn_fd):
+            wait = WATCH.begin(self._turn_fd)
+            try:
                 fcntl.flock(self._turn_fd, fcntl.LOCK_EX)
+            finally:
+                WATCH.end(wait)
         self.has_turn = True
 
     def end_turn(self) -> None:
