@@ -10,6 +10,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -158,6 +159,41 @@ def test_a_turn_taken_at_once_or_soon_logs_nothing(
     assert [r.message for r in caplog.records if r.name == turn_watch.__name__] == []
     first.close()
     second.close()
+
+
+# Python 3.12+ warns of any fork beside threads; the child here runs only this test's code.
+@pytest.mark.filterwarnings("ignore:This process .*is multi-threaded:DeprecationWarning")
+def test_a_forked_child_watches_its_own_waits(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch's thread is not forked with it: a child starts its own at its first wait."""
+    monkeypatch.setattr(turn_watch, "WARN_SECONDS", 0.3)
+    turn_watch.WATCH.end(turn_watch.WATCH.begin(-1))  # the parent's thread runs
+    holder = os.open(lock_path(str(database)), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: wait for the turn, and say whether the wait was logged
+        try:
+            os.close(holder)  # its copy would hold the parent's lock (flock is per open file)
+            os.close(read)
+            seen: list[str] = []
+            handler = logging.Handler()
+            handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+            logging.getLogger(turn_watch.__name__).addHandler(handler)
+            logging.getLogger(turn_watch.__name__).setLevel(logging.INFO)
+            conn = _connect(database)
+            conn.execute("INSERT INTO t VALUES (1)")
+            conn.commit()
+            os.write(write, " ".join(seen).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    time.sleep(1.5)  # past WARN_SECONDS and a look of the watch
+    os.close(holder)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as said:
+        assert said.read() == "sqlite.turn_waiting sqlite.turn_taken"
 
 
 def test_the_holder_is_found_in_proc_locks(database: Path) -> None:

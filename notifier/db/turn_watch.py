@@ -60,6 +60,11 @@ class _Watch:
                 "sqlite.turn_taken", extra={"seconds": round(time.monotonic() - wait.since, 1)}
             )
 
+    def forget(self) -> None:
+        self._waits.clear()
+        self._start = threading.Lock()
+        self._thread = None
+
     def _start_thread(self) -> None:
         with self._start:
             if self._thread is None:
@@ -102,3 +107,6 @@ def holder_pid(fd: int) -> int | None:
 
 
 WATCH = _Watch()
+# A forked child has the dict but not the thread: it starts its own at its first wait.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=WATCH.forget)
