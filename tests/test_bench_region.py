@@ -10,6 +10,14 @@ import re
 from tests.processes import run_bench
 
 
+def _report_line(pattern: str, out: str) -> re.Match[str]:
+    """The match of `pattern` in the report, `^` and `$` at its lines' ends; or fail, showing
+    the report's end."""
+    found = re.search(pattern, out, re.M)
+    assert found is not None, out[-3000:]
+    return found
+
+
 def test_a_small_region_is_delivered_exactly_once() -> None:
     # A day of ~520 events: every phase gets its part of it (the Telegram phase's marks are
     # partly the day's, partly made up beyond it).
@@ -48,44 +56,36 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     assert by_max is not None, out[-2000:]
     assert by_max.group(1) != "0" and by_max.groups()[1:] == ("0", "0", "0"), by_max.group(0)
     # Issue 20's targets: marks alone, and Telegram when every message goes by Telegram.
-    assert re.search(
+    _report_line(
         r"^  events stored and planned /s \(marks alone\) +[\d,]+  = [\d.]+ × XADD "
         r"\([\d,]+/s\); 100 marks, [\d,]+ messages/s$",
         out,
-        re.M,
-    ), out[-3000:]
-    telegram = re.search(
+    )
+    telegram = _report_line(
         r"^  telegram /s \(every message by Telegram\) +[\d,]+  = [\d.]+ × bare Bot API "
         r"client \([\d,]+/s\); ([\d,]+) messages of 80 marks \((\d+) made up beyond the day\)$",
         out,
-        re.M,
     )
-    assert telegram is not None, out[-3000:]
     assert telegram.group(1) != "0" and telegram.group(2) != "0", telegram.group(0)
     # Its ceiling is the bare client timed just before the phase; the idle service beside it.
-    beside = re.search(
+    beside = _report_line(
         r"^    the bare client timed just before the phase, beside the idle service \(its "
         r"workers: ([\d.]+) cores\); against the bench's first ceiling \([\d,]+/s\) the "
         r"phase is [\d.]+$",
         out,
-        re.M,
     )
-    assert beside is not None, out[-3000:]
     assert float(beside.group(1)) < 0.5, beside.group(0)
     # The workers' share of a core in that phase, and their CPU a message.
-    meanwhile = re.search(
-        r"^    workers meanwhile: ([\d.]+) cores, ([\d,]+) µs of CPU a message", out, re.M
+    meanwhile = _report_line(
+        r"^    workers meanwhile: ([\d.]+) cores, ([\d,]+) µs of CPU a message", out
     )
-    assert meanwhile is not None, out[-3000:]
     assert float(meanwhile.group(1)) > 0 and meanwhile.group(2) != "0", meanwhile.group(0)
     # The phase split at its last event stored: delivery alone after it.
-    split = re.search(
+    split = _report_line(
         r"^    its events were all stored and planned at ([\d,]+) ms, ([\d,]+) messages sent by "
         r"then; after, delivery alone: ([\d,]+) messages/s = ([\d.]+) × the bare client",
         out,
-        re.M,
     )
-    assert split is not None, out[-3000:]
     assert split.group(1) != "0" and split.group(3) != "0", split.group(0)
     # Every message of the Telegram phase went by Telegram, and the reconciliation (lost and
     # duplicated, 0 above) counted the new phases' messages among the channel's.
