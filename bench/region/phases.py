@@ -380,6 +380,9 @@ async def one_run(
             figures["telegram_only_cores_workers"] = workers_cpu / (max(ats) - telegram.started)
             figures["telegram_only_worker_cpu_us_per_message"] = 1e6 * workers_cpu / len(ats)
             figures.update(after_stored(telegram, last_stored, ats))
+            figures["telegram_only_after_stored_ratio"] = (
+                figures["telegram_only_after_stored_per_s"] / figures["telegram_only_bare_per_s"]
+            )
         figures["telegram_only_events"] = len(telegram.events)
         figures["telegram_only_made_up"] = len(made_up)
         figures["telegram_only_messages"] = len(ats)

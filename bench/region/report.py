@@ -136,12 +136,11 @@ def report(
             f"{med('telegram_only_worker_cpu_us_per_message'):,.0f} µs of CPU a message "
             "(planning included)"
         )
-        after = med("telegram_only_after_stored_per_s")
         print(
             f"    its events were all stored and planned at {med('telegram_only_stored_ms'):,.0f}"
             f" ms, {med('telegram_only_sent_while_storing'):,.0f} messages sent by then; after, "
-            f"delivery alone: {after:,.0f} messages/s = "
-            f"{after / med('telegram_only_bare_per_s'):.3f} × the bare client"
+            f"delivery alone: {med('telegram_only_after_stored_per_s'):,.0f} messages/s = "
+            f"{med('telegram_only_after_stored_ratio'):.3f} × the bare client"
         )
     print(
         f"  messages delivered in the first phase: {med('messages'):,.0f} ("
