@@ -111,3 +111,13 @@ def test_a_small_region_is_delivered_exactly_once() -> None:
     assert summary["messages_per_s"] > 0 and summary["worker_cpu_ms_per_message"] > 0
     for key in ("marks_planned_per_s", "telegram_only_ratio_to_bare_client"):
         assert isinstance(summary[key], int | float) and summary[key] > 0, (key, summary[key])
+    # Memory: the kernel's peak RSS, and the worker's proportional set size sampled while the
+    # bench ran (never above the RSS peak: a process's PSS is at most its RSS at any moment).
+    memory = _report_line(
+        r"^  peak memory: API ([\d,]+) MB, worker ([\d,]+) MB; proportional set size, sampled: "
+        r"worker ([\d,]+) MB$",
+        out,
+    )
+    rss, pss = int(memory.group(2)), int(memory.group(3))
+    assert 0 < pss <= rss, memory.group(0)
+    assert summary["worker_pss_mb"] == pss, (summary["worker_pss_mb"], memory.group(0))

@@ -21,7 +21,7 @@ from bench.region.ceilings import raw_ceilings
 from bench.region.database import load_region, messages_per_guardian, top_statements
 from bench.region.generate import DayEvent, Region, as_cloudevents, make_region, school_day
 from bench.region.phases import one_run
-from bench.region.processes import CpuMeter, Service, Sink
+from bench.region.processes import CpuMeter, PssSampler, Service, Sink
 from bench.region.report import percentile, report, summary
 from notifier.auth import Role, create_token
 from notifier.db.engine import create_engine, session_factory
@@ -117,6 +117,8 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
             "bench": [os.getpid()],
         }
         cpu = CpuMeter(parts, postgres=args.database == "postgres")
+        pss = PssSampler([w.pid for w in service.workers])
+        pss.start()
         results = []
         for run in range(args.runs):
             figures = await one_run(
@@ -139,6 +141,7 @@ async def bench(args: argparse.Namespace, folder: Path, database_url: str, redis
                 flush=True,
             )
         memory = service.memory()
+        memory["worker_pss_mb"] = await pss.stop()
         memory["metrics_sent"] = await service.sent_by_metrics()
         report(args, results, ceilings, memory)
         if args.database == "postgres":

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -144,6 +145,61 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def pss_mb(pid: int) -> float:
+    """A process's proportional set size now: its own pages, and its share of each page it
+    maps with others (the interpreter's, the libraries' files, a forked parent's)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """Every live child of a process (a worker's consumer, multiprocessing's resource tracker):
+    each of its threads lists the children it started."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+class PssSampler:
+    """The largest worker's proportional set size with all its children, sampled while the
+    bench runs. The kernel keeps a process's peak RSS (VmHWM), but a sum of RSS counts every
+    page two processes share twice; PSS splits a shared page between them, so a worker and its
+    children add up to the memory they take. Sampled, it can miss a peak between samples."""
+
+    INTERVAL = 0.25
+
+    def __init__(self, workers: list[int]) -> None:
+        self.workers = workers
+        self.peak_mb = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            for pid in self.workers:
+                group = await asyncio.to_thread(lambda p=pid: sum(map(pss_mb, [p, *children(p)])))
+                self.peak_mb = max(self.peak_mb, group)
+            await asyncio.sleep(self.INTERVAL)
+
+    async def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.peak_mb
 
 
 class Service:

@@ -181,6 +181,8 @@ def report(
         f"  peak memory: API {memory['api_peak_mb']:.0f} MB, "
         f"worker {memory['worker_peak_mb']:.0f} MB"
         + (" (with its consumer process)" if args.consumer == "process" else "")
+        + f"; proportional set size, sampled: worker {memory['worker_pss_mb']:.0f} MB"
+        + (" (with all its child processes)" if args.consumer == "process" else "")
     )
     print(
         f"  reconciliation over all runs: lost {sum(r['lost'] for r in results):.0f}, "
@@ -224,6 +226,7 @@ def summary(
         "events_planned_per_s": num(med("ingest_events_per_s")),
         "p99_ms": num(med("latency_p99_ms")),
         "worker_rss_mb": num(memory["worker_peak_mb"]),
+        "worker_pss_mb": num(memory["worker_pss_mb"]),
         "api_rss_mb": num(memory["api_peak_mb"]),
         "lost": num(_total(results, "lost")),
         "duplicated": num(_total(results, "duplicated")),
