@@ -83,14 +83,27 @@ def consumer_children(pid: int) -> list[int]:
     """A worker's consumer processes (NOTIFIER_CONSUMER=process: multiprocessing's spawn
     children, not its resource tracker)."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for child in children(pid):
+        proc = Path(f"/proc/{child}")
         try:
-            state, parent = stat.read_text().rpartition(")")[2].split()[:2]
-            command = (stat.parent / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
+            command = (proc / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and b"spawn_main" in command:
+            found.append(child)
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Every child of a process (a worker's consumer, multiprocessing's resource tracker):
+    each of its threads lists the children it started."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(child) for child in task.read_text().split()]
         except (OSError, ValueError):
             continue
-        if int(parent) == pid and state != "Z" and b"spawn_main" in command:
-            found.append(int(stat.parent.name))
     return found
 
 
@@ -157,18 +170,6 @@ def pss_mb(pid: int) -> float:
     except (OSError, ValueError):
         pass
     return 0.0
-
-
-def children(pid: int) -> list[int]:
-    """Every live child of a process (a worker's consumer, multiprocessing's resource tracker):
-    each of its threads lists the children it started."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(child) for child in task.read_text().split()]
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 class PssSampler:
