@@ -150,26 +150,33 @@ class CpuMeter:
         return {name: seconds / wall for name, seconds in self.used().items()}
 
 
-def peak_rss_mb(pid: int) -> float:
+def _proc_mb(path: str, field: str) -> float | None:
+    """A `<field> <n> kB` line of a /proc file, in MB; None when the process or the line is
+    gone (a process that ended, a zombie's empty smaps)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
-    except OSError:
+    except (OSError, ValueError):
         pass
-    return float("nan")
+    return None
+
+
+def peak_rss_mb(pid: int) -> float:
+    mb = _proc_mb(f"/proc/{pid}/status", "VmHWM:")
+    return float("nan") if mb is None else mb
 
 
 def pss_mb(pid: int) -> float:
     """A process's proportional set size now: its own pages, and its share of each page it
-    maps with others (the interpreter's, the libraries' files, a forked parent's)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
+    maps with others (the interpreter's, the libraries' files, a forked parent's); 0 when it
+    is gone."""
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:") or 0.0
+
+
+def group_pss_mb(pid: int) -> float:
+    """A process's PSS with all its children's."""
+    return sum(map(pss_mb, [pid, *children(pid)]))
 
 
 class PssSampler:
@@ -191,8 +198,7 @@ class PssSampler:
     async def _sample(self) -> None:
         while True:
             for pid in self.workers:
-                group = await asyncio.to_thread(lambda p=pid: sum(map(pss_mb, [p, *children(p)])))
-                self.peak_mb = max(self.peak_mb, group)
+                self.peak_mb = max(self.peak_mb, await asyncio.to_thread(group_pss_mb, pid))
             await asyncio.sleep(self.INTERVAL)
 
     async def stop(self) -> float:
