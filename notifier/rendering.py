@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -99,12 +99,22 @@ def _single_line(value: str) -> str:
     return " ".join(str(value).split())
 
 
+class _Environment(Environment):
+    """Jinja's, with each template's globals one plain dict. Jinja's are a ChainMap over the
+    environment's, which every render copies into its context key by key: 3.8 µs against 0.4
+    for a dict, a sixth of a Telegram message's render. Ours are all set before the first
+    template loads (`load_templates` compiles every one) and never change after."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def _environment(*, html: bool, loader: ResourceLoader) -> Environment:
     # Text and subjects are not HTML; HTML templates are always escaped.
     escape = select_autoescape(enabled_extensions=("html.j2",), default=False) if html else False
-    env = Environment(
+    env = _Environment(
         loader=loader,
-        autoescape=escape,  # noqa: S701 - on for every HTML template
+        autoescape=escape,  # on for every HTML template
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
