@@ -39,6 +39,18 @@ KILL_REPLAY_PAUSE = 0.35
 KILL_BATCH_SIZE = 50
 
 
+def by_kill(duplicated: set[int], leased_at: list[set[int]]) -> list[int]:
+    """The messages sent twice, by the kill that left their row in flight (the first, if a
+    row was in flight at two): what each kill cost, where the total says what all did."""
+    counted: set[int] = set()
+    per_kill = []
+    for leased in leased_at:
+        mine = (duplicated & leased) - counted
+        counted |= mine
+        per_kill.append(len(mine))
+    return per_kill
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_worker_killed_five_times_during_a_replay_loses_nothing(
     api: httpx.AsyncClient,
@@ -53,6 +65,7 @@ async def test_worker_killed_five_times_during_a_replay_loses_nothing(
     env = worker_env(database_url, redis_clean, smtp, delivery_batch_size=str(KILL_BATCH_SIZE))
     worker = arq_worker(procs, env)
     worker.start()  # it starts (about 3 s) while the roster loads
+    spawned = time.monotonic()
     guardians = await load_roster(api, KILL_PUPILS)
     events = marks(rng, sorted(guardians), KILL_EVENTS)
     planned = sum(guardians[ev["data"]["student_id"]] for ev in events)
@@ -75,6 +88,7 @@ async def test_worker_killed_five_times_during_a_replay_loses_nothing(
     feeding = asyncio.create_task(replay())
     kills: list[str] = []
     in_flight: set[int] = set()  # rows a killed worker had claimed and not recorded
+    leased_at: list[set[int]] = []  # the same, kill by kill
     in_flight_total = 0  # the same, summed over the kills (a row may be in flight twice)
     last_kill = started
     try:
@@ -85,20 +99,24 @@ async def test_worker_killed_five_times_during_a_replay_loses_nothing(
             while len(smtp.messages) == base and time.monotonic() < deadline:
                 assert worker.alive, worker.tail()
                 await asyncio.sleep(0.05)
-            await asyncio.sleep(rng.uniform(0.0, 1.2))
+            delay = rng.uniform(0.0, 1.2)
+            await asyncio.sleep(delay)
             worker.kill()
             last_kill = time.monotonic()
             # Only one worker runs at a time, and it is dead: every lease is a dead one's.
             leased = await outbox.leased()
             in_flight |= leased
+            leased_at.append(leased)
             in_flight_total += len(leased)
             statuses = await outbox.statuses()
             kills.append(
-                f"#{k + 1} at {last_kill - started:.1f}s: xadded {xadded}, "
+                f"#{k + 1} at {last_kill - started:.1f}s ({last_kill - spawned:.1f}s after its "
+                f"start, {delay:.2f}s after its first message): xadded {xadded}, "
                 f"planned {statuses.total()}, recorded sent {statuses['sent']}, "
                 f"received {len(smtp.messages)}, in flight {len(leased)} rows"
             )
             worker.start()
+            spawned = time.monotonic()
         await feeding
         await wait_until(
             lambda: outbox.settled(planned),
@@ -116,8 +134,8 @@ async def test_worker_killed_five_times_during_a_replay_loses_nothing(
         await redis.aclose()
         await outbox.close()
     t = tally(rows, list(smtp.messages))
-    for line in kills:
-        print(f"[faults]   kill {line}")
+    for line, dups in zip(kills, by_kill(t.duplicated_rows, leased_at), strict=True):
+        print(f"[faults]   kill {line}, {dups} of them sent twice")
     report(
         "worker killed",
         seed=seed,
