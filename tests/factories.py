@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from notifier.categories import EVENT_CATEGORIES, Category, Mode
+from notifier.db.models import Notification
+from notifier.db.states import Outcome, RowStatus
+from notifier.delivery.outbox import AttemptRow, RowUpdate
 
 _ids = itertools.count(1)
 SOURCE = "/journal/school-17"
@@ -170,3 +175,15 @@ async def consume_all(runtime: Any) -> None:
     consumer = runtime.consumer(name="test")
     while await consumer.run_once():
         pass
+
+
+def sent_row(note: Notification, now: datetime) -> tuple[RowUpdate, AttemptRow]:
+    """A claimed row as delivery records it once sent by email, and its attempt."""
+    row = replace(
+        RowUpdate.of(note),
+        status=RowStatus.sent,
+        channel="email",
+        sent_at=now,
+        attempts=note.attempts + 1,
+    )
+    return row, AttemptRow(note.id, "email", now, Outcome.sent, None)

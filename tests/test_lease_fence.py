@@ -4,16 +4,15 @@ took, can neither renew them nor record what it did with them."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, text
 
 from notifier.categories import Mode
 from notifier.db.models import DeliveryAttempt, Notification
-from notifier.db.states import Outcome, RowStatus
+from notifier.db.states import RowStatus
 from notifier.delivery.outbox import (
-    AttemptRow,
     BlockRow,
     RowUpdate,
     Write,
@@ -29,18 +28,8 @@ from tests.factories import (
     post_structured,
     pupil_with_guardian,
     school_with_class,
+    sent_row,
 )
-
-
-def _sent(note: Notification, now: datetime) -> tuple[RowUpdate, AttemptRow]:
-    row = replace(
-        RowUpdate.of(note),
-        status=RowStatus.sent,
-        channel="email",
-        sent_at=now,
-        attempts=note.attempts + 1,
-    )
-    return row, AttemptRow(note.id, "email", now, Outcome.sent, None)
 
 
 async def test_a_record_from_a_lease_taken_over_is_refused(
@@ -62,7 +51,7 @@ async def test_a_record_from_a_lease_taken_over_is_refused(
         note = await session.get(Notification, row_id)
         assert note is not None and note.lease_until == clock() + length  # not the stale one's
 
-    values, attempt = _sent(note, clock())
+    values, attempt = sent_row(note, clock())
     stale = Write(paused.token, [values], [attempt])
     assert await record(runtime.sessions, [stale], lease_ends=float("inf")) == 1
     async with runtime.sessions() as session:
@@ -100,7 +89,7 @@ async def test_a_record_changes_group_and_mode_only_of_rows_moved_to_the_evening
         }
     sent_id, evening_id, deferred_id = lease.ids
     later = clock() + timedelta(hours=5)
-    sent, attempt = _sent(before[sent_id], clock())
+    sent, attempt = sent_row(before[sent_id], clock())
     updates = [
         sent,
         replace(

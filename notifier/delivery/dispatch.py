@@ -23,7 +23,7 @@ from notifier.channels.base import CardEditor, Channel, Recipient
 from notifier.channels.outbox import message_ref
 from notifier.channels.telegram import TelegramChannel
 from notifier.config import Settings
-from notifier.db.engine import SessionFactory
+from notifier.db.engine import SessionFactory, is_sqlite
 from notifier.db.states import Outcome, Reason, RowStatus
 from notifier.delivery import policy
 from notifier.delivery.batch import Batch, load_batch
@@ -42,7 +42,7 @@ from notifier.delivery.outbox import (
     record,
     renew_lease,
 )
-from notifier.delivery.recorder import Recorder
+from notifier.delivery.recorder import POSTGRES_AT_ONCE, Recorder
 from notifier.delivery.routing import Route, held_until, recipient_of, route
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.metrics import DELIVERY_LATENCY, MESSAGES
@@ -125,7 +125,9 @@ class Dispatcher:
         self._links: Links | None = None
         self._bots_due = 0.0
         self._budget = SmsBudget()
-        self._recorder = Recorder(sessions)
+        self._recorder = Recorder(
+            sessions, at_once=1 if is_sqlite(settings.database_url) else POSTGRES_AT_ONCE
+        )
         # Rows this process holds claimed and not yet recorded: about delivery_batch_size at
         # most (a claim takes whole groups).
         self._in_flight = 0
