@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 # worker's large writes into more small ones: python -m bench.region --database postgres, quick
 # runs, at 1, 2 and 4 writers: 0.70, 0.74-0.77 and 0.84-0.86 ms of CPU a message. The fault
 # test's messages sent twice over five kills, 16 seeds each: a mean of 6.3 at 1 writer, 4.3 at
-# 2 and at 4.
+# 2, 3.4 at 4.
 POSTGRES_AT_ONCE = 2
 
 
