@@ -36,15 +36,15 @@ class Recorder:
         self._at_once = at_once
         self._waiting: list[tuple[Write, float, asyncio.Future[None]]] = []
         self._writers: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
-        self._out = 0  # writers whose loop has not ended
 
     async def write(self, write: Write, *, lease_ends: float) -> None:
         """Record one group (`lease_ends`: monotonic, when its lease runs out). Raises what
         the write raised once it gave up."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((write, lease_ends, done))
-        if self._out < self._at_once:
-            self._out += 1
+        # A writer is done as soon as its loop finds nothing waiting (no await after that
+        # look), so a group that comes later starts one of its own.
+        if sum(not writer.done() for writer in self._writers) < self._at_once:
             writer = asyncio.create_task(self._drain())
             self._writers.add(writer)
             writer.add_done_callback(self._writers.discard)
@@ -53,14 +53,6 @@ class Recorder:
         await asyncio.shield(done)
 
     async def _drain(self) -> None:
-        try:
-            await self._write_waiting()
-        finally:
-            # No await between the last look at the waiting groups and this: a group that
-            # comes after it starts a writer of its own.
-            self._out -= 1
-
-    async def _write_waiting(self) -> None:
         while self._waiting:
             taken, self._waiting = self._waiting, []
             try:
