@@ -177,6 +177,16 @@ async def consume_all(runtime: Any) -> None:
         pass
 
 
+async def marks_planned(api: httpx.AsyncClient, runtime: Any, pupils: int) -> None:
+    """A school whose pupils st-1 … st-N each have a guardian (g-1 …) and a new mark, its
+    outbox rows planned: one a pupil."""
+    await school_with_class(api)
+    for n in range(1, pupils + 1):
+        await pupil_with_guardian(api, f"st-{n}", f"g-{n}")
+        await post_structured(api, mark(f"st-{n}"))
+    await consume_all(runtime)
+
+
 def sent_row(note: Notification, now: datetime) -> tuple[RowUpdate, AttemptRow]:
     """A claimed row as delivery records it once sent by email, and its attempt."""
     row = replace(

@@ -22,23 +22,13 @@ from notifier.delivery.outbox import (
 )
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.factories import (
-    consume_all,
-    mark,
-    post_structured,
-    pupil_with_guardian,
-    school_with_class,
-    sent_row,
-)
+from tests.factories import marks_planned, sent_row
 
 
 async def test_a_record_from_a_lease_taken_over_is_refused(
     api: httpx.AsyncClient, runtime: Runtime, clock: FakeClock
 ) -> None:
-    await school_with_class(api)
-    await pupil_with_guardian(api, "st-1", "g-1")
-    await post_structured(api, mark("st-1"))
-    await consume_all(runtime)
+    await marks_planned(api, runtime, 1)
     length = timedelta(seconds=30)
     async with runtime.sessions() as session:
         paused = await claim(session=session, now=clock(), limit=10, lease=length)
@@ -74,11 +64,7 @@ async def test_a_record_changes_group_and_mode_only_of_rows_moved_to_the_evening
     """On PostgreSQL a record is one statement for all its rows, whatever each changes (a sent
     row, one moved to the evening, one deferred); only a row moved to the evening changes its
     group and mode."""
-    await school_with_class(api)
-    for n in (1, 2, 3):
-        await pupil_with_guardian(api, f"st-{n}", f"g-{n}")
-        await post_structured(api, mark(f"st-{n}"))
-    await consume_all(runtime)
+    await marks_planned(api, runtime, 3)
     async with runtime.sessions() as session:
         lease = await claim(session=session, now=clock(), limit=10, lease=timedelta(seconds=30))
         before = {

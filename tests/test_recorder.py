@@ -17,24 +17,13 @@ from notifier.delivery.outbox import Lease, Write, claim
 from notifier.delivery.recorder import POSTGRES_AT_ONCE, Recorder
 from notifier.runtime import Runtime
 from tests.conftest import FakeClock
-from tests.factories import (
-    consume_all,
-    mark,
-    post_structured,
-    pupil_with_guardian,
-    school_with_class,
-    sent_row,
-)
+from tests.factories import marks_planned, sent_row
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
 async def _two_rows(api: httpx.AsyncClient, runtime: Runtime, now: datetime) -> Lease:
-    await school_with_class(api)
-    for n in (1, 2):
-        await pupil_with_guardian(api, f"st-{n}", f"g-{n}")
-        await post_structured(api, mark(f"st-{n}"))
-    await consume_all(runtime)
+    await marks_planned(api, runtime, 2)
     async with runtime.sessions() as session:
         lease = await claim(session=session, now=now, limit=10, lease=timedelta(seconds=30))
     assert len(lease.ids) == 2
