@@ -17,7 +17,8 @@ from pydantic import SecretStr
 
 from notifier.channels import http1
 from notifier.channels.base import Recipient
-from notifier.channels.http1 import HttpError, JsonPoster
+from notifier.channels.http1 import HttpError, JsonClient
+from notifier.channels.max import MaxChannel
 from notifier.channels.ratelimit import RateLimiter
 from notifier.channels.telegram import TelegramChannel
 from notifier.errors import PermanentDelivery, TransientDelivery
@@ -102,20 +103,20 @@ async def two_calls(serve: Callable[..., Awaitable[tuple[Server, str]]], answer:
     """Two calls in turn to a server answering with `answer`, each answered whole; the server,
     to count the connections they took."""
     server, base = await serve(answer)
-    poster = JsonPoster(base)
+    client = JsonClient(base)
     for _ in range(2):
-        assert await poster.post("/m", b"{}") == (200, OK)
-    await poster.close()
+        assert await client.request("POST", "/m", b"{}") == (200, OK)
+    await client.close()
     return server
 
 
 async def test_a_call_is_posted_as_json_and_its_connection_kept_for_the_next(serve) -> None:
     server, base = await serve(answer_ok)
-    poster = JsonPoster(base)
+    client = JsonClient(base)
     for n in range(3):
-        status, body = await poster.post("/sendMessage", json.dumps({"n": n}).encode())
+        status, body = await client.request("POST", "/sendMessage", json.dumps({"n": n}).encode())
         assert (status, body) == (200, OK)
-    await poster.close()
+    await client.close()
     assert server.connections == 1
     first = server.requests[0]
     assert first.line == b"POST /api/sendMessage HTTP/1.1"
@@ -130,12 +131,14 @@ async def test_calls_at_once_take_a_connection_each_and_share_them_after(serve) 
         writer.write(reply(request.body))
 
     server, base = await serve(slow_ok)
-    poster = JsonPoster(base)
-    answers = await asyncio.gather(*(poster.post("/m", b'{"n":%d}' % n) for n in range(5)))
+    client = JsonClient(base)
+    answers = await asyncio.gather(
+        *(client.request("POST", "/m", b'{"n":%d}' % n) for n in range(5))
+    )
     assert [body for _, body in answers] == [b'{"n":%d}' % n for n in range(5)]
-    await asyncio.gather(*(poster.post("/m", b"{}") for _ in range(5)))
+    await asyncio.gather(*(client.request("POST", "/m", b"{}") for _ in range(5)))
     assert server.connections == 5
-    await poster.close()
+    await client.close()
 
 
 async def test_an_answer_that_closes_the_connection_is_read_and_the_next_call_connects_again(
@@ -166,9 +169,9 @@ async def test_an_error_status_comes_back_with_its_body(serve) -> None:
         writer.write(reply(refusal, status=b"429 Too Many Requests"))
 
     _, base = await serve(too_many)
-    poster = JsonPoster(base)
-    assert await poster.post("/m", b"{}") == (429, refusal)
-    await poster.close()
+    client = JsonClient(base)
+    assert await client.request("POST", "/m", b"{}") == (429, refusal)
+    await client.close()
 
 
 async def test_a_connection_cut_before_the_whole_answer_raises_and_is_not_used_again(
@@ -187,34 +190,34 @@ async def test_a_connection_cut_before_the_whole_answer_raises_and_is_not_used_a
             writer.write(reply())
 
     server, base = await serve(cut_first)
-    poster = JsonPoster(base)
+    client = JsonClient(base)
     with pytest.raises(HttpError, match="before its answer was whole"):
-        await poster.post("/m", b"{}")
-    assert await poster.post("/m", b"{}") == (200, OK)
+        await client.request("POST", "/m", b"{}")
+    assert await client.request("POST", "/m", b"{}") == (200, OK)
     assert server.connections == 2
-    await poster.close()
+    await client.close()
 
 
 async def test_an_idle_connection_the_server_closed_is_left_for_a_new_one(serve) -> None:
     server, base = await serve(answer_ok)
-    poster = JsonPoster(base)
-    await poster.post("/m", b"{}")
+    client = JsonClient(base)
+    await client.request("POST", "/m", b"{}")
     for writer in server.open_writers:  # the server's keep-alive timeout
         writer.close()
     await asyncio.sleep(0.05)
-    assert await poster.post("/m", b"{}") == (200, OK)
+    assert await client.request("POST", "/m", b"{}") == (200, OK)
     assert server.connections == 2
-    await poster.close()
+    await client.close()
 
 
 async def test_a_connection_idle_too_long_is_not_used_again(serve, monkeypatch) -> None:
     server, base = await serve(answer_ok)
-    poster = JsonPoster(base)
-    await poster.post("/m", b"{}")
+    client = JsonClient(base)
+    await client.request("POST", "/m", b"{}")
     monkeypatch.setattr(http1, "IDLE_SECONDS", 0.0)
-    await poster.post("/m", b"{}")
+    await client.request("POST", "/m", b"{}")
     assert server.connections == 2
-    await poster.close()
+    await client.close()
 
 
 @pytest.mark.parametrize(
@@ -230,10 +233,10 @@ async def test_an_answer_not_an_apis_is_a_value_error(serve, answer: bytes, why:
         writer.write(answer)
 
     _, base = await serve(wrong)
-    poster = JsonPoster(base)
+    client = JsonClient(base)
     with pytest.raises(ValueError, match=why):
-        await poster.post("/m", b"{}")
-    await poster.close()
+        await client.request("POST", "/m", b"{}")
+    await client.close()
 
 
 async def test_a_server_too_slow_times_out_and_its_connection_is_closed(serve) -> None:
@@ -241,24 +244,24 @@ async def test_a_server_too_slow_times_out_and_its_connection_is_closed(serve) -
         await asyncio.sleep(5)
 
     server, base = await serve(never)
-    poster = JsonPoster(base, timeout=0.2)
+    client = JsonClient(base, timeout=0.2)
     with pytest.raises(TimeoutError):
-        await poster.post("/m", b"{}")
+        await client.request("POST", "/m", b"{}")
     server.answer = answer_ok
-    assert await poster.post("/m", b"{}") == (200, OK)
+    assert await client.request("POST", "/m", b"{}") == (200, OK)
     assert server.connections == 2
-    await poster.close()
+    await client.close()
 
 
 async def test_nothing_listening_is_an_os_error() -> None:
-    poster = JsonPoster("http://127.0.0.1:9")
+    client = JsonClient("http://127.0.0.1:9")
     with pytest.raises(OSError):
-        await poster.post("/m", b"{}")
+        await client.request("POST", "/m", b"{}")
 
 
 def test_a_base_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
-        JsonPoster("ftp://example.org")
+        JsonClient("ftp://example.org")
 
 
 async def test_https_checks_the_server_by_the_system_s_trusted_authorities(
@@ -269,18 +272,45 @@ async def test_https_checks_the_server_by_the_system_s_trusted_authorities(
     ca.issue_cert("127.0.0.1").configure_cert(server_tls)
     server, base = await serve(answer_ok, server_tls)
 
-    untrusted = JsonPoster(base)
+    untrusted = JsonClient(base)
     with pytest.raises(ssl.SSLCertVerificationError):
-        await untrusted.post("/m", b"{}")
+        await untrusted.request("POST", "/m", b"{}")
 
     # An operator's own authority, as OpenSSL reads it (SSL_CERT_FILE).
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
-    trusted = JsonPoster(base)
-    assert await trusted.post("/m", b"{}") == (200, OK)
-    assert await trusted.post("/m", b"{}") == (200, OK)
+    trusted = JsonClient(base)
+    assert await trusted.request("POST", "/m", b"{}") == (200, OK)
+    assert await trusted.request("POST", "/m", b"{}") == (200, OK)
     assert server.connections == 1  # kept alive (the refused handshake never reached it)
     await trusted.close()
+
+    # Or one file trusted by this client alone (NOTIFIER_MAX_CA_FILE: Russian Trusted Root CA).
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await JsonClient(base).request("POST", "/m", b"{}")
+    own = JsonClient(base, ca_file=tmp_path / "ca.pem")
+    assert await own.request("POST", "/m", b"{}") == (200, OK)
+    await own.close()
+
+
+async def test_any_method_goes_with_the_client_s_headers_and_a_body_or_none(serve) -> None:
+    server, base = await serve(answer_ok)
+    client = JsonClient(base, headers={"Authorization": "t0ken"})
+    assert await client.request("PUT", "/messages?message_id=m.1", b'{"text":"x"}') == (200, OK)
+    assert await client.request("GET", "/me") == (200, OK)
+    await client.close()
+    put, get = server.requests
+    assert put.line == b"PUT /api/messages?message_id=m.1 HTTP/1.1"
+    assert put.body == b'{"text":"x"}'
+    assert get.line == b"GET /api/me HTTP/1.1"
+    assert (get.headers[b"content-length"], get.body) == (b"0", b"")
+    assert {r.headers[b"authorization"] for r in server.requests} == {b"t0ken"}
+
+
+def test_a_header_with_a_line_break_is_refused() -> None:
+    with pytest.raises(ValueError, match="line break"):
+        JsonClient("http://127.0.0.1:9", headers={"Authorization": "t\r\nX-Evil: 1"})
 
 
 @pytest.mark.redis
@@ -321,3 +351,55 @@ async def test_telegram_retries_later_what_did_not_get_an_answer_and_drops_a_dea
     assert permanent.value.unusable
     assert (await channel.send(to, "<b>5</b>", ref="r1", now=now)).provider_id == "7"
     await channel.close()
+
+
+@pytest.mark.redis
+async def test_max_retries_later_what_did_not_get_an_answer_and_names_a_refused_token(
+    serve, runtime: Runtime
+) -> None:
+    """Through MaxChannel: a cut connection, a proxy's page and a refused token are retried
+    later, the token's refusal saying what to check; MAX's "chat.denied" is not. The requests
+    are maxapi's: the token in the Authorization header, the text as HTML, no link preview."""
+    answers = iter([b"cut", b"html", b"token", b"dead", b"ok"])
+
+    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
+        step = next(answers)
+        if step == b"cut":
+            writer.write(reply()[:20])
+            await writer.drain()
+            writer.close()
+        elif step == b"html":
+            writer.write(reply(b"<html>Bad gateway</html>", status=b"502 Bad Gateway"))
+        elif step == b"token":
+            refused = b'{"code":"verify.token","message":"Invalid access_token"}'
+            writer.write(reply(refused, status=b"401 Unauthorized"))
+        elif step == b"dead":
+            denied = b'{"code":"chat.denied","message":"dialog.suspended"}'
+            writer.write(reply(denied, status=b"403 Forbidden"))
+        else:
+            writer.write(reply(b'{"message":{"body":{"mid":"mid.7","text":"5"}}}'))
+
+    server, base = await serve(scripted)
+    settings = runtime.settings.model_copy(
+        update={"max_token": SecretStr("max-t0ken"), "max_api_base": base}
+    )
+    channel = MaxChannel(settings, RateLimiter(runtime.redis))
+    to = Recipient("g1", "Анна", max_user_id="4100001")
+    now = runtime.clock()
+    for later in (
+        "MAX connection failed (HttpError)",
+        "MAX 502 error",
+        "MAX 401: the token was refused; check NOTIFIER_MAX_TOKEN",
+    ):
+        with pytest.raises(TransientDelivery) as transient:
+            await channel.send(to, "<b>5</b>", ref="r1", now=now)
+        assert transient.value.reason == later
+    with pytest.raises(PermanentDelivery) as permanent:
+        await channel.send(to, "<b>5</b>", ref="r1", now=now)
+    assert permanent.value.unusable
+    assert (await channel.send(to, "<b>5</b>", ref="r1", now=now)).provider_id == "mid.7"
+    await channel.close()
+    sent = server.requests[-1]
+    assert sent.line == b"POST /api/messages?user_id=4100001&disable_link_preview=true HTTP/1.1"
+    assert sent.headers[b"authorization"] == b"max-t0ken"
+    assert json.loads(sent.body) == {"attachments": [], "text": "<b>5</b>", "format": "html"}

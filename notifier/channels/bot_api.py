@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from notifier.channels.http1 import JsonPoster
+from notifier.channels.http1 import JsonClient
 
 # Seconds a call may take before it counts as a network failure (retried later), and of those
 # seconds, how long connecting may take.
@@ -37,18 +37,18 @@ class BotApiSession:
 
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
-        self._poster: JsonPoster | None = None
+        self._client: JsonClient | None = None
 
     async def call(self, token: str, method: str, params: dict[str, Any]) -> Any:
         """The call's `result`; raises BotApiError when Telegram says no, an OSError (the
         connection failed), a TimeoutError or a ValueError (an answer that is not the Bot API's
         JSON: a proxy's page) when the call did not get that far."""
-        if self._poster is None:
-            self._poster = JsonPoster(
+        if self._client is None:
+            self._client = JsonClient(
                 self.base, timeout=TIMEOUT_SECONDS, connect_timeout=CONNECT_SECONDS
             )
         body = json.dumps(params, ensure_ascii=False).encode()
-        status, answered = await self._poster.post(f"/bot{token}/{method}", body)
+        status, answered = await self._client.request("POST", f"/bot{token}/{method}", body)
         answer = json.loads(answered)
         if not isinstance(answer, dict):
             raise ValueError("the Bot API answered something else than a JSON object")
@@ -62,6 +62,6 @@ class BotApiSession:
         )
 
     async def close(self) -> None:
-        if self._poster is not None:
-            await self._poster.close()
-            self._poster = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None

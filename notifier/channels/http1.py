@@ -1,5 +1,6 @@
-"""JSON POSTs to one API origin over kept-alive HTTP/1.1 connections: the Telegram Bot API's
-sendMessage, the hot path of delivery (channels/bot_api.py).
+"""JSON requests to one API origin over kept-alive HTTP/1.1 connections: the messengers' sends,
+the hot path of delivery (the Telegram Bot API's, channels/bot_api.py; MAX's,
+channels/max_api.py).
 
 aiohttp's client spent about 118 µs of CPU on a call against the local Bot API server (20 at a
 time, uvloop), most of it in its request and response objects, its timers and its stream
@@ -7,7 +8,7 @@ reader, for an answer of which delivery reads one number. This sends the request
 reads the answer with llhttp (httptools, the parser uvicorn uses): about 31 µs, the same
 server, in the same run (2026-12-07). What it leaves out, because the Bot API needs none of
 it: redirects, cookies, proxies, compression (it asks for none), and requests sent before the
-last answer came (one request at a time on a connection).
+last answer came (one request at a time on a connection): neither API needs them.
 
 Each connection carries one call at a time, and goes back to the pool when its answer came
 whole and both sides keep it alive. One idle longer than IDLE_SECONDS is closed instead: a
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -106,24 +109,38 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-class JsonPoster:
-    """POSTs of JSON bodies to one origin (`base`: http or https, with an optional path prefix),
-    over at most MAX_CONNECTIONS kept-alive connections. A call raises TimeoutError past
-    `timeout` seconds (connecting: `connect_timeout`), OSError (HttpError among them) when the
-    connection fails, and ValueError for an answer that is not HTTP."""
+class JsonClient:
+    """Requests with JSON bodies to one origin (`base`: http or https, with an optional path
+    prefix), over at most MAX_CONNECTIONS kept-alive connections; `headers` go with every request
+    (MAX's token), and `ca_file` is trusted besides the system's roots. A call raises
+    TimeoutError past `timeout` seconds (connecting: `connect_timeout`), OSError (HttpError
+    among them, ssl's certificate errors too) when the connection fails, and ValueError for an
+    answer that is not HTTP."""
 
-    def __init__(self, base: str, *, timeout: float = 30, connect_timeout: float = 10) -> None:
+    def __init__(
+        self,
+        base: str,
+        *,
+        timeout: float = 30,
+        connect_timeout: float = 10,
+        headers: Mapping[str, str] | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"an API base must be an http:// or https:// URL, not {base!r}")
+        extra = dict(headers or {})
+        if any(c in text for item in extra.items() for text in item for c in "\r\n"):
+            raise ValueError("a header name or value may not hold a line break")
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
-        self.tls = ssl_context(None) if parts.scheme == "https" else None
+        self.tls = ssl_context(ca_file) if parts.scheme == "https" else None
         self._head = (
             f"Host: {parts.netloc.rpartition('@')[2]}\r\n"
             "User-Agent: notifier\r\nAccept: application/json\r\n"
             "Content-Type: application/json\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in extra.items())
         ).encode()
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -131,9 +148,11 @@ class JsonPoster:
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._closed = False
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        """POST `body` (JSON) to the base's prefix + `path`: the answer's status and body."""
-        request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        """`method` (POST, PUT, GET…) of the base's prefix + `path` (with its query), `body`
+        JSON or empty: the answer's status and body."""
+        request = b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            method.encode(),
             (self.prefix + path).encode(),
             self._head,
             len(body),

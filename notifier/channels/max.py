@@ -1,5 +1,7 @@
-"""MAX (max.ru): maxapi's Bot as a client of the MAX Bot API (HTML format), rate-limited in
-Redis like Telegram: the bot's requests per second, and at most 2 messages a second to one user."""
+"""MAX (max.ru): delivery through the MAX Bot API (HTML format, channels/max_api.py), rate-limited
+in Redis like Telegram: the bot's requests per second, and at most 2 messages a second to one
+user. The bots' maxapi Bot is made when a bot asks for it (a process that only delivers never
+imports maxapi)."""
 
 from __future__ import annotations
 
@@ -9,31 +11,26 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
-
-from aiohttp import ClientConnectorCertificateError, TCPConnector
-from maxapi import Bot
-from maxapi.client.default import DefaultConnectionProperties
-from maxapi.enums.api_path import ApiPath
-from maxapi.enums.http_method import HTTPMethod
-from maxapi.enums.parse_mode import TextFormat
-from maxapi.exceptions.max import InvalidToken, MaxApiError, MaxConnection
-from maxapi.types.users import User
-from maxapi.utils.deep_linking import create_start_link
-from maxapi.utils.params import bool_to_query
+from typing import TYPE_CHECKING, TypeVar
 
 from notifier.channels.base import Messenger, Recipient, SendResult
+from notifier.channels.max_api import MaxApiSession, MaxRefused
 from notifier.channels.ratelimit import Limit, RateLimiter, per_second
-from notifier.channels.tls import ssl_context
+from notifier.channels.tls import ssl_context, untrusted
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
+
+if TYPE_CHECKING:
+    from aiohttp import TCPConnector
+    from maxapi import Bot
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/max/webhook"  # where the API takes the MAX bot's updates (bots/max)
-# maxapi refuses a text of 4,000 characters or more before sending (MAX's limit is 4,000).
+# maxapi refuses a text of 4,000 characters or more before sending (MAX's limit is 4,000); the
+# bots send through it, and delivery keeps to the same limit.
 TEXT_LIMIT = 3999
 # The error codes MAX answers for a user who blocked the bot or a dialog that is gone: the
 # address is dead until the parent links again.
@@ -43,6 +40,7 @@ UNTRUSTED = (
     "Download it (https://www.gosuslugi.ru/crt) and set NOTIFIER_MAX_CA_FILE to the PEM file"
 )
 _TAG = re.compile(r"<[^>]+>")
+BOT_BUCKET = "max:bot"  # the bot's rate slots, and its pause when MAX says 429
 
 
 def fit(text: str) -> str:
@@ -58,10 +56,14 @@ def fit(text: str) -> str:
 
 
 def make_bot(settings: Settings) -> Bot:
-    """A maxapi Bot for our token and API base. maxapi retries 5xx itself with sleeps; we do
-    not let it: a failed send goes back to the outbox, which backs off without holding a
-    worker. Its connector (built on first use, in the running loop) trusts what
+    """maxapi's Bot for the bot's conversations (bots/max/), our token and API base. maxapi
+    retries 5xx itself with sleeps; we do not let it: a bot's answer that failed is not worth a
+    held handler. Its connector (built on first use, in the running loop) trusts what
     `ssl_context` says."""
+    from maxapi import Bot
+    from maxapi.client.default import DefaultConnectionProperties
+    from maxapi.enums.parse_mode import TextFormat
+
     assert settings.max_token is not None
     bot = Bot(
         token=settings.max_token.get_secret_value(),
@@ -80,37 +82,41 @@ class MaxChannel:
     messenger = Messenger.max
 
     def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+        assert settings.max_token is not None
         self.settings = settings
         self.limiter = limiter
-        self.bot = make_bot(settings)
+        self.api = MaxApiSession(
+            settings.max_api_base, settings.max_token.get_secret_value(), settings.max_ca_file
+        )
+        self._bot: Bot | None = None
         self._connector: TCPConnector | None = None
         self._username: str | None = None
 
     def client(self) -> Bot:
-        """The maxapi Bot, its connector trusting NOTIFIER_MAX_CA_FILE (the bots use it too:
-        one session per process)."""
+        """maxapi's Bot for the bots (one per process, made on first use), its connector
+        trusting NOTIFIER_MAX_CA_FILE."""
+        from aiohttp import TCPConnector
+
+        if self._bot is None:
+            self._bot = make_bot(self.settings)
         if self._connector is None or self._connector.closed:
             self._connector = TCPConnector(ssl=ssl_context(self.settings.max_ca_file))
-            self.bot.default_connection.kwargs["connector"] = self._connector
-        return self.bot
+            self._bot.default_connection.kwargs["connector"] = self._connector
+        return self._bot
 
     async def username(self) -> str:
         """The bot's name in its max.ru links (asked once per process)."""
         if self._username is None:
-            me = await self._call_me()
-            if not me.username:
+            name = await self._call(BOT_BUCKET, self.api.username)
+            if name is None:
                 raise TransientDelivery("MAX: the bot has no username; set one in MAX for partners")
-            self._username = me.username
+            self._username = name
         return self._username
-
-    async def _call_me(self) -> User:
-        try:
-            return await self.client().get_me()
-        except MaxConnection as exc:
-            raise _connection_error(exc) from None
 
     async def start_link(self, code: str, *, bot_token: str | None = None) -> str:
         """https://max.ru/<bot>?start=<code>: opens the bot, which gets `bot_started` with it."""
+        from maxapi.utils.deep_linking import create_start_link
+
         return create_start_link(await self.username(), code)
 
     def reachable(self, recipient: Recipient) -> bool:
@@ -122,32 +128,10 @@ class MaxChannel:
         user = self._user(recipient)
         text = fit(content)
         async with self._slots(user) as bucket:
-            mid = await self._call(bucket, lambda: self._post(user, text))
+            mid = await self._call(bucket, lambda: self.api.send_text(user, text))
         if mid is None:
             raise TransientDelivery("MAX answered without the message sent")
         return SendResult(provider_id=mid)
-
-    async def _post(self, user: int, text: str) -> str | None:
-        """The new message's id, from the request maxapi's send_message makes for a text (the
-        bot's format, no link preview), its answer read as JSON. Not send_message itself: it
-        builds a SendedMessage of the answer and binds the bot into each of its nested models,
-        about 30 a message; that was a tenth of our CPU for a MAX message, rate slots
-        included (bench/bot_send.py). maxapi's request still sends, and raises its own
-        errors."""
-        bot = self.client()
-        params: dict[str, Any] = {**bot.params, "user_id": user}
-        if bot.disable_link_preview is not None:
-            params["disable_link_preview"] = bool_to_query(bot.disable_link_preview)
-        body: dict[str, Any] = {"attachments": [], "text": text}
-        if (text_format := bot.resolve_format(None)) is not None:
-            body["format"] = text_format
-        answer = await bot.request(
-            HTTPMethod.POST, ApiPath.MESSAGES, params=params, json=body, is_return_raw=True
-        )
-        message = answer.get("message") if isinstance(answer, dict) else None
-        message_body = message.get("body") if isinstance(message, dict) else None
-        mid = message_body.get("mid") if isinstance(message_body, dict) else None
-        return mid if isinstance(mid, str) and mid else None
 
     async def edit(
         self, recipient: Recipient, message_id: str, content: str, *, now: datetime
@@ -156,10 +140,7 @@ class MaxChannel:
         user = self._user(recipient)
         text = fit(content)
         async with self._slots(user) as bucket:
-            await self._call(
-                bucket,
-                lambda: self.client().edit_message(message_id=message_id, text=text, notify=False),
-            )
+            await self._call(bucket, lambda: self.api.edit_text(message_id, text))
         return SendResult(provider_id=message_id)
 
     @staticmethod
@@ -171,7 +152,7 @@ class MaxChannel:
     @contextlib.asynccontextmanager
     async def _slots(self, user: int) -> AsyncIterator[str]:
         """The user's and the bot's rate slots for one call; yields the bot's bucket."""
-        bucket = "max:bot"
+        bucket = BOT_BUCKET
         # A slot of interval or rate 0 is no limit (RateLimiter.slots).
         interval = self.settings.max_chat_interval_seconds
         async with self.limiter.slots(
@@ -183,49 +164,38 @@ class MaxChannel:
     async def _call(self, bucket: str, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
-        except MaxApiError as exc:
-            raise await self._api_error(bucket, exc) from None
-        except MaxConnection as exc:
-            raise _connection_error(exc) from None
-        except InvalidToken:
-            raise TransientDelivery(
-                "MAX 401: the token was refused; check NOTIFIER_MAX_TOKEN"
-            ) from None
+        except MaxRefused as exc:
+            raise await self._refused(bucket, exc) from None
         except TimeoutError:
             raise TransientDelivery("MAX timeout") from None
+        except OSError as exc:  # before ValueError: ssl's certificate error is both
+            if untrusted(exc):
+                # Retrying cannot help until someone installs the CA: the message goes by the
+                # next channel, and the log says what to do.
+                log.error("max.certificate_untrusted", extra={"hint": UNTRUSTED})
+                raise PermanentDelivery(UNTRUSTED) from None
+            raise TransientDelivery(f"MAX connection failed ({type(exc).__name__})") from None
+        except ValueError:
+            # A proxy's page, or a cut answer: later.
+            raise TransientDelivery("MAX answered something else than its API's JSON") from None
 
-    async def _api_error(
-        self, bucket: str, exc: MaxApiError
-    ) -> TransientDelivery | PermanentDelivery:
-        code = _error_code(exc)
-        if exc.code == 429:
+    async def _refused(self, bucket: str, exc: MaxRefused) -> TransientDelivery | PermanentDelivery:
+        if exc.status == 401:
+            return TransientDelivery("MAX 401: the token was refused; check NOTIFIER_MAX_TOKEN")
+        if exc.status == 429:
             # MAX slows the whole bot down: every worker waits a second before its next send.
             await self.limiter.pause(bucket, 1.0)
             return TransientDelivery("MAX 429 too many requests", retry_after=1)
-        if exc.code >= 500:
-            return TransientDelivery(f"MAX {exc.code} {code}")
-        dead = exc.code in (403, 404) or any(marker in code.lower() for marker in DEAD_CHAT)
-        return PermanentDelivery(f"MAX {exc.code} {code}", unusable=dead)
+        if exc.status >= 500:
+            return TransientDelivery(f"MAX {exc.status} {exc.code}")
+        dead = exc.status in (403, 404) or any(marker in exc.code.lower() for marker in DEAD_CHAT)
+        return PermanentDelivery(f"MAX {exc.status} {exc.code}", unusable=dead)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.bot.close_session()
+        await self.api.close()
+        if self._bot is not None:
+            with contextlib.suppress(Exception):
+                await self._bot.close_session()
         if self._connector is not None:
             with contextlib.suppress(Exception):
                 await self._connector.close()
-
-
-def _error_code(exc: MaxApiError) -> str:
-    """MAX's error code (`chat.denied`…), never its message: that may quote the request."""
-    raw = exc.raw
-    code = raw.get("code") if isinstance(raw, dict) else None
-    return str(code)[:80] if code else "error"
-
-
-def _connection_error(exc: MaxConnection) -> TransientDelivery | PermanentDelivery:
-    if isinstance(exc.__cause__, ClientConnectorCertificateError):
-        # Retrying cannot help until someone installs the CA: the message goes by the next
-        # channel, and the log says what to do.
-        log.error("max.certificate_untrusted", extra={"hint": UNTRUSTED})
-        return PermanentDelivery(UNTRUSTED)
-    return TransientDelivery(f"MAX connection failed ({type(exc.__cause__).__name__})")
