@@ -1,15 +1,18 @@
 """notifier/channels/http1.py against a local HTTP/1.1 server that answers as each test scripts
-it (kept alive, closed, chunked, cut short, not HTTP, slow, over TLS), and TelegramChannel over
-it when the connection drops."""
+it (kept alive, closed, chunked, cut short, not HTTP, slow, over TLS, redirecting), and the
+channels over it: Telegram's and MAX's when the connection drops or the answer is not theirs,
+the SMS gateways' requests."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, quote
 
 import pytest
 import trustme
@@ -20,7 +23,10 @@ from notifier.channels.base import Recipient
 from notifier.channels.http1 import HttpError, JsonClient
 from notifier.channels.max import MaxChannel
 from notifier.channels.ratelimit import RateLimiter
+from notifier.channels.sms_http import HttpGateway
+from notifier.channels.smsru import SmsRuGateway
 from notifier.channels.telegram import TelegramChannel
+from notifier.config import Settings, SmsProvider
 from notifier.errors import PermanentDelivery, TransientDelivery
 from notifier.runtime import Runtime
 
@@ -403,3 +409,61 @@ async def test_max_retries_later_what_did_not_get_an_answer_and_names_a_refused_
     assert sent.line == b"POST /api/messages?user_id=4100001&disable_link_preview=true HTTP/1.1"
     assert sent.headers[b"authorization"] == b"max-t0ken"
     assert json.loads(sent.body) == {"attachments": [], "text": "<b>5</b>", "format": "html"}
+
+
+async def test_an_sms_gateway_that_redirects_is_a_setting_to_change_not_a_retry(
+    serve, settings: Settings
+) -> None:
+    """Through the SMS gateways (form and JSON posts): a redirect is not followed (a POST
+    redirected by 301 would arrive as a GET without its form), and says what to set; the URL's
+    query and user:password go with every request."""
+    answers = iter([b"moved", b"ok", b"ok"])
+
+    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
+        if next(answers) == b"moved":
+            moved = b"Location: https://gateway.example/send\r\n"
+            writer.write(reply(b"", status=b"301 Moved Permanently", extra=moved))
+        else:
+            ok = b'{"status":"OK","sms":{"79161234567":{"status":"OK","sms_id":"1-2"}}}'
+            writer.write(reply(ok))
+
+    server, base = await serve(scripted)
+    http = HttpGateway(
+        settings.model_copy(
+            update={
+                "sms_provider": SmsProvider.http,
+                "sms_url": f"{base}/send?client=17",
+                "sms_api_key": SecretStr("sms-k3y"),
+            }
+        )
+    )
+    with pytest.raises(PermanentDelivery) as moved:
+        await http.submit("+79161234567", "5", segments=1, ref="r1")
+    assert "redirects; set NOTIFIER_SMS_URL" in moved.value.reason
+    assert not moved.value.unusable  # the parent's number is fine
+    await http.close()
+
+    user, key = "school 17", "p@ss"
+    smsru = SmsRuGateway(
+        settings.model_copy(
+            update={
+                "sms_provider": SmsProvider.smsru,
+                "sms_url": base.replace("://", f"://{quote(user)}:{quote(key)}@"),
+                "sms_api_key": SecretStr("SMSRU-KEY"),
+            }
+        )
+    )
+    assert (await smsru.submit("+79161234567", "5", segments=1, ref="r2")).provider_id == "1-2"
+    await smsru.close()
+    bearer, basic = server.requests[0], server.requests[1]
+    assert bearer.line == b"POST /api/send?client=17 HTTP/1.1"
+    assert bearer.headers[b"authorization"] == b"Bearer sms-k3y"
+    assert basic.line == b"POST /api/sms/send HTTP/1.1"
+    assert basic.headers[b"content-type"] == b"application/x-www-form-urlencoded"
+    assert basic.headers[b"authorization"] == b"Basic " + base64.b64encode(b"school 17:p@ss")
+    assert parse_qs(basic.body.decode()) == {
+        "api_id": ["SMSRU-KEY"],
+        "to": ["79161234567"],
+        "msg": ["5"],
+        "json": ["1"],
+    }

@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 from notifier.channels.base import Recipient
 from notifier.channels.ratelimit import RateLimiter
 from notifier.channels.sms import SmsChannel, gateway_for
-from notifier.channels.sms_http import SharedSession
 from notifier.channels.sms_provider import ReceiptState
 from notifier.channels.smsc import SmscGateway
 from notifier.config import Settings, SmsProvider
@@ -185,7 +184,7 @@ async def test_server_gone_is_transient(tmp_path: Path, redis_clean: str, smsc: 
     smsc.stop()
     own = SmscGateway(settings)
     try:
-        with pytest.raises(TransientDelivery, match="ClientConnectorError"):
+        with pytest.raises(TransientDelivery, match=r"smsc\.ru: ConnectionRefusedError"):
             await own.submit(PHONE, "x", segments=1, ref="r")
         with pytest.raises(TransientDelivery):
             await own.status("1", PHONE)
@@ -226,22 +225,17 @@ async def test_status_query_with_a_wrong_key(
     assert caught.value.unusable is False
 
 
-async def test_gateways_share_the_callers_session(
+async def test_gateway_for_builds_the_providers_gateway_and_none_for_file(
     tmp_path: Path, redis_clean: str, smsc: SmsGateway
 ) -> None:
-    session = SharedSession(2.0)
     settings = _settings(tmp_path, redis_clean, smsc)
-    gateway = gateway_for(settings, session)
+    gateway = gateway_for(settings)
     assert isinstance(gateway, SmscGateway)
     await gateway.submit(PHONE, "x", segments=1, ref="r")
-    await gateway.close()  # not its session: still open for the others
-    assert not session().closed
     await gateway.submit(PHONE, "y", segments=1, ref="r")
-    await session.close()
+    await gateway.close()
     assert len(smsc.messages) == 2
-    assert gateway_for(settings.model_copy(update={"sms_provider": SmsProvider.file}), session) is (
-        None
-    )
+    assert gateway_for(settings.model_copy(update={"sms_provider": SmsProvider.file})) is None
 
 
 def test_smsc_needs_no_url(tmp_path: Path) -> None:
@@ -249,7 +243,7 @@ def test_smsc_needs_no_url(tmp_path: Path) -> None:
         data_dir=tmp_path, sms_provider=SmsProvider.smsc, sms_api_key=SecretStr(KEY)
     )
     gateway = SmscGateway(settings)
-    assert gateway._send_url == "https://smsc.ru/sys/send.php"  # the documented default
+    assert gateway.base == "https://smsc.ru"  # the documented default
 
 
 # -- end to end ------------------------------------------------------------------------------

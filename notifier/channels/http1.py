@@ -1,14 +1,15 @@
-"""JSON requests to one API origin over kept-alive HTTP/1.1 connections: the messengers' sends,
-the hot path of delivery (the Telegram Bot API's, channels/bot_api.py; MAX's,
-channels/max_api.py).
+"""Requests to one API origin over kept-alive HTTP/1.1 connections, answered in JSON: delivery's
+calls to the messengers (the Telegram Bot API's, channels/bot_api.py; MAX's,
+channels/max_api.py) and to the SMS gateways (channels/sms_http.py).
 
 aiohttp's client spent about 118 µs of CPU on a call against the local Bot API server (20 at a
 time, uvloop), most of it in its request and response objects, its timers and its stream
 reader, for an answer of which delivery reads one number. This sends the request's bytes and
 reads the answer with llhttp (httptools, the parser uvicorn uses): about 31 µs, the same
-server, in the same run (2026-12-07). What it leaves out, because the Bot API needs none of
-it: redirects, cookies, proxies, compression (it asks for none), and requests sent before the
-last answer came (one request at a time on a connection): neither API needs them.
+server, in the same run (2026-12-07). What it leaves out, because none of these APIs needs
+it: redirects (one comes back as its status), cookies, proxies, compression (it asks for
+none), and requests sent before the last answer came (one request at a time on a
+connection).
 
 Each connection carries one call at a time, and goes back to the pool when its answer came
 whole and both sides keep it alive. One idle longer than IDLE_SECONDS is closed instead: a
@@ -32,6 +33,8 @@ from notifier.channels.tls import ssl_context
 IDLE_SECONDS = 15.0  # aiohttp's keep-alive timeout too; nginx's default is 75 s
 MAX_ANSWER_BYTES = 1 << 20  # a Bot API answer is under a kilobyte; more is not an API's
 MAX_CONNECTIONS = 100  # at once to the origin, as aiohttp's default
+JSON = b"application/json"
+FORM = b"application/x-www-form-urlencoded"
 
 
 class HttpError(ConnectionError):
@@ -139,7 +142,6 @@ class JsonClient:
         self._head = (
             f"Host: {parts.netloc.rpartition('@')[2]}\r\n"
             "User-Agent: notifier\r\nAccept: application/json\r\n"
-            "Content-Type: application/json\r\n"
             + "".join(f"{name}: {value}\r\n" for name, value in extra.items())
         ).encode()
         self.timeout = timeout
@@ -148,13 +150,18 @@ class JsonClient:
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
         self._closed = False
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", *, content_type: bytes = JSON
+    ) -> tuple[int, bytes]:
         """`method` (POST, PUT, GET…) of the base's prefix + `path` (with its query), `body`
-        JSON or empty: the answer's status and body."""
-        request = b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+        JSON (or of `content_type`: an SMS gateway's form) or empty: the answer's status and
+        body. A redirect comes back as its status: we follow none (an API that moved is a
+        setting to change)."""
+        request = b"%s %s HTTP/1.1\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s" % (
             method.encode(),
-            (self.prefix + path).encode(),
+            (self.prefix + path or "/").encode(),
             self._head,
+            content_type,
             len(body),
             body,
         )

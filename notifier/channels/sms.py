@@ -9,7 +9,7 @@ from datetime import datetime
 from notifier.channels.base import Recipient, SendResult
 from notifier.channels.outbox import OutboxFolder, file_name, write_atomic
 from notifier.channels.ratelimit import RateLimiter, per_second
-from notifier.channels.sms_http import HttpGateway, SessionSource, SharedSession
+from notifier.channels.sms_http import HttpGateway
 from notifier.channels.sms_provider import SmsGateway
 from notifier.channels.sms_text import SmsParts, fitted
 from notifier.channels.smsc import SmscGateway
@@ -18,17 +18,17 @@ from notifier.config import ConfigError, Settings, SmsProvider
 from notifier.errors import PermanentDelivery
 
 
-def gateway_for(settings: Settings, http: SessionSource) -> SmsGateway | None:
+def gateway_for(settings: Settings) -> SmsGateway | None:
     """The gateway of `settings.sms_provider`; None for `file`, which the channel writes itself."""
     match settings.sms_provider:
         case SmsProvider.file:
             return None
         case SmsProvider.http:
-            return HttpGateway(settings, http)
+            return HttpGateway(settings)
         case SmsProvider.smsru:
-            return SmsRuGateway(settings, http)
+            return SmsRuGateway(settings)
         case SmsProvider.smsc:
-            return SmscGateway(settings, http)
+            return SmscGateway(settings)
         case _:
             raise ConfigError(
                 f"sms_provider: {settings.sms_provider} has no HTTP gateway: pass its gateway "
@@ -45,8 +45,7 @@ class SmsChannel:
         self.settings = settings
         self.limiter = limiter
         self.provider = settings.sms_provider
-        self._session = SharedSession(settings.sms_timeout)
-        self.gateway = gateway if gateway is not None else gateway_for(settings, self._session)
+        self.gateway = gateway if gateway is not None else gateway_for(settings)
 
     def reachable(self, recipient: Recipient) -> bool:
         return bool(recipient.phone)
@@ -89,4 +88,3 @@ class SmsChannel:
     async def close(self) -> None:
         if self.gateway is not None:
             await self.gateway.close()
-        await self._session.close()

@@ -1,5 +1,6 @@
 """The generic JSON SMS gateway of SPEC §2 (provider `http`), and the HTTP plumbing every HTTP
-SMS gateway shares: one lazily opened aiohttp session and a tolerant JSON reader.
+SMS gateway shares: a gateway's address over kept-alive connections (channels/http1.py) and a
+tolerant reading of its answers.
 
 Wire format (unchanged from before the gateways were split out of SmsChannel):
 `POST NOTIFIER_SMS_URL` with `Authorization: Bearer NOTIFIER_SMS_API_KEY` and JSON
@@ -11,63 +12,89 @@ message's or the number's (permanent, and the number is marked unusable).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import json
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
 
-import aiohttp
-
+from notifier.channels.http1 import FORM, JSON, JsonClient
 from notifier.channels.sms_provider import Submitted
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
 
-# What a gateway calls for its session: one shared by the channel's gateways, or the gateway's
-# own SharedSession.
-SessionSource = Callable[[], aiohttp.ClientSession]
+CONNECT_SECONDS = 10  # of a call's NOTIFIER_SMS_TIMEOUT, at most this long to connect
 
-# Exceptions that mean "the gateway did not answer": worth another try later.
-TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
+# Exceptions that mean "the gateway did not answer": worth another try later. JsonClient
+# raises OSError when the connection fails (an untrusted certificate too), TimeoutError, and
+# ValueError for an answer that is not HTTP.
+TRANSPORT_ERRORS = (OSError, TimeoutError, ValueError)
 
 
-class SharedSession:
-    """One aiohttp session, opened on first use (aiohttp wants a running loop, which a
-    constructor called at start-up may not have) and opened again if something closed it."""
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A gateway's answer: its HTTP status, and its body when that is a JSON object (None for
+    anything else: a proxy's HTML error page)."""
 
-    def __init__(self, timeout: float) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
+    status: int
+    body: dict[str, Any] | None
 
-    def __call__(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        return self._session
+
+class Endpoint:
+    """A gateway's URL (NOTIFIER_SMS_URL, or the provider's own), POSTed to over kept-alive
+    connections; `name` starts the reasons its failures give."""
+
+    def __init__(
+        self, url: str, *, name: str, timeout: float, headers: dict[str, str] | None = None
+    ) -> None:
+        parts = urlsplit(url)
+        headers = dict(headers or {})
+        if parts.username is not None and "Authorization" not in headers:
+            # user:password in the URL, sent as Basic authentication (as aiohttp did).
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        self.name = name
+        self._path = parts.path  # as given: a gateway may tell /send from /send/
+        self._query = f"?{parts.query}" if parts.query else ""
+        self._client = JsonClient(
+            f"{parts.scheme}://{parts.netloc}",
+            timeout=timeout,
+            connect_timeout=min(timeout, CONNECT_SECONDS),
+            headers=headers,
+        )
+
+    async def post_json(self, body: dict[str, Any], path: str = "") -> Answer:
+        return await self._post(path, json.dumps(body, ensure_ascii=False).encode(), JSON)
+
+    async def post_form(self, fields: dict[str, str], path: str = "") -> Answer:
+        return await self._post(path, urlencode(fields).encode(), FORM)
+
+    async def _post(self, path: str, body: bytes, content_type: bytes) -> Answer:
+        try:
+            status, raw = await self._client.request(
+                "POST", (self._path + path or "/") + self._query, body, content_type=content_type
+            )
+        except TRANSPORT_ERRORS as exc:
+            raise TransientDelivery(f"{self.name}: {type(exc).__name__}") from None
+        if 300 <= status < 400:
+            # Not followed: a POST redirected by 301 or 302 arrives as a GET without its form,
+            # and a gateway that moved is a setting to change, not a message to retry.
+            raise PermanentDelivery(
+                f"{self.name} HTTP {status}: the gateway's address redirects; set "
+                "NOTIFIER_SMS_URL to the address it redirects to",
+                unusable=False,
+            )
+        return Answer(status, _object(raw))
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._client.close()
 
 
-class OwnedSession:
-    """The session a gateway uses: the caller's (`http` given; the caller closes it) or one of
-    its own (closed with the gateway)."""
-
-    def __init__(self, settings: Settings, http: SessionSource | None) -> None:
-        self._own: SharedSession | None = None
-        if http is None:
-            http = self._own = SharedSession(settings.sms_timeout)
-        self.get: SessionSource = http
-
-    async def close(self) -> None:
-        if self._own is not None:
-            await self._own.close()
-
-
-async def read_json(response: aiohttp.ClientResponse) -> dict[str, Any] | None:
-    """The body as a JSON object, or None when it is not one (a proxy's HTML error page)."""
+def _object(raw: bytes) -> dict[str, Any] | None:
     try:
-        body = await response.json(content_type=None)
-    except (ValueError, aiohttp.ContentTypeError):
+        body = json.loads(raw)
+    except ValueError:
         return None
     return body if isinstance(body, dict) else None
 
@@ -88,25 +115,20 @@ class HttpGateway:
 
     name = "http"
 
-    def __init__(self, settings: Settings, http: SessionSource | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         if not settings.sms_url or not settings.sms_api_key:
             raise ValueError("HttpGateway needs sms_url and sms_api_key (config checks both)")
-        self._url = settings.sms_url
-        self._key = settings.sms_api_key
         self._sender = settings.sms_sender
-        self._session = OwnedSession(settings, http)
+        self._endpoint = Endpoint(
+            settings.sms_url,
+            name="sms gateway",
+            timeout=settings.sms_timeout,
+            headers={"Authorization": f"Bearer {settings.sms_api_key.get_secret_value()}"},
+        )
 
     async def submit(self, phone: str, text: str, *, segments: int, ref: str) -> Submitted:
-        try:
-            async with self._session.get().post(
-                self._url,
-                json={"to": phone, "text": text, "sender": self._sender},
-                headers={"Authorization": f"Bearer {self._key.get_secret_value()}"},
-            ) as response:
-                body = await read_json(response) or {}
-                status = response.status
-        except TRANSPORT_ERRORS as exc:
-            raise TransientDelivery(f"sms gateway: {type(exc).__name__}") from None
+        answer = await self._endpoint.post_json({"to": phone, "text": text, "sender": self._sender})
+        status, body = answer.status, answer.body or {}
         if status >= 500:
             raise TransientDelivery(f"sms gateway {status}")
         if status >= 400:
@@ -121,4 +143,4 @@ class HttpGateway:
         )
 
     async def close(self) -> None:
-        await self._session.close()
+        await self._endpoint.close()

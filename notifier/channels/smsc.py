@@ -19,18 +19,14 @@ from enum import StrEnum
 from typing import Any
 
 from notifier.channels.sms_callbacks import smsc_receipt
-from notifier.channels.sms_http import (
-    TRANSPORT_ERRORS,
-    OwnedSession,
-    SessionSource,
-    parse_cost,
-    read_json,
-)
+from notifier.channels.sms_http import Endpoint, parse_cost
 from notifier.channels.sms_provider import Receipt, Submitted
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
 
 SMSC_URL = "https://smsc.ru"
+SEND_PATH = "/sys/send.php"
+STATUS_PATH = "/sys/status.php"
 
 
 class Fault(StrEnum):
@@ -67,15 +63,13 @@ FLOOD_SECONDS = 60.0
 class SmscGateway:
     name = "smsc"
 
-    def __init__(self, settings: Settings, http: SessionSource | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         if not settings.sms_api_key:
             raise ValueError("SmscGateway needs sms_api_key (config checks it)")
-        base = (settings.sms_url or SMSC_URL).rstrip("/")
-        self._send_url = base + "/sys/send.php"
-        self._status_url = base + "/sys/status.php"
+        self.base = (settings.sms_url or SMSC_URL).rstrip("/")
         self._key = settings.sms_api_key
         self._sender = settings.sms_sender
-        self._session = OwnedSession(settings, http)
+        self._endpoint = Endpoint(self.base, name="smsc.ru", timeout=settings.sms_timeout)
 
     async def submit(self, phone: str, text: str, *, segments: int, ref: str) -> Submitted:
         params = {
@@ -88,7 +82,7 @@ class SmscGateway:
         }
         if self._sender:
             params["sender"] = self._sender
-        body = await self._call(self._send_url, params)
+        body = await self._call(SEND_PATH, params)
         if "error_code" in body or "error" in body:
             raise _failure(body, SEND_ERRORS)
         provider_id = body.get("id")
@@ -110,7 +104,7 @@ class SmscGateway:
             "fmt": "3",
             "charset": "utf-8",
         }
-        body = await self._call(self._status_url, params)
+        body = await self._call(STATUS_PATH, params)
         if "error_code" in body or "error" in body:
             raise _failure(body, STATUS_ERRORS)
         status, err = body.get("status"), body.get("err")
@@ -118,25 +112,21 @@ class SmscGateway:
             raise TransientDelivery("smsc.ru status: the answer has no status code")
         return smsc_receipt(provider_id, status, err if isinstance(err, int) else None)
 
-    async def _call(self, url: str, params: dict[str, str]) -> dict[str, Any]:
-        try:
-            async with self._session.get().post(url, data=params) as response:
-                # smsc.ru puts its own errors in a 200; these come from the way there.
-                if response.status >= 500 or response.status == 429:
-                    raise TransientDelivery(f"smsc.ru HTTP {response.status}")
-                if response.status >= 400:
-                    raise PermanentDelivery(
-                        f"smsc.ru HTTP {response.status}: check NOTIFIER_SMS_URL", unusable=False
-                    )
-                body = await read_json(response)
-        except TRANSPORT_ERRORS as exc:
-            raise TransientDelivery(f"smsc.ru: {type(exc).__name__}") from None
-        if body is None:
+    async def _call(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        answer = await self._endpoint.post_form(params, path)
+        # smsc.ru puts its own errors in a 200; these come from the way there.
+        if answer.status >= 500 or answer.status == 429:
+            raise TransientDelivery(f"smsc.ru HTTP {answer.status}")
+        if answer.status >= 400:
+            raise PermanentDelivery(
+                f"smsc.ru HTTP {answer.status}: check NOTIFIER_SMS_URL", unusable=False
+            )
+        if answer.body is None:
             raise TransientDelivery("smsc.ru answered something that is not its JSON")
-        return body
+        return answer.body
 
     async def close(self) -> None:
-        await self._session.close()
+        await self._endpoint.close()
 
 
 def _failure(

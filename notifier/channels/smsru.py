@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifier.channels.sms_http import (
-    TRANSPORT_ERRORS,
-    OwnedSession,
-    SessionSource,
-    parse_cost,
-    read_json,
-)
+from notifier.channels.sms_http import Endpoint, parse_cost
 from notifier.channels.sms_provider import Submitted
 from notifier.config import Settings
 from notifier.errors import PermanentDelivery, TransientDelivery
@@ -32,13 +26,14 @@ SMSRU_TRANSIENT = frozenset({220, 230, 231, 232, 500})
 class SmsRuGateway:
     name = "smsru"
 
-    def __init__(self, settings: Settings, http: SessionSource | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         if not settings.sms_url or not settings.sms_api_key:
             raise ValueError("SmsRuGateway needs sms_url and sms_api_key (config checks both)")
-        self._url = settings.sms_url.rstrip("/") + "/sms/send"
         self._key = settings.sms_api_key
         self._sender = settings.sms_sender
-        self._session = OwnedSession(settings, http)
+        self._endpoint = Endpoint(
+            settings.sms_url.rstrip("/") + "/sms/send", name="sms.ru", timeout=settings.sms_timeout
+        )
 
     async def submit(self, phone: str, text: str, *, segments: int, ref: str) -> Submitted:
         params = {
@@ -49,13 +44,10 @@ class SmsRuGateway:
         }
         if self._sender:
             params["from"] = self._sender
-        try:
-            async with self._session.get().post(self._url, data=params) as response:
-                if response.status >= 500:
-                    raise TransientDelivery(f"sms.ru HTTP {response.status}")
-                body = await read_json(response) or {}
-        except TRANSPORT_ERRORS as exc:
-            raise TransientDelivery(f"sms.ru: {type(exc).__name__}") from None
+        answer = await self._endpoint.post_form(params)
+        if answer.status >= 500:
+            raise TransientDelivery(f"sms.ru HTTP {answer.status}")
+        body = answer.body or {}
         if body.get("status") != "OK":
             raise _error(body)
         per_number: dict[str, Any] = next(iter((body.get("sms") or {}).values()), {})
@@ -69,7 +61,7 @@ class SmsRuGateway:
         )
 
     async def close(self) -> None:
-        await self._session.close()
+        await self._endpoint.close()
 
 
 def _error(body: dict[str, Any]) -> TransientDelivery | PermanentDelivery:
