@@ -78,8 +78,9 @@ class Endpoint:
         except TRANSPORT_ERRORS as exc:
             raise TransientDelivery(f"{self.name}: {type(exc).__name__}") from None
         if 300 <= status < 400:
-            # Not followed: a POST redirected by 301 or 302 arrives as a GET without its form,
-            # and a gateway that moved is a setting to change, not a message to retry.
+            # Not followed: a POST redirected by 301 or 302 arrives as a GET without its form
+            # (307 and 308 would keep it), and a gateway that moved is a setting to change, not
+            # a message to retry.
             raise PermanentDelivery(
                 f"{self.name} HTTP {status}: the gateway's address redirects; set "
                 "NOTIFIER_SMS_URL to the address it redirects to",
