@@ -113,12 +113,12 @@ class _Connection(asyncio.Protocol):
 
 
 class JsonClient:
-    """Requests with JSON bodies to one origin (`base`: http or https, with an optional path
-    prefix), over at most MAX_CONNECTIONS kept-alive connections; `headers` go with every request
-    (MAX's token), and `ca_file` is trusted besides the system's roots. A call raises
-    TimeoutError past `timeout` seconds (connecting: `connect_timeout`), OSError (HttpError
-    among them, ssl's certificate errors too) when the connection fails, and ValueError for an
-    answer that is not HTTP."""
+    """Requests (JSON bodies, or an SMS gateway's form) to one origin (`base`: http or https,
+    with an optional path prefix), over at most MAX_CONNECTIONS kept-alive connections;
+    `headers` go with every request (MAX's token), and `ca_file` is trusted besides the
+    system's roots. A call raises TimeoutError past `timeout` seconds (connecting:
+    `connect_timeout`), OSError (HttpError among them, ssl's certificate errors too) when the
+    connection fails, and ValueError for an answer that is not HTTP."""
 
     def __init__(
         self,
