@@ -82,8 +82,31 @@ def reply(body: bytes = OK, *, status: bytes = b"200 OK", extra: bytes = b"") ->
     )
 
 
+BAD_GATEWAY = reply(b"<html>Bad gateway</html>", status=b"502 Bad Gateway")  # a proxy's page
+
+
 async def answer_ok(request: Request, writer: asyncio.StreamWriter) -> None:
     writer.write(reply())
+
+
+CUT = object()  # in_turn's step: the start of an answer, then the connection closed
+
+
+def in_turn(*steps: bytes | object) -> Answer:
+    """An `answer` that writes these replies, one a request, in turn (CUT: cut short)."""
+    replies = iter(steps)
+
+    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
+        step = next(replies)
+        if step is CUT:
+            writer.write(reply()[:20])
+            await writer.drain()
+            writer.close()
+        else:
+            assert isinstance(step, bytes)
+            writer.write(step)
+
+    return scripted
 
 
 @pytest.fixture
@@ -319,44 +342,52 @@ def test_a_header_with_a_line_break_is_refused() -> None:
         JsonClient("http://127.0.0.1:9", headers={"Authorization": "t\r\nX-Evil: 1"})
 
 
+async def later_then_dead_then_sent(
+    channel: TelegramChannel | MaxChannel,
+    to: Recipient,
+    runtime: Runtime,
+    later: tuple[str, ...],
+    *,
+    sent_as: str,
+) -> None:
+    """Sends against a server scripted by in_turn: one TransientDelivery for each reason of
+    `later`, then a PermanentDelivery that makes the address unusable, then one sent (its
+    provider id `sent_as`); the channel closed after."""
+    now = runtime.clock()
+    for reason in later:
+        with pytest.raises(TransientDelivery) as transient:
+            await channel.send(to, "<b>5</b>", ref="r1", now=now)
+        assert transient.value.reason == reason
+    with pytest.raises(PermanentDelivery) as permanent:
+        await channel.send(to, "<b>5</b>", ref="r1", now=now)
+    assert permanent.value.unusable
+    assert (await channel.send(to, "<b>5</b>", ref="r1", now=now)).provider_id == sent_as
+    await channel.close()
+
+
 @pytest.mark.redis
 async def test_telegram_retries_later_what_did_not_get_an_answer_and_drops_a_dead_chat(
     serve, runtime: Runtime
 ) -> None:
     """Through TelegramChannel: a cut connection and a proxy's page are retried later; Telegram's
     "chat not found" is not."""
-    answers = iter([b"cut", b"html", b"dead", b"ok"])
-
-    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
-        step = next(answers)
-        if step == b"cut":
-            writer.write(reply()[:20])
-            await writer.drain()
-            writer.close()
-        elif step == b"html":
-            writer.write(reply(b"<html>Bad gateway</html>", status=b"502 Bad Gateway"))
-        elif step == b"dead":
-            dead = b'{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}'
-            writer.write(reply(dead, status=b"400 Bad Request"))
-        else:
-            writer.write(reply())
-
-    _, base = await serve(scripted)
+    dead = b'{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}'
+    _, base = await serve(
+        in_turn(
+            CUT,
+            BAD_GATEWAY,
+            reply(dead, status=b"400 Bad Request"),
+            reply(),
+        )
+    )
     settings = runtime.settings.model_copy(
         update={"telegram_token": SecretStr("123:abc"), "telegram_api_base": base}
     )
     channel = TelegramChannel(settings, RateLimiter(runtime.redis))
     to = Recipient("g1", "Анна", telegram_chat_id="600000001")
-    now = runtime.clock()
-    for later in ("telegram HttpError", "telegram JSONDecodeError"):
-        with pytest.raises(TransientDelivery) as transient:
-            await channel.send(to, "<b>5</b>", ref="r1", now=now)
-        assert transient.value.reason == later
-    with pytest.raises(PermanentDelivery) as permanent:
-        await channel.send(to, "<b>5</b>", ref="r1", now=now)
-    assert permanent.value.unusable
-    assert (await channel.send(to, "<b>5</b>", ref="r1", now=now)).provider_id == "7"
-    await channel.close()
+    await later_then_dead_then_sent(
+        channel, to, runtime, ("telegram HttpError", "telegram JSONDecodeError"), sent_as="7"
+    )
 
 
 @pytest.mark.redis
@@ -366,45 +397,28 @@ async def test_max_retries_later_what_did_not_get_an_answer_and_names_a_refused_
     """Through MaxChannel: a cut connection, a proxy's page and a refused token are retried
     later, the token's refusal saying what to check; MAX's "chat.denied" is not. The requests
     are maxapi's: the token in the Authorization header, the text as HTML, no link preview."""
-    answers = iter([b"cut", b"html", b"token", b"dead", b"ok"])
-
-    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
-        step = next(answers)
-        if step == b"cut":
-            writer.write(reply()[:20])
-            await writer.drain()
-            writer.close()
-        elif step == b"html":
-            writer.write(reply(b"<html>Bad gateway</html>", status=b"502 Bad Gateway"))
-        elif step == b"token":
-            refused = b'{"code":"verify.token","message":"Invalid access_token"}'
-            writer.write(reply(refused, status=b"401 Unauthorized"))
-        elif step == b"dead":
-            denied = b'{"code":"chat.denied","message":"dialog.suspended"}'
-            writer.write(reply(denied, status=b"403 Forbidden"))
-        else:
-            writer.write(reply(b'{"message":{"body":{"mid":"mid.7","text":"5"}}}'))
-
-    server, base = await serve(scripted)
+    refused = b'{"code":"verify.token","message":"Invalid access_token"}'
+    denied = b'{"code":"chat.denied","message":"dialog.suspended"}'
+    server, base = await serve(
+        in_turn(
+            CUT,
+            BAD_GATEWAY,
+            reply(refused, status=b"401 Unauthorized"),
+            reply(denied, status=b"403 Forbidden"),
+            reply(b'{"message":{"body":{"mid":"mid.7","text":"5"}}}'),
+        )
+    )
     settings = runtime.settings.model_copy(
         update={"max_token": SecretStr("max-t0ken"), "max_api_base": base}
     )
     channel = MaxChannel(settings, RateLimiter(runtime.redis))
     to = Recipient("g1", "Анна", max_user_id="4100001")
-    now = runtime.clock()
-    for later in (
+    later = (
         "MAX connection failed (HttpError)",
         "MAX 502 error",
         "MAX 401: the token was refused; check NOTIFIER_MAX_TOKEN",
-    ):
-        with pytest.raises(TransientDelivery) as transient:
-            await channel.send(to, "<b>5</b>", ref="r1", now=now)
-        assert transient.value.reason == later
-    with pytest.raises(PermanentDelivery) as permanent:
-        await channel.send(to, "<b>5</b>", ref="r1", now=now)
-    assert permanent.value.unusable
-    assert (await channel.send(to, "<b>5</b>", ref="r1", now=now)).provider_id == "mid.7"
-    await channel.close()
+    )
+    await later_then_dead_then_sent(channel, to, runtime, later, sent_as="mid.7")
     sent = server.requests[-1]
     assert sent.line == b"POST /api/messages?user_id=4100001&disable_link_preview=true HTTP/1.1"
     assert sent.headers[b"authorization"] == b"max-t0ken"
@@ -417,17 +431,11 @@ async def test_an_sms_gateway_that_redirects_is_a_setting_to_change_not_a_retry(
     """Through the SMS gateways (form and JSON posts): a redirect is not followed (a POST
     redirected by 301 would arrive as a GET without its form), and says what to set; the URL's
     query and user:password go with every request."""
-    answers = iter([b"moved", b"ok", b"ok"])
-
-    async def scripted(request: Request, writer: asyncio.StreamWriter) -> None:
-        if next(answers) == b"moved":
-            moved = b"Location: https://gateway.example/send\r\n"
-            writer.write(reply(b"", status=b"301 Moved Permanently", extra=moved))
-        else:
-            ok = b'{"status":"OK","sms":{"79161234567":{"status":"OK","sms_id":"1-2"}}}'
-            writer.write(reply(ok))
-
-    server, base = await serve(scripted)
+    moved = b"Location: https://gateway.example/send\r\n"
+    ok = b'{"status":"OK","sms":{"79161234567":{"status":"OK","sms_id":"1-2"}}}'
+    server, base = await serve(
+        in_turn(reply(b"", status=b"301 Moved Permanently", extra=moved), reply(ok))
+    )
     http = HttpGateway(
         settings.model_copy(
             update={
